@@ -1,0 +1,86 @@
+"""The ``navfusion`` command.
+
+Each area of the library contributes its sub-commands from a ``navfusion/<area>/cli.py`` module
+exposing ``register(sub, bench)``: ``sub`` is the top-level ``argparse`` sub-parser collection and
+``bench`` the one under ``navfusion bench``. A sub-command sets ``func=callable(args) -> int|None``.
+Errors derived from :class:`navfusion.errors.NavFusionError` print as one line; other tracebacks
+show only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from navfusion import __version__
+from navfusion.common import set_cache_root
+from navfusion.errors import NavFusionError
+
+#: Modules contributing sub-commands (in help order); a module that does not exist yet is skipped.
+CLI_MODULES: tuple[str, ...] = (
+    "navfusion.scenes.cli",
+    "navfusion.render.cli",
+    "navfusion.nav.cli",
+    "navfusion.vision.cli",
+    "navfusion.nn.cli",
+    "navfusion.train.cli",
+    "navfusion.eval.cli",
+    "navfusion.viz.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    p = argparse.ArgumentParser(
+        prog="navfusion",
+        description="Embodied-navigation simulator and agent-training stack (situational fusion of "
+        "visual representations).",
+    )
+    p.add_argument("--version", action="version", version=f"navfusion {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    p.add_argument("--cache-dir", default=None,
+                   help="root of all caches (default: $NAVFUSION_CACHE or the user cache directory)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    bench_p = sub.add_parser("bench", help="speed benchmarks (render, env, nn, train)")
+    bench = bench_p.add_subparsers(dest="bench_command", metavar="WHAT")
+    bench_p.set_defaults(func=lambda a: (bench_p.print_help(), 2)[1])
+    for name in CLI_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(sub, bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``navfusion`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.cache_dir:
+            set_cache_root(args.cache_dir)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        rc = args.func(args)
+        return int(rc or 0)
+    except NavFusionError as e:
+        if debug:
+            raise
+        print(f"navfusion: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("navfusion: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"navfusion: error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""navfusion.vision"""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv and install navfusion with the given extras; the CPU build of torch is
+# installed first when no torch is present, so pip never pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${1:-}"
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+if ! python -c "import torch" >/dev/null 2>&1; then
+  # On the project's machines this release is the CPU build kept on local disk.
+  python -m pip install -q "torch==2.13.0"
+fi
+if [ -n "$EXTRAS" ]; then
+  python -m pip install -q -e ".[$EXTRAS]"
+else
+  python -m pip install -q -e .
+fi
