@@ -1,0 +1,229 @@
+"""The zoo's encoder family (a small ResNet) and the task decoder heads used to pretrain it.
+
+An encoder maps normalised images ``(N, 3, S, S)`` (values in ``[-1, 1]``, see
+:data:`NORMALIZATION`) to features ``(N, C, h, w)``; the last layer is a parameter-free
+GroupNorm so every encoder's features have the same scale (as Taskonomy's encoders do).
+Default (CPU): ``S = 64``, output ``8 x 8 x 8``; the paper's ``256 -> 8 x 16 x 16`` is
+``EncoderArch(input_size=256, out_size=16, width=32, max_width=128, blocks=2)``.
+
+Heads (only used while pretraining; they are not shipped):
+
+* ``DenseHead``: ``(N, C, h, w) -> (N, K, H, W)`` -- conv + bilinear upsampling decoder.
+* ``GlobalHead``: ``(N, C, h, w) -> (N, K)`` -- flatten + MLP (keeps where things are, which
+  vanishing point / room layout / pose need and global pooling would throw away).
+* Pair / triple tasks are siamese: one encoder is applied to every image and the features are
+  concatenated along channels before the head (``n_inputs * C`` input channels).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from navfusion.config import check
+
+#: How an encoder expects its input: ``(rgb / 255 - mean) / std`` per channel, i.e. ``[-1, 1]``.
+NORMALIZATION: dict[str, list[float]] = {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+
+
+@dataclass(frozen=True)
+class EncoderArch:
+    """Architecture of one zoo encoder (a small ResNet with GroupNorm).
+
+    Attributes:
+        input_size: side S of the square input image (a power-of-two multiple of ``out_size``).
+        out_channels: C, channels of the feature map.
+        out_size: h = w, side of the feature map; ``input_size / out_size`` stride-2 stages.
+        width: channels after the stem; doubled every stage up to ``max_width``.
+        max_width: channel cap.
+        blocks: residual blocks per stage (>= 1).
+    """
+
+    input_size: int = 64
+    out_channels: int = 8
+    out_size: int = 8
+    width: int = 16
+    max_width: int = 64
+    blocks: int = 1
+
+    def __post_init__(self) -> None:
+        for f in ("input_size", "out_channels", "out_size", "width", "max_width", "blocks"):
+            v = getattr(self, f)
+            check(isinstance(v, (int, np.integer)) and v >= 1, f"arch.{f}", v, "a positive integer")
+        ratio = self.input_size / self.out_size
+        check(ratio >= 2 and float(ratio).is_integer() and (int(ratio) & (int(ratio) - 1)) == 0,
+              "arch.input_size/out_size", (self.input_size, self.out_size),
+              "a power-of-two ratio >= 2 (e.g. 64/8 or 256/16)")
+
+    @property
+    def n_down(self) -> int:
+        return int(round(math.log2(self.input_size // self.out_size)))
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.out_channels, self.out_size, self.out_size)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _gn(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(8, ch), ch)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block with GroupNorm; ``stride`` 2 halves the resolution."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.norm1 = _gn(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.norm2 = _gn(cout)
+        self.skip = None
+        if stride != 1 or cin != cout:
+            self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _gn(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        y = self.norm2(self.conv2(y))
+        return F.relu(y + (x if self.skip is None else self.skip(x)))
+
+
+class ZooEncoder(nn.Module):
+    """``(N, 3, S, S)`` normalised images -> ``(N, C, h, w)`` features.
+
+    Attributes (the encoder protocol every registered encoder follows):
+        input_size: S.
+        output_shape: ``(C, h, w)``.
+        normalization: ``{"mean": [...], "std": [...]}`` applied to ``rgb / 255``.
+    """
+
+    def __init__(self, arch: EncoderArch = EncoderArch()) -> None:
+        super().__init__()
+        self.arch = arch
+        self.input_size = arch.input_size
+        self.output_shape = arch.output_shape
+        self.normalization = NORMALIZATION
+        w = arch.width
+        self.stem = nn.Sequential(nn.Conv2d(3, w, 3, 2, 1, bias=False), _gn(w), nn.ReLU(inplace=True))
+        stages: list[nn.Module] = []
+        cin = w
+        for i in range(arch.n_down):
+            # the stem already downsampled once; later stages start with a stride-2 block
+            cout = min(arch.max_width, w * 2 ** i)
+            for b in range(arch.blocks):
+                stride = 2 if (b == 0 and i > 0) else 1
+                stages.append(BasicBlock(cin, cout, stride))
+                cin = cout
+        self.stages = nn.Sequential(*stages)
+        self.compress = nn.Conv2d(cin, arch.out_channels, 3, 1, 1, bias=True)
+        self.out_norm = nn.GroupNorm(arch.out_channels, arch.out_channels, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out_norm(self.compress(self.stages(self.stem(x))))
+
+
+class DenseHead(nn.Module):
+    """``(N, Cin, h, w) -> (N, out_channels, H, W)``: conv blocks with x2 bilinear upsampling."""
+
+    def __init__(self, in_channels: int, in_size: int, out_channels: int, out_size: int, width: int = 32) -> None:
+        super().__init__()
+        self.out_size = out_size
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1), nn.ReLU(inplace=True)]
+        size = in_size
+        ch = width
+        while size < out_size:
+            nxt = max(16, ch // 2)
+            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                       nn.Conv2d(ch, nxt, 3, 1, 1), nn.ReLU(inplace=True)]
+            ch, size = nxt, size * 2
+        layers.append(nn.Conv2d(ch, out_channels, 3, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.net(z)
+        if y.shape[-1] != self.out_size:
+            y = F.interpolate(y, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False)
+        return y
+
+
+class GlobalHead(nn.Module):
+    """``(N, C, h, w) -> (N, out_dim)``: flatten + 2-layer MLP."""
+
+    def __init__(self, in_features: int, out_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, out_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class TaskNet(nn.Module):
+    """Encoder + head for pretraining one task.
+
+    ``forward(x)`` takes ``(N, n_inputs, 3, S, S)`` (siamese: the encoder sees each image, the head
+    sees the channel-concatenated features) and returns ``(N, K, H, W)`` (dense) or ``(N, K)``.
+    """
+
+    def __init__(self, encoder: ZooEncoder, head: nn.Module, n_inputs: int = 1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.n_inputs = n_inputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        z = self.encoder(x.flatten(0, 1))
+        z = z.view(n, m * z.shape[1], *z.shape[2:])
+        return self.head(z)
+
+
+def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_inputs: int = 1) -> nn.Module:
+    """The decoder head for a task: ``kind`` ``"dense"`` (``out_dim`` channels at ``out_size``) or
+    ``"global"`` (``out_dim`` outputs)."""
+    c, h, w = arch.output_shape
+    if kind == "dense":
+        return DenseHead(c * n_inputs, h, out_dim, out_size)
+    if kind == "global":
+        return GlobalHead(c * h * w * n_inputs, out_dim)
+    raise ValueError(f"head kind {kind!r}: must be 'dense' or 'global'")
+
+
+def preprocess(rgb: np.ndarray | torch.Tensor, input_size: int,
+               normalization: dict[str, list[float]] = NORMALIZATION) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` images -> normalised float32 ``(N, 3, S, S)`` (area/bilinear resize)."""
+    t = torch.as_tensor(np.ascontiguousarray(rgb)) if isinstance(rgb, np.ndarray) else rgb
+    if t.ndim != 4 or t.shape[-1] != 3:
+        raise ValueError(f"expected uint8 images (N, H, W, 3), got shape {tuple(t.shape)}")
+    x = t.permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-1] != input_size or x.shape[-2] != input_size:
+        mode = "area" if x.shape[-1] > input_size else "bilinear"
+        kw = {} if mode == "area" else {"align_corners": False}
+        x = F.interpolate(x, size=(input_size, input_size), mode=mode, **kw)
+    mean = torch.tensor(normalization["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(normalization["std"]).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def encode_rgb(encoder: nn.Module, rgb: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Run a (frozen) encoder on uint8 ``(N, H, W, 3)`` images -> float32 ``(N, C, h, w)``."""
+    norm = getattr(encoder, "normalization", NORMALIZATION)
+    outs = []
+    for i in range(0, len(rgb), batch_size):
+        x = preprocess(rgb[i:i + batch_size], int(encoder.input_size), norm)
+        outs.append(encoder(x).float().numpy())
+    if not outs:
+        return np.zeros((0, *encoder.output_shape), np.float32)
+    return np.concatenate(outs)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

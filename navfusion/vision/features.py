@@ -1,0 +1,250 @@
+"""FeatureStore: frozen-encoder features of every node x view of a scene, cached on disk.
+
+Layout (under ``cache_root()/features``)::
+
+    features/<zoo>/<scene slug>/manifest.json
+    features/<zoo>/<scene slug>/<encoder key>.npy      float16 (N, 8, C, h, w)
+
+``N`` is the number of graph nodes, 8 the views (view k looks along move k), ``(C, h, w)`` the
+encoder's output shape. ``<encoder key>`` is the encoder name with ``/`` and ``:`` replaced by
+``__``; encoders are named as in :func:`navfusion.vision.registry.create_encoder`, and a bare
+task name means that task's encoder *of this zoo* (``normal`` in zoo ``nf64`` is ``nf64/normal``).
+
+``manifest.json`` holds per encoder: ``file``, ``sha256`` (of the ``.npy``), ``encoder`` (name),
+``encoder_sha`` (weights fingerprint), ``views_hash`` (hash of the uint8 views it was computed
+from), ``shape``, ``dtype``. A file is *missing* (no entry / no file), *stale* (views or weights
+changed) or *corrupt* (sha256 mismatch); ``build`` recomputes exactly those. Every file is written
+atomically and the manifest is updated after each file, so a killed build resumes where it
+stopped. One process owns one scene folder at a time (builds are parallel across scenes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from navfusion.common import cache_root
+from navfusion.errors import NavFusionError
+from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
+from navfusion.vision.encoders import encode_rgb
+from navfusion.vision.zoo import load_manifest
+
+MANIFEST = "manifest.json"
+
+
+def encoder_key(name: str) -> str:
+    """File-name-safe key of an encoder name."""
+    return name.replace("/", "__").replace(":", "__")
+
+
+def resolve_encoder(zoo: str, name: str) -> str:
+    """The registry name of ``name`` within ``zoo``: zoo task names get the ``<zoo>/`` prefix."""
+    if "/" in name:
+        return name
+    try:
+        tasks = load_manifest(zoo)["tasks"]
+    except NavFusionError:
+        tasks = {}
+    return f"{zoo}/{name}" if name in tasks else name
+
+
+def zoo_encoders(zoo: str) -> list[str]:
+    """The task names of a zoo, in manifest order."""
+    return list(load_manifest(zoo)["tasks"])
+
+
+def encoder_fingerprint(encoder: torch.nn.Module) -> str:
+    """Weights fingerprint: the manifest sha256 of zoo encoders, else a hash of the state dict."""
+    sha = getattr(encoder, "weights_sha256", None)
+    if sha:
+        return str(sha)
+    arrays = [v.detach().cpu().float().numpy() for _, v in sorted(encoder.state_dict().items())]
+    extra = f"{type(encoder).__qualname__}|{encoder.input_size}|{tuple(encoder.output_shape)}"
+    return hash_arrays(*arrays, extra=extra)
+
+
+def views_hash(rgb: np.ndarray) -> str:
+    """Content hash of a scene's uint8 views ``(N, 8, H, W, 3)``."""
+    return hash_arrays(rgb)
+
+
+@dataclass
+class BuildStats:
+    computed: list[str]
+    reused: list[str]
+
+
+class FeatureStore:
+    """Feature files of one zoo namespace (``cache_root()/features/<zoo>`` unless ``root`` is given)."""
+
+    def __init__(self, zoo: str, root: str | os.PathLike | None = None) -> None:
+        self.zoo = str(zoo)
+        self.root = Path(root) if root is not None else cache_root() / "features" / Path(self.zoo).name
+
+    def scene_dir(self, scene_slug: str) -> Path:
+        return self.root / scene_slug
+
+    def manifest(self, scene_slug: str) -> dict[str, Any]:
+        p = self.scene_dir(scene_slug) / MANIFEST
+        if not p.is_file():
+            return {"scene": scene_slug, "zoo": self.zoo, "encoders": {}}
+        try:
+            m = read_json(p, what="feature manifest")
+        except NavFusionError:
+            return {"scene": scene_slug, "zoo": self.zoo, "encoders": {}}  # a corrupt manifest: rebuild all
+        m.setdefault("encoders", {})
+        return m
+
+    def status(self, scene_slug: str, name: str, vhash: str, enc_sha: str) -> str:
+        """``"ok"``, ``"missing"``, ``"stale"`` or ``"corrupt"`` for one encoder's file."""
+        e = self.manifest(scene_slug)["encoders"].get(encoder_key(name))
+        f = self.scene_dir(scene_slug) / f"{encoder_key(name)}.npy"
+        if e is None or not f.is_file():
+            return "missing"
+        if e.get("views_hash") != vhash or e.get("encoder_sha") != enc_sha:
+            return "stale"
+        if sha256_file(f) != e.get("sha256"):
+            return "corrupt"
+        return "ok"
+
+    def build_scene(self, scene_slug: str, rgb: np.ndarray, encoders: Sequence[str],
+                    batch_size: int = 256, on_encoder: Callable[[str, str], None] | None = None) -> BuildStats:
+        """Compute the missing/stale/corrupt feature files of one scene.
+
+        Args:
+            rgb: uint8 views ``(N, 8, H, W, 3)``.
+            encoders: encoder names (bare zoo task names allowed).
+            on_encoder: called with ``(name, "computed"|"reused")`` after each encoder.
+        """
+        from navfusion.vision.registry import create_encoder
+
+        if rgb.ndim != 5 or rgb.shape[1] != 8 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
+            raise NavFusionError(f"feature build for {scene_slug}: expected uint8 views (N, 8, H, W, 3), "
+                                 f"got {rgb.dtype} {rgb.shape}")
+        vhash = views_hash(rgb)
+        d = self.scene_dir(scene_slug)
+        stats = BuildStats([], [])
+        flat = rgb.reshape(-1, *rgb.shape[2:])
+        for name in encoders:
+            full = resolve_encoder(self.zoo, name)
+            enc = create_encoder(full)
+            esha = encoder_fingerprint(enc)
+            key = encoder_key(name)
+            if self.status(scene_slug, name, vhash, esha) == "ok":
+                stats.reused.append(name)
+                if on_encoder:
+                    on_encoder(name, "reused")
+                continue
+            feats = encode_rgb(enc, flat, batch_size=batch_size)
+            feats = feats.reshape(rgb.shape[0], 8, *feats.shape[1:]).astype(np.float16)
+            f = d / f"{key}.npy"
+            with atomic_path(f) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, feats)
+            m = self.manifest(scene_slug)
+            m.update(scene=scene_slug, zoo=self.zoo, num_nodes=int(rgb.shape[0]))
+            m["encoders"][key] = {"file": f.name, "sha256": sha256_file(f), "encoder": full, "encoder_sha": esha,
+                                  "views_hash": vhash, "shape": list(feats.shape), "dtype": "float16"}
+            atomic_write_json(d / MANIFEST, m)
+            stats.computed.append(name)
+            if on_encoder:
+                on_encoder(name, "computed")
+        return stats
+
+    def load(self, scene_slug: str, encoders: Sequence[str], verify: bool = True,
+             vhash: str | None = None) -> np.ndarray:
+        """Stacked features float16 ``(N, K, 8, C, h, w)`` of ``encoders`` (same output shape).
+
+        ``verify`` checks each file's sha256 (and ``vhash``, when given, against the manifest);
+        anything missing, stale or corrupt raises with the command that rebuilds it.
+        """
+        m = self.manifest(scene_slug)
+        arrays = []
+        for name in encoders:
+            key = encoder_key(name)
+            e = m["encoders"].get(key)
+            f = self.scene_dir(scene_slug) / f"{key}.npy"
+            hint = f"run `navfusion features build --zoo {self.zoo} ...` for it"
+            if e is None or not f.is_file():
+                raise NavFusionError(f"features of encoder {name!r} for scene {scene_slug} are missing in "
+                                     f"{self.scene_dir(scene_slug)}; {hint}")
+            if verify and sha256_file(f) != e["sha256"]:
+                raise NavFusionError(f"feature file {f} is corrupt (sha256 mismatch); {hint}")
+            if vhash is not None and e["views_hash"] != vhash:
+                raise NavFusionError(f"feature file {f} is stale (the views changed); {hint}")
+            arrays.append(np.load(f, allow_pickle=False))
+        shapes = {a.shape[2:] for a in arrays}
+        if len(shapes) > 1:
+            detail = ", ".join(f"{n}: {a.shape[2:]}" for n, a in zip(encoders, arrays))
+            raise NavFusionError(f"encoders have different output shapes ({detail}); a feature observation "
+                                 "stacks encoders of one (C, h, w) -- select a subset with encoders=[...]")
+        return np.stack(arrays, axis=1)
+
+
+# ----------------------------------------------------------------------------- building scenes
+
+def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
+    from navfusion.nav import load_world
+
+    world = load_world(scene_id, resolution=resolution)
+    views = getattr(world, "views", world)
+    return np.asarray(views.rgb)
+
+
+def _build_one(args: tuple[str, str, list[str], int, str | None, str]) -> tuple[str, list[str], list[str]]:
+    scene_id, zoo, encoders, batch_size, cache, store_root = args
+    # worker processes are spawned: re-apply the parent's cache root
+    if cache:
+        os.environ["NAVFUSION_CACHE"] = cache
+    torch.set_num_threads(1)
+    from navfusion.common import SceneId
+    from navfusion.vision.registry import create_encoder
+
+    slug = SceneId.parse(scene_id).slug
+    store = FeatureStore(zoo, store_root)
+    by_size: dict[int, list[str]] = {}
+    for name in encoders:
+        size = int(create_encoder(resolve_encoder(zoo, name)).input_size)
+        by_size.setdefault(size, []).append(name)
+    computed, reused = [], []
+    for size, names in by_size.items():
+        st = store.build_scene(slug, _scene_views(scene_id, size), names, batch_size=batch_size)
+        computed += st.computed
+        reused += st.reused
+    return scene_id, computed, reused
+
+
+def build_features(scene_ids: Sequence[str], zoo: str, encoders: Sequence[str] | None = None, workers: int = 1,
+                   batch_size: int = 256, progress: bool = True) -> dict[str, tuple[list[str], list[str]]]:
+    """Build (incrementally) the features of ``scene_ids`` for ``encoders`` (default: every zoo task).
+
+    Scenes are distributed over ``workers`` spawned processes. Returns ``{scene_id: (computed, reused)}``.
+    """
+    from tqdm import tqdm
+
+    encoders = list(encoders) if encoders else zoo_encoders(zoo)
+    store = FeatureStore(zoo)
+    jobs = [(str(s), zoo, encoders, batch_size, str(cache_root()), str(store.root)) for s in scene_ids]
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    bar = tqdm(total=len(jobs), desc=f"features {Path(zoo).name}", unit="scene", disable=not progress)
+    if workers <= 1 or len(jobs) <= 1:
+        for j in jobs:
+            sid, c, r = _build_one(j)
+            out[sid] = (c, r)
+            bar.update(1)
+            bar.set_postfix(computed=sum(len(v[0]) for v in out.values()))
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for sid, c, r in pool.imap_unordered(_build_one, jobs):
+                out[sid] = (c, r)
+                bar.update(1)
+                bar.set_postfix(computed=sum(len(v[0]) for v in out.values()))
+    bar.close()
+    return out
