@@ -1,0 +1,153 @@
+"""Expert policies over frozen-encoder features, the expert bank that runs K of them at once, and
+the adapter that brings an encoder with another output shape to the experts' input shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from navfusion.agents.config import ExpertConfig
+from navfusion.common import NUM_ACTIONS
+
+NUM_VIEWS = 8
+
+
+class ExpertPolicy(nn.Module):
+    """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → ``(B, out)``.
+
+    A view-shared conv stem (two 3×3 convs, the second with stride 2) embeds each view; the 8 view
+    embeddings are concatenated in world-aligned order (view k looks along move k, so position in
+    the vector = direction) and joined with the target one-hot; an MLP gives 9 action logits
+    (``head=True``) or a ``hidden``-sized embedding (``head=False``, for feature fusion / concat).
+    """
+
+    def __init__(self, cfg: ExpertConfig, num_targets: int, head: bool = True) -> None:
+        super().__init__()
+        c, h, w = cfg.channels
+        s = cfg.stem_channels
+        self.stem = nn.Sequential(
+            nn.Conv2d(c, s, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(s, s, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        flat = s * ((h + 1) // 2) * ((w + 1) // 2) * NUM_VIEWS
+        self.fc = nn.Linear(flat + num_targets, cfg.hidden)
+        self.head = nn.Linear(cfg.hidden, NUM_ACTIONS) if head else None
+
+    def forward(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        z = self.stem(x.reshape(b * NUM_VIEWS, *x.shape[2:])).reshape(b, -1)
+        z = torch.relu(self.fc(torch.cat([z, target_onehot], dim=-1)))
+        return z if self.head is None else self.head(z)
+
+
+class LoopBank(nn.Module):
+    """K experts of one architecture run one after another: ``(B, K, *in), *shared → (B, K, *out)``.
+
+    The fallback when ``navfusion.nn.ExpertBank`` is unavailable (same interface, same maths).
+    """
+
+    def __init__(self, factory: Callable[[], nn.Module], num_experts: int) -> None:
+        super().__init__()
+        self.experts = nn.ModuleList(factory() for _ in range(num_experts))
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.experts)
+
+    def forward(self, x: torch.Tensor, *shared: torch.Tensor) -> torch.Tensor:
+        return torch.stack([e(x[:, k], *shared) for k, e in enumerate(self.experts)], dim=1)
+
+
+def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str = "auto") -> nn.Module:
+    """An expert bank of ``num_experts`` modules built by ``factory``.
+
+    ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else a loop), ``"bank"`` or
+    ``"loop"``.
+    """
+    if backend in ("auto", "bank"):
+        try:
+            from navfusion.nn import ExpertBank
+        except ImportError:
+            if backend == "bank":
+                raise
+        else:
+            return ExpertBank(factory, num_experts)
+    return LoopBank(factory, num_experts)
+
+
+class FeatureAdapter(nn.Module):
+    """Brings per-view features ``(B, 8, C_in, h_in, w_in)`` to ``(B, 8, C, h, w)`` by adaptive
+    average pooling and a 1×1 projection; trained together with the expert that reads them."""
+
+    def __init__(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        self.pool = nn.AdaptiveAvgPool2d(tuple(out_shape[1:]))
+        self.proj = nn.Conv2d(in_shape[0], out_shape[0], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, v = x.shape[:2]
+        y = self.proj(self.pool(x.reshape(b * v, *x.shape[2:]).float()))
+        return y.reshape(b, v, *y.shape[1:])
+
+
+class FeatureFrontend(nn.Module):
+    """Turns raw per-encoder features into the experts' stacked input ``(B, K, 8, C, h, w)``,
+    applying shape adapters, test-time noise and expert masks.
+
+    Args:
+        feature_shapes: ``(C_k, h_k, w_k)`` of each encoder's output.
+        canonical: the experts' input shape ``(C, h, w)``.
+    """
+
+    def __init__(self, feature_shapes: Sequence[Sequence[int]], canonical: Sequence[int]) -> None:
+        super().__init__()
+        self.canonical = tuple(int(c) for c in canonical)
+        self.feature_shapes = [tuple(int(c) for c in s) for s in feature_shapes]
+        self.adapters = nn.ModuleDict({
+            str(k): FeatureAdapter(s, self.canonical)
+            for k, s in enumerate(self.feature_shapes) if s != self.canonical
+        })
+
+    def forward(
+        self,
+        features: torch.Tensor | list[torch.Tensor],
+        mask: torch.Tensor | None = None,
+        noise: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``features``: ``(B, K, 8, C, h, w)`` or K tensors ``(B, 8, C_k, h_k, w_k)``; ``mask``: ``(K,)`` or
+        ``(B, K)`` bool (True = keep); ``noise``: Gaussian noise std relative to each encoder's
+        feature RMS. Returns ``(B, K, 8, C, h, w)`` float; dropped encoders are zeros."""
+        per = list(features.unbind(1)) if isinstance(features, torch.Tensor) else list(features)
+        if len(per) != len(self.feature_shapes):
+            raise ValueError(f"got features of {len(per)} encoders, the agent has {len(self.feature_shapes)}")
+        out = []
+        for k, f in enumerate(per):
+            f = f.float()
+            if noise > 0:
+                rms = f.detach().pow(2).mean().sqrt().clamp_min(1e-6)
+                eps = torch.randn(f.shape, generator=generator, device=f.device, dtype=f.dtype)
+                f = f + noise * rms * eps
+            if str(k) in self.adapters:
+                f = self.adapters[str(k)](f)
+            out.append(f)
+        x = torch.stack(out, dim=1)
+        if mask is not None:
+            m = expand_mask(mask, x.shape[0], x.shape[1], x.device)
+            x = x * m.view(*m.shape, 1, 1, 1, 1).to(x.dtype)
+        return x
+
+
+def expand_mask(mask: torch.Tensor, batch: int, k: int, device: torch.device) -> torch.Tensor:
+    """A ``(K,)`` or ``(B, K)`` keep-mask as ``(B, K)`` bool; at least one expert must stay."""
+    m = torch.as_tensor(mask, device=device).bool()
+    if m.dim() == 1:
+        m = m.unsqueeze(0).expand(batch, k)
+    if m.shape != (batch, k):
+        raise ValueError(f"expert mask must have shape ({k},) or ({batch}, {k}), got {tuple(m.shape)}")
+    if not bool(m.any(-1).all()):
+        raise ValueError("expert mask drops every expert for some example; keep at least one")
+    return m

@@ -1,0 +1,266 @@
+"""The agents: action-level fusion (the method), feature-level fusion, concat, single experts,
+the end-to-end ResNet baseline and the random walk.
+
+Every agent is an ``nn.Module`` with
+
+* ``forward(inp: AgentInput, expert_mask=None, noise=0.0, generator=None) -> PolicyOutput`` and
+* ``loss(out: PolicyOutput, actions (B,)) -> (scalar, {name: float})`` (imitation of the oracle).
+
+``expert_mask`` ``(K,)``/``(B, K)`` bool drops representations (their features become zeros and
+gates renormalise over the kept ones); ``noise`` adds Gaussian noise of that std relative to each
+representation's RMS — both for robustness tests at evaluation time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from navfusion.agents.config import AgentConfig
+from navfusion.agents.experts import ExpertPolicy, FeatureFrontend, expand_mask, make_bank
+from navfusion.agents.gate import Gate, rgb_to_input
+from navfusion.agents.resnet import ResNetTrunk
+from navfusion.agents.types import AgentInput, PolicyOutput
+from navfusion.common import NUM_ACTIONS, STOP_ACTION, TARGETS
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the data gives the agent.
+
+    Attributes:
+        encoders: encoder names, in expert order.
+        feature_shapes: ``(C, h, w)`` of each encoder's per-view output.
+        num_targets: number of target categories (``len(TARGETS)``).
+    """
+
+    encoders: tuple[str, ...] = ()
+    feature_shapes: tuple[tuple[int, int, int], ...] = ()
+    num_targets: int = len(TARGETS)
+
+    def __post_init__(self) -> None:
+        if len(self.encoders) != len(self.feature_shapes):
+            raise ValueError("InputSpec: one feature shape per encoder expected")
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.encoders)
+
+
+class Agent(nn.Module):
+    """Base class: holds the recipe and input spec; subclasses implement ``forward``."""
+
+    kind: str = ""
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec) -> None:
+        super().__init__()
+        self.cfg, self.spec = cfg, spec
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.parameters())
+
+    def onehot(self, target: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(target.long(), self.spec.num_targets).float()
+
+    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative log-likelihood of the oracle's actions under the fused policy."""
+        nll = F.nll_loss(out.log_probs, actions)
+        return nll, {"nll": float(nll.detach())}
+
+
+class RandomAgent(Agent):
+    """A random walk: uniform over the 8 moves (never stops; stopping early can only lose)."""
+
+    kind = "random"
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b = inp.batch_size
+        p = torch.full((b, NUM_ACTIONS), 1.0 / (NUM_ACTIONS - 1), device=inp.target.device)
+        p[:, STOP_ACTION] = 0.0
+        return PolicyOutput(log_probs=p.log())
+
+
+class ActionFusion(Agent):
+    """π(a|o) = Σ_k w_k(rgb, target) · π_k(a | r_k, target).
+
+    Loss: mixture negative log-likelihood of the oracle action, plus ``fusion.aux_weight`` × the mean
+    per-expert cross-entropy (keeps every expert a competent policy on its own, so the gate can
+    switch to any of them), plus ``λ · mean_b w_bᵀ Ã w_b`` when ``fusion.affinity_weight`` λ > 0
+    (Ã: inter-task affinity without its diagonal, in [0, 1]: giving weight to two similar
+    representations at once costs more than to two dissimilar ones).
+    """
+
+    kind = "action_fusion"
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | None = None) -> None:
+        super().__init__(cfg, spec)
+        k = spec.num_experts
+        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
+        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=True), k)
+        self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
+        a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
+        self.register_buffer("affinity", a, persistent=False)
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b, k = inp.batch_size, self.spec.num_experts
+        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
+        oh = self.onehot(inp.target)
+        x = self.frontend(inp.features, m, noise, generator)
+        logits = self.bank(x, oh)  # (B, K, 9)
+        w = self.gate(inp.rgb, oh, m)  # (B, K)
+        logp_k = torch.log_softmax(logits, -1)
+        logw = torch.log(w.clamp_min(1e-30)) if m is None else torch.log(w).masked_fill(~m, -1e30)
+        log_probs = torch.logsumexp(logw.unsqueeze(-1) + logp_k, dim=1)
+        return PolicyOutput(log_probs=log_probs, gate=w, expert_logits=logits)
+
+    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        nll = F.nll_loss(out.log_probs, actions)
+        total, logs = nll, {"nll": float(nll.detach())}
+        fc = self.cfg.fusion
+        if fc.aux_weight > 0:
+            k = out.expert_logits.shape[1]
+            aux = F.cross_entropy(out.expert_logits.reshape(-1, NUM_ACTIONS), actions.repeat_interleave(k))
+            total = total + fc.aux_weight * aux
+            logs["aux_expert_ce"] = float(aux.detach())
+        pen = affinity_penalty(out.gate, self.affinity)
+        logs["affinity_mass"] = float(pen.detach())
+        if fc.affinity_weight > 0:
+            total = total + fc.affinity_weight * pen
+        return total, logs
+
+
+class FeatureFusion(Agent):
+    """Feature-level fusion: the gate weights per-representation embeddings, one head acts:
+    π(a|o) = head(Σ_k w_k e_k(r_k), target)."""
+
+    kind = "feature_fusion"
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | None = None) -> None:
+        super().__init__(cfg, spec)
+        k, hdim = spec.num_experts, cfg.expert.hidden
+        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
+        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
+        self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
+        self.head = nn.Sequential(nn.Linear(hdim + spec.num_targets, hdim), nn.ReLU(), nn.Linear(hdim, NUM_ACTIONS))
+        a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
+        self.register_buffer("affinity", a, persistent=False)
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b, k = inp.batch_size, self.spec.num_experts
+        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
+        oh = self.onehot(inp.target)
+        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, H)
+        w = self.gate(inp.rgb, oh, m)
+        fused = (w.unsqueeze(-1) * e).sum(1)
+        logits = self.head(torch.cat([fused, oh], -1))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1), gate=w)
+
+    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        total, logs = super().loss(out, actions)
+        pen = affinity_penalty(out.gate, self.affinity)
+        logs["affinity_mass"] = float(pen.detach())
+        if self.cfg.fusion.affinity_weight > 0:
+            total = total + self.cfg.fusion.affinity_weight * pen
+        return total, logs
+
+
+class Concat(Agent):
+    """All K representations into one policy: per-representation towers (the first layer of one
+    big network, block-structured) whose embeddings are concatenated before a shared head."""
+
+    kind = "concat"
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity=None) -> None:
+        super().__init__(cfg, spec)
+        k, hdim = spec.num_experts, cfg.expert.hidden
+        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
+        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
+        self.head = nn.Sequential(nn.Linear(k * hdim + spec.num_targets, hdim), nn.ReLU(),
+                                  nn.Linear(hdim, NUM_ACTIONS))
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b, k = inp.batch_size, self.spec.num_experts
+        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
+        oh = self.onehot(inp.target)
+        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)
+        logits = self.head(torch.cat([e.reshape(b, -1), oh], -1))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
+
+
+class SingleExperts(Agent):
+    """``single`` (one expert) and ``single_all`` (every expert of the recipe, trained together as
+    one bank with separate losses: the loss is the sum of the experts' own cross-entropies, so
+    they do not interact). The fused output is the uniform mixture of the kept experts: evaluate
+    expert k alone with a one-hot ``expert_mask``."""
+
+    kind = "single"
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity=None) -> None:
+        super().__init__(cfg, spec)
+        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
+        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=True), spec.num_experts)
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b, k = inp.batch_size, self.spec.num_experts
+        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
+        oh = self.onehot(inp.target)
+        logits = self.bank(self.frontend(inp.features, m, noise, generator), oh)
+        logp_k = torch.log_softmax(logits, -1)
+        if m is None:
+            w = torch.full((b, k), 1.0 / k, device=logits.device)
+        else:
+            w = m.float() / m.float().sum(-1, keepdim=True)
+        logw = torch.log(w).clamp_min(-1e30)
+        return PolicyOutput(log_probs=torch.logsumexp(logw.unsqueeze(-1) + logp_k, 1), expert_logits=logits)
+
+    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        k = out.expert_logits.shape[1]
+        ce = F.cross_entropy(out.expert_logits.reshape(-1, NUM_ACTIONS), actions.repeat_interleave(k),
+                             reduction="none").reshape(-1, k).mean(0)
+        logs = {"nll": float(ce.mean().detach())}
+        if k > 1:
+            logs.update({f"ce/{n}": float(c) for n, c in zip(self.spec.encoders, ce.detach())})
+        return ce.sum(), logs
+
+
+class ResNetAgent(Agent):
+    """End-to-end baseline: a ResNet-style CNN (trained from scratch, or from a local
+    torchvision-format state dict) on each RGB view; 8 view embeddings + target → MLP."""
+
+    kind = "resnet"
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity=None) -> None:
+        super().__init__(cfg, spec)
+        rc = cfg.resnet
+        self.trunk = ResNetTrunk(rc.width, rc.blocks)
+        if rc.init:
+            self.trunk.load_torchvision(rc.init)
+        self.head = nn.Sequential(nn.Linear(self.trunk.out_channels * 8 + spec.num_targets, rc.hidden), nn.ReLU(),
+                                  nn.Linear(rc.hidden, NUM_ACTIONS))
+
+    def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
+        b = inp.batch_size
+        x = rgb_to_input(inp.rgb, self.cfg.rgb_resolution)
+        if noise > 0:
+            x = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
+        z = self.trunk(x).reshape(b, -1)
+        logits = self.head(torch.cat([z, self.onehot(inp.target)], -1))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
+
+
+def normalise_affinity(a: torch.Tensor) -> torch.Tensor:
+    """Affinity ``(K, K)`` → symmetric, diagonal removed, negatives clipped, max off-diagonal 1."""
+    a = torch.as_tensor(a, dtype=torch.float32)
+    a = 0.5 * (a + a.T)
+    a = a.clamp_min(0) * (1 - torch.eye(a.shape[0]))
+    mx = a.max()
+    return a / mx if mx > 0 else a
+
+
+def affinity_penalty(w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``mean_b w_bᵀ A w_b`` for weights ``(B, K)`` and a normalised affinity ``(K, K)``."""
+    return torch.einsum("bi,ij,bj->b", w, a, w).mean()
