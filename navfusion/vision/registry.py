@@ -190,10 +190,12 @@ def _random_encoder(seed: int = 0, input_size: int = 64, out_channels: int = 8, 
     g = torch.Generator().manual_seed(int(seed))
     enc = ZooEncoder(arch)
     with torch.no_grad():
-        for p in enc.parameters():
+        for pname, p in enc.named_parameters():
             if p.ndim > 1:
                 fan_in = p[0].numel()
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif pname.endswith("bias") and "norm" not in pname:
+                p.zero_()  # default bias init would draw from the global RNG
     enc.name = f"random{seed}"
     return enc
 
