@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import shapely
 
@@ -59,10 +58,8 @@ def instance_goal_nodes(graph: OctoGraph, inst: Instance, radius: float = 1.0) -
     near = np.nonzero(shapely.distance(shapely.points(xy), fp) <= radius + 1e-9)[0]
     if len(near) == 0:
         return near.astype(np.int64)
-    # the object's own cells (slightly grown) do not hide it
-    own = rasterize_instance(occ, inst.vertices, inst.faces)
-    own = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    clear = ~occ.occupied | own
+    # the object's own cells do not hide it (not grown: a door leaf touching a wall must not hide the wall)
+    clear = ~occ.occupied | rasterize_instance(occ, inst.vertices, inst.faces)
     hull = fp if fp.geom_type == "Polygon" else fp.buffer(1e-3)
     samples = np.concatenate([np.asarray(hull.exterior.coords)[:-1], np.asarray(hull.centroid.coords)])
     lines = shapely.shortest_line(hull, shapely.points(xy[near]))

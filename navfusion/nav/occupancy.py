@@ -92,7 +92,11 @@ def detect_floor_height(scene: Scene, bin_size: float = 0.05, min_area: float = 
     tri = v[f].astype(np.float64)
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     area2 = np.linalg.norm(n, axis=1)
-    up = np.abs(n[:, 2]) > 0.95 * np.maximum(area2, 1e-12)
+    # faces are counter-clockwise seen from outside, so a floor's walkable side has +z normal
+    # (the bottom of a floor slab faces down and is ignored); meshes with flipped winding fall back to |z|
+    up = n[:, 2] > 0.95 * np.maximum(area2, 1e-12)
+    if not up.any():
+        up = np.abs(n[:, 2]) > 0.95 * np.maximum(area2, 1e-12)
     if not up.any():
         raise NavFusionError(f"scene {scene.scene_id}: no horizontal surfaces, cannot find the floor; "
                              "pass floor_height explicitly")

@@ -15,8 +15,9 @@ import numpy as np
 from navfusion.render.camera import BUFFERS, Camera, Frames, Poses
 from navfusion.scenes.scene import Instance, Material, Room, Scene
 
-_BOX_FACES = np.array([[0, 2, 3], [0, 3, 1], [4, 5, 7], [4, 7, 6], [0, 1, 5], [0, 5, 4],
-                       [2, 6, 7], [2, 7, 3], [0, 4, 6], [0, 6, 2], [1, 3, 7], [1, 7, 5]], np.int32)
+# corner k of a box has bits (x, y, z) = (k >> 2, k >> 1, k) & 1; faces counter-clockwise seen from outside
+_BOX_FACES = np.array([[0, 3, 2], [0, 1, 3], [4, 7, 5], [4, 6, 7], [0, 5, 1], [0, 4, 5],
+                       [2, 7, 6], [2, 3, 7], [0, 6, 4], [0, 2, 6], [1, 7, 3], [1, 5, 7]], np.int32)
 
 
 def box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
