@@ -1,0 +1,622 @@
+"""Pretraining the zoo: one encoder per task, supervised by rendered ground truth.
+
+Reading order: :class:`PretrainConfig` -> :func:`split_scenes` (pretrain splits only, held-out
+scenes) -> :func:`build_dataset` (render once, cache per scene) -> :func:`train_task` (one encoder
++ decoder head, held-out metric next to a trivial baseline) -> :func:`pretrain` (all tasks,
+resumable, writes the zoo folder: safetensors + ``manifest.json``).
+
+Data: ``samples_per_scene`` random camera poses per ``pretrain`` scene (see
+:mod:`navfusion.vision.sampling`), rendered at ``image_size``; dense targets are pooled to
+``dense_size`` (masked mean for regression, nearest for classes). Inputs are stored as uint8.
+Cache: ``cache_root()/pretrain/data-<hash>/<scene slug>.npz`` (atomic, one file per scene).
+
+Training: Adam, cosine learning rate, ``steps`` x ``batch_size`` samples; regression targets are
+standardised per channel for the loss; batch ``k`` of task ``t`` is drawn from
+``default_rng([seed, t, k])``, so a resumed run sees exactly the data an uninterrupted one would.
+Checkpoints (safetensors, model + Adam state) every ``ckpt_every`` steps under
+``cache_root()/pretrain/ckpt-<zoo>-<hash>/``.
+
+Metric (held-out scenes, original target units): accuracy for class targets (higher is better),
+else the task's loss (``l1`` mean absolute error, ``l2`` mean squared error, ``bce`` binary
+cross-entropy; lower is better). Baselines: ``mean`` predicts the training set's mean target
+(per pixel for dense tasks), ``majority`` its most frequent class (per pixel for dense tasks).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from navfusion.common import SPLITS, SceneId, cache_root
+from navfusion.config import check, to_dict
+from navfusion.errors import NavFusionError
+from navfusion.io import atomic_path, atomic_save_npz, atomic_write_json, hash_jsonable, read_json, sha256_file
+from navfusion.vision.encoders import NORMALIZATION, EncoderArch, TaskNet, ZooEncoder, count_params, make_head
+from navfusion.vision.tasks import TASKS, TaskSpec, task_spec
+from navfusion.vision.zoo import MANIFEST, save_weights
+
+FORMAT = 1
+
+
+@dataclass
+class PretrainConfig:
+    """A zoo's pretraining recipe (``configs/zoo_*.yaml``).
+
+    Attributes:
+        zoo: zoo name (folder name under ``assets/encoders`` or ``cache_root()/encoders``).
+        suites: suites whose ``pretrain`` split provides the scenes.
+        max_scenes_per_suite: use at most this many pretrain scenes per suite (None: all).
+        heldout_scenes: how many of the pretrain scenes (the last ones) are held out for the metric.
+        samples_per_scene: rendered samples per scene and task.
+        image_size: rendered (and encoder input) size in pixels.
+        dense_size: resolution of dense targets and decoder outputs.
+        backend: renderer backend (auto, gl, raycast).
+        arch: encoder architecture (``arch.input_size`` must equal ``image_size``).
+        steps: optimisation steps per task.
+        batch_size: samples per step.
+        lr: peak Adam learning rate (cosine decay to 5%).
+        weight_decay: Adam weight decay.
+        ckpt_every: steps between checkpoints.
+        seed: seeds data sampling, model init and batches.
+        threads: torch CPU threads.
+        tasks: tasks to train (None: all 25).
+    """
+
+    zoo: str = "nf64"
+    suites: list[str] = field(default_factory=lambda: ["quickstart"])
+    max_scenes_per_suite: int | None = None
+    heldout_scenes: int = 1
+    samples_per_scene: int = 256
+    image_size: int = 64
+    dense_size: int = 32
+    backend: str = "auto"
+    arch: EncoderArch = field(default_factory=EncoderArch)
+    steps: int = 250
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    ckpt_every: int = 50
+    seed: int = 0
+    threads: int = 2
+    tasks: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arch, dict):
+            self.arch = EncoderArch(**self.arch)
+        check(bool(self.zoo) and "/" not in self.zoo, "zoo", self.zoo, "a non-empty name without '/'")
+        check(isinstance(self.suites, (list, tuple)) and len(self.suites) > 0, "suites", self.suites,
+              "a non-empty list of suite names")
+        check(self.heldout_scenes >= 1, "heldout_scenes", self.heldout_scenes, ">= 1")
+        check(self.samples_per_scene >= 1, "samples_per_scene", self.samples_per_scene, ">= 1")
+        check(self.arch.input_size == self.image_size, "arch.input_size", self.arch.input_size,
+              f"equal to image_size ({self.image_size})")
+        check(1 <= self.dense_size <= self.image_size, "dense_size", self.dense_size, "in 1..image_size")
+        for f in ("steps", "batch_size", "ckpt_every", "threads"):
+            check(getattr(self, f) >= 1, f, getattr(self, f), ">= 1")
+        check(self.lr > 0, "lr", self.lr, "> 0")
+        if self.tasks is not None:
+            self.tasks = [task_spec(t).name for t in self.tasks]
+
+    def task_list(self) -> list[str]:
+        return list(self.tasks) if self.tasks else list(TASKS)
+
+    def data_key(self) -> dict[str, Any]:
+        """What determines the rendered dataset."""
+        return {k: getattr(self, k) for k in ("suites", "max_scenes_per_suite", "samples_per_scene",
+                                              "image_size", "dense_size", "backend", "seed")} | {"format": FORMAT}
+
+    def train_key(self, task: str) -> str:
+        """Fingerprint of everything that determines one task's trained weights."""
+        d = to_dict(self)
+        for k in ("tasks", "threads", "ckpt_every", "zoo"):
+            d.pop(k)
+        return hash_jsonable({"cfg": d, "task": task, "format": FORMAT})[:16]
+
+
+# ----------------------------------------------------------------------------- scenes
+
+def split_scenes(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
+    """(training scene ids, held-out scene ids), all from ``pretrain`` splits.
+
+    Raises if a pretrain scene is also a train/val/test scene of any suite (same id, or same
+    generator seed and settings).
+    """
+    from navfusion.scenes import load_suite
+
+    ids: list[str] = []
+    for name in cfg.suites:
+        suite = load_suite(name)
+        if "pretrain" not in suite.splits:
+            raise NavFusionError(f"suite {name!r} has no 'pretrain' split (splits: {', '.join(suite.splits)})")
+        sids = [str(s) for s in suite.scene_ids("pretrain")]
+        if cfg.max_scenes_per_suite is not None:
+            sids = sids[: cfg.max_scenes_per_suite]
+        ids += sids
+    assert_pretrain_only(ids, cfg.suites)
+    if len(ids) <= cfg.heldout_scenes:
+        raise NavFusionError(f"pretraining needs more than heldout_scenes={cfg.heldout_scenes} pretrain scenes; "
+                             f"suites {cfg.suites} give {len(ids)}")
+    return ids[: -cfg.heldout_scenes], ids[-cfg.heldout_scenes:]
+
+
+def _seed_of(suite, sid: SceneId):
+    fn = getattr(suite, "scene_seed", None) or getattr(suite, "seed_of", None)
+    if fn is not None:
+        try:
+            return fn(sid)
+        except Exception:
+            return None
+    return None
+
+
+def assert_pretrain_only(scene_ids: Sequence[str], suites: Sequence[str]) -> None:
+    """Fail unless every scene is a ``pretrain`` scene disjoint from every suite's train/val/test."""
+    for s in scene_ids:
+        sid = SceneId.parse(s)
+        if sid.split != "pretrain":
+            raise NavFusionError(f"pretraining may only use 'pretrain' scenes; got {s}")
+    from navfusion.scenes import load_suite
+    known = {"tiny", "quickstart", "paper", *suites}
+    held: dict[str, set] = {}
+    for name in sorted(known):
+        try:
+            suite = load_suite(name)
+        except NavFusionError:
+            continue
+        seeds = set()
+        for split in suite.splits:
+            if split == "pretrain" or split not in SPLITS:
+                continue
+            for other in suite.scene_ids(split):
+                if str(other) in scene_ids:
+                    raise NavFusionError(f"scene {other} is in split {split!r}; it must not be used for pretraining")
+                seed = _seed_of(suite, other)
+                if seed is not None:
+                    seeds.add(repr(seed))
+        held[name] = seeds
+    for s in scene_ids:
+        sid = SceneId.parse(s)
+        try:
+            suite = load_suite(sid.suite)
+        except NavFusionError:
+            continue
+        seed = _seed_of(suite, sid)
+        if seed is not None and repr(seed) in held.get(sid.suite, set()):
+            raise NavFusionError(f"pretrain scene {s} has the generator seed {seed!r} of a train/val/test scene")
+
+
+# ----------------------------------------------------------------------------- dataset
+
+def data_dir(cfg: PretrainConfig) -> Path:
+    return cache_root() / "pretrain" / f"data-{hash_jsonable(cfg.data_key())[:16]}"
+
+
+def _pool_dense(t: np.ndarray, mask: np.ndarray | None, size: int, classes: bool):
+    """Pool dense targets (N, C, H, W) / (N, H, W) and masks (N, H, W) to ``size``."""
+    h = t.shape[-1]
+    if h == size:
+        return t, mask
+    f = h // size
+    if classes:
+        return t[..., f // 2::f, f // 2::f], None if mask is None else mask[..., f // 2::f, f // 2::f]
+    n, c = t.shape[:2]
+    blocks = t.reshape(n, c, size, f, size, f)
+    if mask is None:
+        return blocks.mean((3, 5)), None
+    m = mask.reshape(n, 1, size, f, size, f).astype(np.float32)
+    cnt = m.sum((3, 5))
+    val = (blocks * m).sum((3, 5)) / np.maximum(cnt, 1)
+    return val, cnt[:, 0] >= (f * f) / 2
+
+
+def _quantize(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def render_scene_data(scene_id: str, cfg: PretrainConfig) -> dict[str, np.ndarray]:
+    """Render ``samples_per_scene`` samples of all 25 tasks in one scene (arrays for the npz cache)."""
+    from navfusion.render import create_renderer
+    from navfusion.render.camera import Camera
+    from navfusion.scenes import load_scene
+    from navfusion.vision.sampling import render_task_batches
+
+    scene = load_scene(scene_id)
+    camera = Camera(width=cfg.image_size, height=cfg.image_size)
+    renderer = create_renderer(scene, camera, backend=cfg.backend)
+    try:
+        rng = np.random.default_rng([cfg.seed, int(hash_jsonable(scene_id)[:8], 16)])
+        batches = render_task_batches(renderer, scene, TASKS, cfg.samples_per_scene, rng)
+    finally:
+        renderer.close()
+    out: dict[str, np.ndarray] = {}
+    base = None
+    for task, b in batches.items():
+        spec = task_spec(task)
+        x = _quantize(b.inputs)
+        if spec.views == 1:
+            x = x[:, None]
+        if spec.views == 1 and spec.input == "rgb":
+            if base is None:
+                base = x
+                out["rgb"] = base
+        else:
+            out[f"{task}.inputs"] = x
+        t, m = b.target, b.mask
+        if spec.dense:
+            t, m = _pool_dense(t, m, cfg.dense_size, spec.classification)
+        out[f"{task}.target"] = t.astype(np.int16 if spec.classification else np.float16) if spec.dense else t
+        if m is not None:
+            out[f"{task}.mask"] = m.astype(bool)
+    return out
+
+
+def build_dataset(cfg: PretrainConfig, scene_ids: Sequence[str], progress: bool = True) -> Path:
+    """Render and cache the samples of ``scene_ids`` (skips scenes already cached)."""
+    from tqdm import tqdm
+
+    d = data_dir(cfg)
+    d.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(d / "config.json", cfg.data_key())
+    todo = [s for s in scene_ids if not (d / f"{SceneId.parse(s).slug}.npz").is_file()]
+    for s in tqdm(todo, desc="render pretrain data", unit="scene", disable=not progress or not todo):
+        atomic_save_npz(d / f"{SceneId.parse(s).slug}.npz", **render_scene_data(s, cfg))
+    return d
+
+
+@dataclass
+class TaskData:
+    """One task's samples: ``inputs`` uint8 (N, V, 3, S, S), ``target`` (as TaskBatch, dense pooled),
+    ``mask`` bool (N, h, w) or None."""
+
+    inputs: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray | None
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def load_task_data(d: Path, scene_ids: Sequence[str], task: str) -> TaskData:
+    """Concatenate one task's cached samples over scenes."""
+    xs, ts, ms = [], [], []
+    spec = task_spec(task)
+    for s in scene_ids:
+        f = d / f"{SceneId.parse(s).slug}.npz"
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                xs.append(z[f"{task}.inputs"] if f"{task}.inputs" in z.files else z["rgb"])
+                ts.append(z[f"{task}.target"])
+                ms.append(z[f"{task}.mask"] if f"{task}.mask" in z.files else None)
+        except (OSError, KeyError, ValueError) as e:
+            raise NavFusionError(f"pretraining data {f} is unreadable ({e}); delete it to re-render") from None
+    mask = None if ms[0] is None else np.concatenate(ms)
+    target = np.concatenate(ts)
+    target = target.astype(np.int64) if spec.classification else target.astype(np.float32)
+    return TaskData(np.concatenate(xs), target, mask)
+
+
+# ----------------------------------------------------------------------------- losses and metrics
+
+def head_for(spec: TaskSpec, cfg: PretrainConfig) -> torch.nn.Module:
+    kind = "dense" if spec.dense else "global"
+    return make_head(cfg.arch, kind, spec.channels, cfg.dense_size, n_inputs=spec.views)
+
+
+@dataclass
+class Standardizer:
+    """Per-channel standardisation of regression targets for the loss (identity otherwise)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, spec: TaskSpec, data: TaskData) -> Standardizer:
+        if spec.loss not in ("l1", "l2"):
+            return cls(np.zeros(spec.channels, np.float32), np.ones(spec.channels, np.float32))
+        t = data.target
+        if spec.dense:
+            vals = np.moveaxis(t, 1, -1)  # (N, h, w, C)
+            vals = vals[data.mask] if data.mask is not None else vals.reshape(-1, spec.channels)
+        else:
+            vals = t
+        mean = vals.mean(0).astype(np.float32)
+        std = np.maximum(vals.std(0), 1e-3).astype(np.float32)
+        return cls(mean, std)
+
+    def _shape(self, spec: TaskSpec) -> tuple[int, ...]:
+        return (1, -1, 1, 1) if spec.dense else (1, -1)
+
+    def norm(self, spec: TaskSpec, t: torch.Tensor) -> torch.Tensor:
+        s = self._shape(spec)
+        return (t - torch.from_numpy(self.mean).view(s)) / torch.from_numpy(self.std).view(s)
+
+    def denorm(self, spec: TaskSpec, y: torch.Tensor) -> torch.Tensor:
+        s = self._shape(spec)
+        return y * torch.from_numpy(self.std).view(s) + torch.from_numpy(self.mean).view(s)
+
+
+def _masked_mean(err: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``err`` (N, C, h, w) or (N, h, w) over pixels where ``mask`` (N, h, w) is set."""
+    if mask is None:
+        return err.mean()
+    m = mask.to(err.dtype)
+    if err.ndim == 4:
+        m = m[:, None].expand_as(err)
+    return (err * m).sum() / m.sum().clamp_min(1)
+
+
+def task_loss(spec: TaskSpec, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Training loss of raw head outputs against (standardised, for l1/l2) targets."""
+    if spec.loss == "ce":
+        return _masked_mean(F.cross_entropy(out, target, reduction="none"), mask)
+    if spec.loss == "bce":
+        return _masked_mean(F.binary_cross_entropy_with_logits(out, target, reduction="none"), mask)
+    err = (out - target).abs() if spec.loss == "l1" else (out - target) ** 2
+    return _masked_mean(err, mask)
+
+
+def metric_name(spec: TaskSpec) -> tuple[str, bool]:
+    """(metric name, higher is better) of a task."""
+    if spec.classification:
+        return "accuracy", True
+    return {"l1": "mae", "l2": "mse", "bce": "bce"}[spec.loss], False
+
+
+def metric_value(spec: TaskSpec, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> float:
+    """The held-out metric of predictions in target space (class ids, probabilities or values)."""
+    if spec.classification:
+        return float(_masked_mean((pred == target).float(), mask))
+    if spec.loss == "bce":
+        p = pred.clamp(1e-4, 1 - 1e-4)
+        return float(_masked_mean(-(target * p.log() + (1 - target) * (1 - p).log()), mask))
+    err = (pred - target).abs() if spec.loss == "l1" else (pred - target) ** 2
+    return float(_masked_mean(err, mask))
+
+
+def to_prediction(spec: TaskSpec, out: torch.Tensor, std: Standardizer) -> torch.Tensor:
+    """Raw head outputs -> target space."""
+    if spec.classification:
+        return out.argmax(1)
+    if spec.loss == "bce":
+        return torch.sigmoid(out)
+    return std.denorm(spec, out)
+
+
+def baseline_prediction(spec: TaskSpec, train: TaskData) -> np.ndarray:
+    """The trivial predictor: mean target / majority class (per pixel for dense tasks)."""
+    t = train.target
+    if spec.classification:
+        c = spec.channels
+        if spec.dense:
+            counts = np.stack([(t == k).sum(0) for k in range(c)])  # (C, h, w)
+            return counts.argmax(0)
+        return np.asarray(np.bincount(t, minlength=c).argmax())
+    if spec.dense and train.mask is not None:
+        m = train.mask[:, None].astype(np.float32)
+        num, den = (t * m).sum(0), m.sum(0)
+        chan = (t * m).sum((0, 2, 3)) / np.maximum(m.sum((0, 2, 3)), 1)
+        return np.where(den > 0, num / np.maximum(den, 1), chan[:, None, None]).astype(np.float32)
+    return t.mean(0).astype(np.float32)
+
+
+def to_input(x_u8: np.ndarray) -> torch.Tensor:
+    """uint8 (N, V, 3, S, S) -> normalised float (N, V, 3, S, S)."""
+    x = torch.from_numpy(np.ascontiguousarray(x_u8)).float().div_(255.0)
+    return (x - NORMALIZATION["mean"][0]) / NORMALIZATION["std"][0]
+
+
+# ----------------------------------------------------------------------------- one task
+
+def _ckpt_save(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, key: str) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    for i, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().contiguous().clone()
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"step": str(step), "key": key})
+
+
+def _ckpt_load(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, key: str) -> int:
+    """Restore a checkpoint; returns the step to continue from (0 if none / not for this config)."""
+    if not path.is_file():
+        return 0
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("key") != key:
+            return 0
+        tensors = load_file(str(path))
+    except Exception:  # a checkpoint that cannot be read is simply not resumed from
+        return 0
+    net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    sd = opt.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, i, name = k.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    return int(meta["step"])
+
+
+def lr_at(cfg: PretrainConfig, step: int) -> float:
+    warm = max(1, cfg.steps // 20)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    p = (step - warm) / max(1, cfg.steps - warm)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+@torch.no_grad()
+def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128) -> float:
+    """Held-out metric of a trained net (see :func:`metric_name`)."""
+    net.eval()
+    preds = []
+    for i in range(0, len(data), batch):
+        preds.append(to_prediction(spec, net(to_input(data.inputs[i:i + batch])), std))
+    net.train()
+    mask = None if data.mask is None else torch.from_numpy(data.mask)
+    return metric_value(spec, torch.cat(preds), torch.from_numpy(data.target), mask)
+
+
+def baseline_value(spec: TaskSpec, train: TaskData, held: TaskData) -> float:
+    base = torch.from_numpy(np.asarray(baseline_prediction(spec, train)))
+    pred = base.unsqueeze(0).expand(len(held), *base.shape)
+    mask = None if held.mask is None else torch.from_numpy(held.mask)
+    return metric_value(spec, pred, torch.from_numpy(held.target), mask)
+
+
+def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, ckpt: Path,
+               progress: bool = True, on_step: Callable[[int], None] | None = None) -> tuple[ZooEncoder, dict]:
+    """Train one task's encoder + head; returns the encoder and its result record.
+
+    Resumes from ``ckpt`` when it holds a checkpoint of the same configuration. ``on_step(step)``
+    is called after every step (tests use it to simulate a kill).
+    """
+    from tqdm import tqdm
+
+    spec = task_spec(task)
+    t_idx = TASKS.index(task)
+    with torch.random.fork_rng():  # module init draws from torch's RNG; keep it local and seeded
+        torch.manual_seed(cfg.seed * 1000 + t_idx)
+        net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    key = cfg.train_key(task)
+    start = _ckpt_load(ckpt, net, opt, key)
+    std = Standardizer.fit(spec, train)
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, cfg.steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
+               initial=start, total=cfg.steps)
+    ema = None
+    for step in bar:
+        idx = np.sort(np.random.default_rng([cfg.seed, t_idx, step]).integers(0, len(train), cfg.batch_size))
+        x = to_input(train.inputs[idx])
+        tgt = torch.from_numpy(train.target[idx])
+        if not spec.classification:
+            tgt = std.norm(spec, tgt)
+        mask = None if train.mask is None else torch.from_numpy(train.mask[idx])
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step)
+        loss = task_loss(spec, net(x), tgt, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        lv = loss.item()
+        ema = lv if ema is None else 0.9 * ema + 0.1 * lv
+        bar.set_postfix(loss=f"{ema:.3f}")
+        if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+            _ckpt_save(ckpt, net, opt, step + 1, key)
+        if on_step is not None:
+            on_step(step)
+    bar.close()
+    name, higher = metric_name(spec)
+    value = evaluate(spec, net, held, std)
+    base = baseline_value(spec, train, held)
+    beats = value > base if higher else value < base
+    result = {"task": task, "group": spec.group, "metric": name, "higher_is_better": higher,
+              "heldout": value, "baseline": base, "beats_baseline": bool(beats),
+              "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),
+              "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start, "key": key}
+    enc = net.encoder
+    enc.eval()
+    return enc, result
+
+
+# ----------------------------------------------------------------------------- the zoo
+
+def default_out(cfg: PretrainConfig) -> Path:
+    return cache_root() / "encoders" / cfg.zoo
+
+
+def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict]) -> dict:
+    """Write ``manifest.json`` for the tasks in ``results`` (in canonical task order)."""
+    tasks = {}
+    for t in TASKS:
+        if t not in results:
+            continue
+        r = dict(results[t])
+        f = out / f"{t}.safetensors"
+        tasks[t] = {"file": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size, **r}
+    m = {"zoo": cfg.zoo, "format": FORMAT, "architecture": {"family": "nfresnet", **cfg.arch.to_json()},
+         "input_size": cfg.arch.input_size, "normalization": NORMALIZATION,
+         "output_shape": list(cfg.arch.output_shape), "params_per_encoder": count_params(ZooEncoder(cfg.arch)),
+         "training": to_dict(cfg) | {"tasks": list(tasks)},
+         "reproduce": f"navfusion encoders pretrain --config configs/zoo_{cfg.zoo}.yaml --out <dir>",
+         "tasks": tasks}
+    atomic_write_json(out / MANIFEST, m)
+    return m
+
+
+def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress: bool = True,
+             data: tuple[Path, list[str], list[str]] | None = None,
+             on_step: Callable[[str, int], None] | None = None) -> dict:
+    """Train every task of ``cfg`` (skipping those already done), write the zoo, return the manifest.
+
+    Args:
+        out: zoo folder (default ``cache_root()/encoders/<zoo>``).
+        data: ``(data dir, training scene ids, held-out scene ids)`` of an already built dataset
+            (default: :func:`split_scenes` + :func:`build_dataset`).
+        on_step: ``on_step(task, step)`` after every step.
+    """
+    from tqdm import tqdm
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(out) if out is not None else default_out(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        train_ids, held_ids = split_scenes(cfg)
+        d = build_dataset(cfg, train_ids + held_ids, progress=progress)
+    else:
+        d, train_ids, held_ids = data
+    ckdir = cache_root() / "pretrain" / f"ckpt-{cfg.zoo}"
+    ckdir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    old = out / MANIFEST
+    if old.is_file():  # keep tasks trained earlier with the same recipe
+        for t, e in read_json(old, "zoo manifest").get("tasks", {}).items():
+            f = out / e.get("file", "")
+            if t in TASKS and e.get("key") == cfg.train_key(t) and f.is_file() and sha256_file(f) == e.get("sha256"):
+                results[t] = {k: v for k, v in e.items() if k not in ("file", "sha256", "bytes")}
+    todo = [t for t in cfg.task_list() if t not in results]
+    bar = tqdm(todo, desc=f"pretrain {cfg.zoo}", unit="task", disable=not progress or not todo)
+    for task in bar:
+        bar.set_postfix(task=task)
+        train = load_task_data(d, train_ids, task)
+        held = load_task_data(d, held_ids, task)
+        cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
+        enc, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb)
+        save_weights(out / f"{task}.safetensors", enc, metadata={"task": task, "zoo": cfg.zoo})
+        results[task] = res
+        write_manifest(out, cfg, results)
+        (ckdir / f"{task}.ckpt.safetensors").unlink(missing_ok=True)
+        tag = "beats" if res["beats_baseline"] else "DOES NOT beat"
+        bar.write(f"{task:>17}: {res['metric']} {res['heldout']:.4f} vs baseline {res['baseline']:.4f} ({tag})")
+    return write_manifest(out, cfg, results)
+
+
+def results_table(manifest: dict) -> str:
+    """A Markdown table of held-out metric vs baseline per task."""
+    rows = ["| task | group | metric | held-out | baseline | beats |", "|---|---|---|---|---|---|"]
+    for t, e in manifest["tasks"].items():
+        arrow = "↑" if e["higher_is_better"] else "↓"
+        rows.append(f"| {t} | {e['group']} | {e['metric']} {arrow} | {e['heldout']:.4f} | {e['baseline']:.4f} | "
+                    f"{'yes' if e['beats_baseline'] else 'NO'} |")
+    return "\n".join(rows)
+
+
+def with_overrides(cfg: PretrainConfig, **kw: Any) -> PretrainConfig:
+    """A copy of ``cfg`` with fields replaced (validated again)."""
+    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
