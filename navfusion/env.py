@@ -127,8 +127,10 @@ class OctoNavEnv(gym.Env):
     success bonus.
 
     **Info.** ``distance`` (geodesic moves to the nearest goal), ``success``, ``spl`` (success weighted
-    by path length, both in moves: ``success * l / max(l, p)`` with ``l`` the start distance and ``p``
-    the number of move actions taken, collisions included; the oracle scores exactly 1),
+    by path length, both counted in moves: ``success * l / max(l, p)`` with ``p`` the number of moves
+    that changed node and ``l`` the shortest such count that succeeds: ``start distance - 3`` in
+    ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.eval``; the oracle scores
+    exactly 1),
     ``oracle_action`` (shortest-path action from here), ``node``, ``position`` (x, y, z), ``scene_id``,
     ``target``, ``collided``, ``steps``.
 
@@ -265,6 +267,8 @@ class OctoNavEnv(gym.Env):
         self._oracle = self._oracle_table[t]
         self._node = ep.start
         self._start_distance = int(ep.distance)
+        self._shortest = (max(self._start_distance - self.success_distance, 0) if self.success_mode == "reach"
+                          else self._start_distance)
         self._steps = 0
         self._moves = 0
         self._done = False
@@ -308,7 +312,7 @@ class OctoNavEnv(gym.Env):
         return {"rgb": views.pop("rgb"), "target": np.int64(self._target), **views}
 
     def _info(self, node: int, d: int, success: bool, collided: bool) -> dict[str, Any]:
-        l = self._start_distance
+        l = self._shortest
         return {"distance": d, "success": success,
                 "spl": (l / max(l, self._moves)) if success else 0.0,
                 "oracle_action": int(self._oracle[node]), "node": node,
@@ -334,11 +338,11 @@ class OctoNavEnv(gym.Env):
             stop = True
         else:
             stop = False
-            self._moves += 1
             nxt = int(self._nb[node, a])
             if nxt < 0:
                 collided = True
             else:
+                self._moves += 1
                 node = nxt
                 self._node = nxt
                 self._path.append(nxt)

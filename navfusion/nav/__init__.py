@@ -1,1 +1,29 @@
-"""navfusion.nav"""
+"""Navigation: the octagonal graph, goals and the shortest-path oracle, episodes, cached views, worlds.
+
+Names are imported lazily so that ``import navfusion`` (which registers the Gymnasium ids through
+``navfusion.nav.registration``) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "OctoGraph": "graph", "GraphSettings": "graph", "build_graph": "graph", "load_graph": "graph",
+    "MOVE_OFFSETS": "graph",
+    "OccupancyGrid": "occupancy", "detect_floor_height": "occupancy", "rasterize_occupancy": "occupancy",
+    "GoalInfo": "goals", "goal_info": "goals", "goal_infos": "goals", "UnreachableTargetWarning": "goals",
+    "Episode": "episodes", "sample_episode": "episodes", "sample_episodes": "episodes",
+    "evaluation_episodes": "episodes",
+    "ViewStore": "views", "load_views": "views", "node_poses": "views",
+    "World": "world", "load_world": "world", "clear_world_memo": "world",
+    "topdown_map": "topdown",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"navfusion.nav.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'navfusion.nav' has no attribute {name!r}")
