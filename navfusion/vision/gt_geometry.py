@@ -21,7 +21,7 @@ OCCLUSION_REL: float = 0.05
 #: Curvature targets are ``tanh(k * CURVATURE_SCALE)`` (k in 1/m).
 CURVATURE_SCALE: float = 0.25
 #: keypoints3d: the normal-field Harris response is squashed as ``tanh(R / KEYPOINT3D_SCALE)``.
-KEYPOINT3D_SCALE: float = 2e-3
+KEYPOINT3D_SCALE: float = 1e-2
 
 
 def pixel_rays(camera: Camera) -> np.ndarray:
@@ -169,17 +169,17 @@ def keypoints3d(depth_z: np.ndarray, normal: np.ndarray, camera: Camera) -> np.n
 
 
 def segment_unsup25d(img: np.ndarray, depth_z: np.ndarray, normal: np.ndarray, k: int = SEGMENT_K) -> np.ndarray:
-    """Boundary map of k-means on (normals, log depth, 0.25 × Lab colour, 0.5 × position).
+    """Boundary map of k-means on (normals, ln depth, 0.25 × Lab colour, 0.3 × position).
 
     (H, W) float32 in {0, 1}. Empty pixels get the normal (0, 0, 0) and the log depth of 20 m.
     """
     h, w = depth_z.shape
     valid = valid_mask(depth_z)
-    logd = np.log(np.where(valid, depth_z, 20.0).astype(np.float32)) / np.log(10.0)
+    logd = np.log(np.where(valid, depth_z, 20.0).astype(np.float32))
     feats = np.concatenate([
         np.where(valid[..., None], normal, 0.0).astype(np.float32),
         logd[..., None],
         0.25 * lab_features(img),
-        0.5 * _pixel_xy(h, w),
+        0.3 * _pixel_xy(h, w),
     ], axis=-1)
     return segment_boundaries(kmeans_labels(feats, k))

@@ -115,13 +115,12 @@ def keypoints2d(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB -> (H, W) float32 in [0, 1] Harris corner heatmap.
 
     The positive Harris response (OpenCV, block 3, Sobel 3, k 0.04) of the grayscale image is
-    divided by ``max(max response, HARRIS_FLOOR)`` (so flat images stay near 0), square-rooted to
-    widen the dynamic range, and blurred (sigma 1).
+    blurred (sigma 1), divided by ``max(its maximum, HARRIS_FLOOR)`` (so flat images stay near 0)
+    and square-rooted to widen the dynamic range.
     """
     r = cv2.cornerHarris(to_gray(img), 3, 3, 0.04, borderType=cv2.BORDER_REPLICATE)
-    r = np.maximum(r, 0.0)
+    r = cv2.GaussianBlur(np.maximum(r, 0.0).astype(np.float32), (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
     r = np.sqrt(r / max(float(r.max()), HARRIS_FLOOR))
-    r = cv2.GaussianBlur(r.astype(np.float32), (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
     return np.clip(r, 0.0, 1.0).astype(np.float32)
 
 

@@ -142,7 +142,7 @@ _SPECS: tuple[TaskSpec, ...] = (
        units="RGB in [0, 1]",
        description="the clean RGB image, from a copy with Gaussian noise (sigma 0.1) added"),
     _t("edge_texture", "2d", "dense_regression", 1, "l1", "mean", value_range=(0.0, 1.0),
-       units="tanh(|Sobel gradient| / 0.5)",
+       units="tanh(|Sobel gradient| / 0.1) in [0, 1]",
        description="texture edges: Sobel gradient magnitude of the blurred grayscale image (OpenCV), squashed"),
     _t("edge_occlusion", "3d", "dense_regression", 1, "bce", "mean", value_range=(0.0, 1.0),
        units="soft edge map in [0, 1]",
@@ -167,7 +167,7 @@ _SPECS: tuple[TaskSpec, ...] = (
     _t("keypoints2d", "2d", "dense_regression", 1, "l1", "mean", value_range=(0.0, 1.0),
        units="Harris response heatmap in [0, 1]",
        description="2D keypoints: Harris corner response of the grayscale image (OpenCV), positive part, "
-                   "normalised by the image's maximum (floored), blurred"),
+                   "blurred, normalised by the image's maximum (floored), square-rooted"),
     _t("keypoints3d", "3d", "dense_regression", 1, "l1", "mean", masked=True, value_range=(0.0, 1.0),
        units="3D corner heatmap in [0, 1]",
        description="3D keypoints (NARF-like): Harris response of the normal field (structure tensor summed "
@@ -200,7 +200,7 @@ _SPECS: tuple[TaskSpec, ...] = (
                    "median-filtered"),
     _t("segment_unsup25d", "3d", "dense_regression", 1, "bce", "mean", value_range=(0.0, 1.0),
        units="segment-boundary map in [0, 1]",
-       description="boundaries of a deterministic k-means (K=8) clustering of normals + log depth + weak "
+       description="boundaries of a deterministic k-means (K=8) clustering of normals + ln depth + weak "
                    "colour + position, median-filtered"),
     _t("segment_semantic", "semantic", "dense_classification", NUM_SEMANTIC_CLASSES, "ce", "majority",
        units="category id (navfusion.common.CATEGORY_TABLE)", description="the renderer's semantic buffer"),
