@@ -73,7 +73,10 @@ def graph_hash(graph: OctoGraph) -> str:
 
 
 def default_renderer_factory(scene: Scene, camera: Camera, backend: str):
-    from navfusion.render import create_renderer  # the RENDER area's factory
+    try:
+        from navfusion.render import create_renderer  # the RENDER area's factory
+    except ImportError:  # older layouts export it only from the base module
+        from navfusion.render.base import create_renderer
 
     return create_renderer(scene, camera, backend=backend)
 

@@ -1,0 +1,96 @@
+"""``navfusion rollout`` and ``navfusion bench env``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from navfusion.errors import NavFusionError
+
+
+def register(sub, bench) -> None:
+    p = sub.add_parser("rollout", help="run the oracle or a random agent in an environment and report success/SPL")
+    p.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help="environment id (NavFusion/OctoNav-<suite>-v0)")
+    p.add_argument("--agent", choices=("oracle", "random"), default="oracle")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--split", default=None, help="suite split (default: the id's, 'train')")
+    p.add_argument("--success-mode", choices=("reach", "stop"), default=None)
+    p.add_argument("--resolution", type=int, default=None, help="view size in pixels (default: the id's, 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gif", default=None, metavar="FILE", help="write the first episode as an animated GIF")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_rollout)
+
+    b = bench.add_parser("env", help="environment steps/s, cached (ViewStore) and uncached (live rendering)")
+    b.add_argument("--env", default=None, help="environment id (default NavFusion/OctoNav-tiny-v0)")
+    b.add_argument("--toy", action="store_true", help="use the built-in two-room toy scene instead of a suite")
+    b.add_argument("--resolution", type=int, default=128)
+    b.add_argument("--steps", type=int, default=20000)
+    b.add_argument("--live-steps", type=int, default=40)
+    b.add_argument("--backend", default="auto", help="renderer backend: auto, gl, raycast")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", action="store_true", help="print JSON only")
+    b.set_defaults(func=_bench)
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    import navfusion  # noqa: F401
+    from navfusion.env import make
+
+    if args.episodes < 1:
+        raise NavFusionError(f"--episodes={args.episodes}: must be >= 1")
+    kw = {}
+    if args.split:
+        kw["split"] = args.split
+    if args.success_mode:
+        kw["success_mode"] = args.success_mode
+    if args.resolution:
+        kw["resolution"] = args.resolution
+    if args.gif:
+        kw["render_mode"] = "rgb_array"
+    env = make(args.env, **kw)
+    rng = np.random.default_rng(args.seed)
+    frames, results = [], []
+    obs, info = env.reset(seed=args.seed)
+    if args.gif:
+        frames.append(env.render())
+    while len(results) < args.episodes:
+        a = info["oracle_action"] if args.agent == "oracle" else int(rng.integers(9))
+        obs, r, term, trunc, info = env.step(a)
+        if args.gif and not results:
+            frames.append(env.render())
+        if term or trunc:
+            results.append((bool(info["success"]), float(info["spl"]), int(info["steps"])))
+            obs, info = env.reset()
+    env.close()
+    res = np.array(results, dtype=float)
+    summary = {"env": args.env, "agent": args.agent, "episodes": len(results),
+               "success": round(float(res[:, 0].mean()), 4), "spl": round(float(res[:, 1].mean()), 4),
+               "mean_steps": round(float(res[:, 2].mean()), 2)}
+    if args.gif:
+        import imageio.v2 as imageio
+
+        imageio.mimsave(args.gif, frames, duration=0.25, loop=0)
+        summary["gif"] = args.gif
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.agent} on {args.env}: {summary['episodes']} episodes, success {summary['success']:.3f}, "
+              f"SPL {summary['spl']:.3f}, mean steps {summary['mean_steps']:.1f}"
+              + (f"; GIF: {args.gif}" if args.gif else ""))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from navfusion.nav.bench import bench_env
+
+    res = bench_env(args.env, args.resolution, args.steps, args.live_steps, args.seed, args.toy, args.backend)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        width = max(len(k) for k in res)
+        for k, v in res.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
