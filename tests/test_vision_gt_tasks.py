@@ -173,3 +173,12 @@ def test_sample_poses_free_and_at_eye_height():
     assert p.yaws.std() > 1.0  # yaw is spread over the circle
     space = FreeSpace(scene, 0.3, cam.eye_height)
     assert all(space.free(q) for q in p.positions)
+
+
+def test_docs_task_table_in_sync():
+    from pathlib import Path
+
+    from navfusion.vision.tasks import task_table_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text(encoding="utf-8")
+    assert task_table_markdown() in doc, "docs/tasks.md is stale: paste navfusion.vision.tasks.task_table_markdown()"

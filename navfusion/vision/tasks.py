@@ -143,7 +143,8 @@ _SPECS: tuple[TaskSpec, ...] = (
        description="the clean RGB image, from a copy with Gaussian noise (sigma 0.1) added"),
     _t("edge_texture", "2d", "dense_regression", 1, "l1", "mean", value_range=(0.0, 1.0),
        units="tanh(|Sobel gradient| / 0.1) in [0, 1]",
-       description="texture edges: Sobel gradient magnitude of the blurred grayscale image (OpenCV), squashed"),
+       description="texture edges: Sobel gradient magnitude of the grayscale image blurred with sigma 1 "
+                   "(OpenCV), squashed with tanh"),
     _t("edge_occlusion", "3d", "dense_regression", 1, "bce", "mean", value_range=(0.0, 1.0),
        units="soft edge map in [0, 1]",
        description="occlusion edges: pixels whose neighbour's depth jumps away from the depth predicted by "
@@ -181,8 +182,8 @@ _SPECS: tuple[TaskSpec, ...] = (
                    "centre of view 2 and is visible there (depth agrees within 5%)"),
     _t("reshading", "3d", "dense_regression", 1, "l1", "mean", masked=True, value_range=(0.0, 1.0),
        units="Lambertian shading in [0, 1]",
-       description="shading max(0, n . l) of the normal map under a fixed light direction in the camera "
-                   "frame (up-right of the camera, towards the scene)"),
+       description="Lambertian shading max(0, n . l) of the normal map under a fixed directional light in "
+                   "the camera frame, l = (0.3, 0.5, 1)/|.| (from up-right behind the camera)"),
     _t("depth_zbuffer", "3d", "dense_regression", 1, "l1", "mean", masked=True, value_range=(0.0, 50.0),
        units="metres along the optical axis", description="the renderer's z-buffer depth"),
     _t("depth_euclidean", "3d", "dense_regression", 1, "l1", "mean", masked=True, value_range=(0.0, 50.0),
@@ -252,3 +253,29 @@ def tasks_in_group(group: str) -> list[str]:
 def single_view_tasks() -> list[str]:
     """Tasks whose input is one image (all but egomotion, fixated/non-fixated pose, point matching)."""
     return [t for t in TASKS if TASK_SPECS[t].views == 1]
+
+
+def _target_text(s: TaskSpec) -> str:
+    shape = {
+        "dense_regression": f"{s.channels}×H×W float",
+        "dense_classification": f"H×W class id (0..{s.channels - 1})",
+        "global_regression": f"{s.channels}-vector",
+        "global_classification": f"class id (0..{s.channels - 1})",
+        "multilabel": f"{s.channels} binary labels",
+    }[s.target]
+    views = "" if s.views == 1 else f"; input: {s.views} views"
+    mask = "; masked" if s.masked else ""
+    return f"{shape}: {s.units}{views}{mask}"
+
+
+def task_table_markdown() -> str:
+    """The task table of ``docs/tasks.md`` (task | group | input | target | loss | how | baseline)."""
+    rows = ["| # | task | group | input | target | loss | how it is computed | trivial baseline |",
+            "|---|---|---|---|---|---|---|---|"]
+    for k, name in enumerate(TASKS):
+        s = TASK_SPECS[name]
+        base = "mean target" + (" (per pixel)" if s.dense else "") if s.baseline == "mean" else \
+            "majority class" + (" (per pixel)" if s.dense else "")
+        cells = [str(k), f"`{name}`", s.group, s.input, _target_text(s), s.loss, s.description, base]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
