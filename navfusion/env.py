@@ -149,6 +149,8 @@ class OctoNavEnv(gym.Env):
         backend: renderer backend for views.
         renderer_factory: custom renderer (tests).
         render_mode: ``"rgb_array"`` or None.
+        zoo, encoders: for ``obs_mode="features"``: the encoder zoo (default ``nf64``) and the
+            encoders to stack (default: all of the zoo's tasks); see ``navfusion.vision.env_features``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -159,7 +161,8 @@ class OctoNavEnv(gym.Env):
                  views: str = "cached", success_distance: int = 3, min_distance: int = MIN_DISTANCE,
                  max_distance: int = MAX_DISTANCE, reward: RewardConfig | dict | None = None,
                  backend: str = "auto", renderer_factory: RendererFactory | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, zoo: str | None = None,
+                 encoders: Sequence[str] | None = None) -> None:
         check(isinstance(resolution, (int, np.integer)) and 1 <= resolution <= 4096, "resolution", resolution,
               "an integer in 1..4096")
         check(success_mode in SUCCESS_MODES, "success_mode", success_mode, f"one of {SUCCESS_MODES}")
@@ -179,6 +182,9 @@ class OctoNavEnv(gym.Env):
         self.reward_config = reward if isinstance(reward, RewardConfig) else RewardConfig(**(reward or {}))
         self.renderer_factory = renderer_factory
         self.render_mode = render_mode
+        if obs_mode == "rgb" and (zoo is not None or encoders is not None):
+            raise NavFusionError("zoo= and encoders= apply only to obs_mode='features'")
+        self.zoo, self.encoders = zoo, (list(encoders) if encoders is not None else None)
         self.camera = worlds[0].camera if worlds else Camera().with_resolution(self.resolution)
 
         if worlds:
@@ -188,9 +194,9 @@ class OctoNavEnv(gym.Env):
         else:
             self._worlds = {}
             if scenes is None:
-                from navfusion.scenes import load_suite
+                from navfusion.nav.world import scenes_api
 
-                scenes = load_suite(suite).scene_ids(split)
+                scenes = [str(s) for s in scenes_api("load_suite")(suite).scene_ids(split)]
             self._scene_objs = {s.scene_id: s for s in scenes if isinstance(s, Scene)}
             self.scene_ids = [s.scene_id if isinstance(s, Scene) else str(s) for s in scenes]
         if not self.scene_ids:

@@ -199,7 +199,11 @@ def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_i
 def preprocess(rgb: np.ndarray | torch.Tensor, input_size: int,
                normalization: dict[str, list[float]] = NORMALIZATION) -> torch.Tensor:
     """uint8 ``(N, H, W, 3)`` images -> normalised float32 ``(N, 3, S, S)`` (area/bilinear resize)."""
-    t = torch.as_tensor(np.ascontiguousarray(rgb)) if isinstance(rgb, np.ndarray) else rgb
+    if isinstance(rgb, np.ndarray):
+        # memory-mapped / read-only caches: torch wants a writable buffer
+        t = torch.from_numpy(rgb.copy() if not rgb.flags.writeable else np.ascontiguousarray(rgb))
+    else:
+        t = rgb
     if t.ndim != 4 or t.shape[-1] != 3:
         raise ValueError(f"expected uint8 images (N, H, W, 3), got shape {tuple(t.shape)}")
     x = t.permute(0, 3, 1, 2).float().div_(255.0)

@@ -1,0 +1,104 @@
+"""The environment's feature mode: ``gym.make(ID, obs_mode="features", zoo=NAME[, encoders=[...]])``.
+
+Adds ``features``, a float32 Box ``(K, 8, C, h, w)``: for each of the K encoders (default: every
+task of the zoo, in manifest order) the features of the 8 views of the agent's node, read from the
+:class:`~navfusion.vision.features.FeatureStore`. ``rgb`` stays at the env's ``resolution`` (the
+gate's input); features are computed from views rendered at the encoders' input size, which need
+not be the same. Missing or stale feature files are built on first use (incrementally); build
+them ahead of time with ``navfusion features build``.
+
+All K encoders must share one output shape ``(C, h, w)``; mixing shapes (e.g. the 8x8x8 zoo and
+the 8x16x16 Taskonomy adapter) raises an error that lists them -- use one env per shape, or wrap
+an encoder so its output is pooled to the common shape.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from navfusion.common import SceneId
+from navfusion.env import register_obs_mode
+from navfusion.errors import NavFusionError
+from navfusion.vision.features import FeatureStore, encoder_fingerprint, resolve_encoder, views_hash, zoo_encoders
+from navfusion.vision.registry import create_encoder
+from navfusion.vision.zoo import DEFAULT_ZOO
+
+#: float16 range: features are stored as float16, so they never leave it.
+FEATURE_BOUND = 65504.0
+
+
+def scene_slug(scene_id: str) -> str:
+    """File-name-safe form of a scene id."""
+    try:
+        return SceneId.parse(scene_id).slug
+    except NavFusionError:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "__", scene_id)
+
+
+class FeatureProvider:
+    """Serves ``features`` observations for one environment (see the module docstring)."""
+
+    def __init__(self, env: Any) -> None:
+        self.zoo = getattr(env, "zoo", None) or DEFAULT_ZOO
+        names = getattr(env, "encoders", None)
+        self.encoders = list(names) if names else zoo_encoders(self.zoo)
+        if not self.encoders:
+            raise NavFusionError("obs_mode='features' needs at least one encoder")
+        self.renderer_factory = getattr(env, "renderer_factory", None)
+        self.backend = getattr(env, "backend", "auto")
+        shapes, sizes = {}, set()
+        for name in self.encoders:
+            enc = create_encoder(resolve_encoder(self.zoo, name))
+            shapes[name] = tuple(enc.output_shape)
+            sizes.add(int(enc.input_size))
+        if len(set(shapes.values())) > 1:
+            detail = ", ".join(f"{n}: {s}" for n, s in shapes.items())
+            raise NavFusionError(f"obs_mode='features': encoders have different output shapes ({detail}); "
+                                 "pick encoders of one shape with encoders=[...]")
+        if len(sizes) > 1:
+            raise NavFusionError(f"obs_mode='features': encoders have different input sizes {sorted(sizes)}; "
+                                 "pick encoders of one input size with encoders=[...]")
+        self.input_size = sizes.pop()
+        self.shape = (len(self.encoders), 8, *next(iter(shapes.values())))
+        self._cache: dict[str, np.ndarray] = {}
+
+    def spaces(self) -> dict[str, spaces.Space]:
+        return {"features": spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, self.shape, np.float32)}
+
+    def _views(self, world: Any) -> np.ndarray:
+        views = getattr(world, "views", None)
+        if views is not None and views.rgb.shape[2] == self.input_size:
+            return views.rgb
+        from navfusion.nav import load_world
+
+        w = load_world(world.scene, resolution=self.input_size, backend=self.backend,
+                       renderer_factory=self.renderer_factory)
+        return w.views.rgb
+
+    def scene_features(self, world: Any) -> np.ndarray:
+        """float16 ``(N, K, 8, C, h, w)`` of a world, built if missing or stale."""
+        sid = world.scene_id
+        feats = self._cache.get(sid)
+        if feats is None:
+            rgb = self._views(world)
+            store = FeatureStore(self.zoo)
+            slug = scene_slug(sid)
+            vh = views_hash(rgb)
+            stale = [n for n in self.encoders
+                     if store.status(slug, n, vh, encoder_fingerprint(create_encoder(resolve_encoder(self.zoo, n))))
+                     != "ok"]
+            if stale:
+                store.build_scene(slug, rgb, stale)
+            feats = store.load(slug, self.encoders, verify=False, vhash=vh)
+            self._cache[sid] = feats
+        return feats
+
+    def observe(self, world: Any, node: int) -> dict[str, Any]:
+        return {"features": self.scene_features(world)[node].astype(np.float32)}
+
+
+register_obs_mode("features", FeatureProvider)
