@@ -28,8 +28,9 @@ def _fig_to_array(fig) -> np.ndarray:
 
 
 def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndarray, gates: np.ndarray | None,
-                   names: Sequence[str], goal_nodes: np.ndarray | None = None, title: str = "") -> list[np.ndarray]:
-    """Render one frame per step.
+                   names: Sequence[str], goal_nodes: np.ndarray | None = None, title: str = "",
+                   max_frames: int = 40) -> list[np.ndarray]:
+    """Render one frame per step (the figure is built once and its artists updated per frame).
 
     Args:
         views: (T, 8, H, W, 3) uint8, the 8 views at each visited node (view k looks along move k).
@@ -38,40 +39,49 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
         gates: (T, K) gate weights per step (NaN where none), or None.
         names: K representation names.
         goal_nodes: node ids of the goal (drawn as stars).
+        max_frames: at most this many frames (the first ones).
     """
     pos = np.asarray(positions, float)
-    T = len(trajectory)
-    frames = []
+    T = min(len(trajectory), max_frames)
     k = len(names)
     cols = [GROUP_COLORS.get(group_of(n), GROUP_COLORS["other"]) for n in names]
-    for t in range(T):
-        fig = plt.figure(figsize=(9.0, 4.2), dpi=72)
-        gs = fig.add_gridspec(3, 5, width_ratios=[1, 1, 1, 0.15, 2.2])
-        for v, (r, c) in _COMPASS.items():
-            ax = fig.add_subplot(gs[r, c])
-            ax.imshow(views[t, v])
-            ax.set_axis_off()
-            ax.set_title(MOVE_NAMES[v], fontsize=7, pad=1)
-        ax = fig.add_subplot(gs[1, 1])
-        ax.scatter(pos[:, 0], pos[:, 1], s=1, c="#bbbbbb")
-        if goal_nodes is not None and len(goal_nodes):
-            g = pos[np.asarray(goal_nodes)]
-            ax.scatter(g[:, 0], g[:, 1], s=8, marker="*", c="red")
-        tr = pos[np.asarray(trajectory[: t + 1])]
-        ax.plot(tr[:, 0], tr[:, 1], "-", c="blue", lw=1)
-        ax.scatter(tr[-1:, 0], tr[-1:, 1], s=14, c="blue")
-        ax.set_aspect("equal")
+    fig = plt.figure(figsize=(9.0, 4.2), dpi=72)
+    gs = fig.add_gridspec(3, 5, width_ratios=[1, 1, 1, 0.15, 2.2])
+    ims = []
+    for v, (r, c) in _COMPASS.items():
+        ax = fig.add_subplot(gs[r, c])
+        ims.append(ax.imshow(views[0, v]))
         ax.set_axis_off()
-        axg = fig.add_subplot(gs[:, 4])
-        if gates is not None and t < len(gates) and np.isfinite(gates[t]).all():
-            axg.barh(range(k), gates[t], color=cols)
-            axg.set_xlim(0, max(0.3, float(np.nanmax(gates)) * 1.05))
-        axg.set_yticks(range(k), names, fontsize=6)
-        axg.invert_yaxis()
-        axg.set_title(f"gate weights, step {t}", fontsize=8)
-        fig.suptitle(title, fontsize=9)
+        ax.set_title(MOVE_NAMES[v], fontsize=7, pad=1)
+    ax = fig.add_subplot(gs[1, 1])
+    ax.scatter(pos[:, 0], pos[:, 1], s=1, c="#bbbbbb")
+    if goal_nodes is not None and len(goal_nodes):
+        g = pos[np.asarray(goal_nodes)]
+        ax.scatter(g[:, 0], g[:, 1], s=8, marker="*", c="red")
+    (line,) = ax.plot([], [], "-", c="blue", lw=1)
+    (dot,) = ax.plot([], [], "o", c="blue", ms=3)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    axg = fig.add_subplot(gs[:, 4])
+    g_all = np.zeros((T, k)) if gates is None else np.nan_to_num(np.asarray(gates, float)[:T])
+    bars = axg.barh(range(k), g_all[0], color=cols)
+    axg.set_xlim(0, max(0.3, float(g_all.max()) * 1.05 if g_all.size else 0.3))
+    axg.set_yticks(range(k), names, fontsize=6)
+    axg.invert_yaxis()
+    gtitle = axg.set_title("", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    frames = []
+    for t in range(T):
+        for v in range(8):
+            ims[v].set_data(views[t, v])
+        tr = pos[np.asarray(trajectory[: t + 1])]
+        line.set_data(tr[:, 0], tr[:, 1])
+        dot.set_data(tr[-1:, 0], tr[-1:, 1])
+        for b, h in zip(bars, g_all[t]):
+            b.set_width(h)
+        gtitle.set_text(f"gate weights, step {t}")
         frames.append(_fig_to_array(fig))
-        plt.close(fig)
+    plt.close(fig)
     return frames
 
 

@@ -140,9 +140,12 @@ def environment_info() -> dict[str, str]:
         info["navfusion"] = navfusion.__version__
     except Exception:
         pass
-    for mod in ("numpy", "torch", "gymnasium", "matplotlib"):
+    from importlib import metadata
+
+    for mod in ("numpy", "torch", "gymnasium", "matplotlib", "stable-baselines3"):
+        # Package metadata, not imports: importing torch just to print its version costs seconds.
         with contextlib.suppress(Exception):
-            info[mod] = __import__(mod).__version__
+            info[mod] = metadata.version(mod)
     try:
         cpu = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
         if cpu:
@@ -150,8 +153,9 @@ def environment_info() -> dict[str, str]:
     except OSError:
         pass
     try:
-        import torch
-
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return info
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
         info["torch_threads"] = str(torch.get_num_threads())
     except Exception:

@@ -1,0 +1,105 @@
+"""The reproduction pipeline's orchestration on the synthetic backend (fast, model-free)."""
+
+from __future__ import annotations
+
+import pytest
+
+from navfusion.errors import NavFusionError
+from navfusion.eval.reproduce import reproduce
+from navfusion.eval.synthetic_backend import SyntheticBackend
+from navfusion.viz.html import missing_references
+
+RECIPE = """
+name: synthetic_test
+suite: synthetic
+seeds: [0, 1]
+episodes_per_scene: 60
+max_test_scenes: 2
+bootstrap: 200
+agents:
+  random: {}
+  resnet: {}
+  concat: {}
+  feature_fusion: {}
+  action_fusion: {}
+  action_fusion_affinity: {}
+single_experts: {agent: single_all}
+robustness: {agents: [feature_fusion, action_fusion], shares: [0.0, 0.5], episodes_per_scene: 40}
+situational: {agent: action_fusion_affinity, scenes: 1}
+"""
+
+
+class CountingBackend(SyntheticBackend):
+    def __init__(self, fail_after: int | None = None):
+        self.trained: list[str] = []
+        self.fail_after = fail_after
+
+    def train(self, key, entry, seed, run_dir, cfg, log):
+        if self.fail_after is not None and len(self.trained) >= self.fail_after:
+            raise KeyboardInterrupt
+        self.trained.append(f"{key}-{seed}")
+        super().train(key, entry, seed, run_dir, cfg, log)
+
+
+@pytest.fixture()
+def recipe(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text(RECIPE)
+    return p
+
+
+def _tables(out):
+    return {p.name: p.read_bytes() for p in sorted((out / "tables").iterdir())}
+
+
+def test_reproduce_outputs_rerun_and_resume(recipe, tmp_path):
+    out = tmp_path / "out"
+    b = CountingBackend()
+    index = reproduce(recipe, out, backend=b, log=lambda s: None)
+    assert index == out / "index.html"
+    assert len(b.trained) == 14  # 6 agents + single experts, 2 seeds each
+    for name in ("table1", "single_experts", "robustness", "situational"):
+        for ext in ("md", "csv", "json"):
+            assert (out / "tables" / f"{name}.{ext}").is_file()
+    for f in ("figures/table1.png", "figures/single_experts.png", "figures/robustness.png",
+              "situational/figures/gate_bars.png", "situational/figures/gate_heatmap.png",
+              "situational/figures/openness.png", "situational/figures/episode.gif"):
+        assert (out / f).is_file(), f
+    assert list((out / "situational" / "figures").glob("map_*_3d.png"))
+    assert missing_references(index) == []
+    page = index.read_text()
+    assert "Action-level fusion + affinity" in page and "Synthetic backend" in page
+    t1 = (out / "tables" / "table1.md").read_text()
+    assert "Random" in t1 and "±" in t1
+    before = _tables(out)
+    # A finished folder is reused: nothing retrained, identical tables.
+    b2 = CountingBackend()
+    reproduce(recipe, out, backend=b2, log=lambda s: None)
+    assert b2.trained == []
+    assert _tables(out) == before
+    # An interrupted run continues where it stopped.
+    out2 = tmp_path / "out2"
+    b3 = CountingBackend(fail_after=5)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(recipe, out2, backend=b3, log=lambda s: None)
+    assert len(b3.trained) == 5
+    b4 = CountingBackend()
+    reproduce(recipe, out2, backend=b4, log=lambda s: None)
+    assert len(b4.trained) == 9 and not set(b4.trained) & set(b3.trained)
+    assert _tables(out2) == before
+
+
+def test_bad_inputs(recipe, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(NavFusionError, match="is a file"):
+        reproduce(recipe, f, backend=SyntheticBackend(), log=lambda s: None)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RECIPE.replace("concat: {}", "concatt: {}"))
+    with pytest.raises(NavFusionError, match="unknown agent 'concatt'.*Did you mean"):
+        reproduce(bad, tmp_path / "o", backend=SyntheticBackend(), log=lambda s: None)
+    bad.write_text(RECIPE.replace("seeds: [0, 1]", "seeds: []"))
+    with pytest.raises(NavFusionError, match="seeds"):
+        reproduce(bad, tmp_path / "o", backend=SyntheticBackend(), log=lambda s: None)
+    with pytest.raises(NavFusionError, match="no checkpoint"):
+        SyntheticBackend().load(tmp_path, None, None)
