@@ -108,9 +108,7 @@ def load_world(scene: str | Scene, resolution: int = 64, buffers: Sequence[str] 
     if hit is not None:
         return hit
     if scene_obj is None:
-        from navfusion.scenes import load_scene
-
-        scene_obj = load_scene(sid)
+        scene_obj = scenes_api("load_scene")(sid)
         scene_hash = scene_obj.content_hash()
     graph = load_graph(scene_obj, spacing=spacing, agent_radius=agent_radius, scene_hash=scene_hash)
     goals = goal_infos(graph, scene_obj, TARGETS, goal_radius)
@@ -122,6 +120,18 @@ def load_world(scene: str | Scene, resolution: int = 64, buffers: Sequence[str] 
             _MEMO.pop(next(iter(_MEMO)))
         _MEMO[key] = world
     return world
+
+
+def scenes_api(name: str):
+    """``load_scene`` / ``load_suite`` from the scenes package (wherever this version exports them)."""
+    import navfusion.scenes as scenes
+
+    fn = getattr(scenes, name, None)
+    if fn is None:
+        from navfusion.scenes import suites
+
+        fn = getattr(suites, name)
+    return fn
 
 
 def clear_world_memo() -> None:
