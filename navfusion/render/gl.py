@@ -1,0 +1,355 @@
+"""The ``gl`` backend: moderngl on a headless EGL context.
+
+How it is fast on a CPU (Mesa llvmpipe), where vertex work dominates:
+
+* all geometry lives in one vertex/index buffer, split into spatial chunks (each instance, large
+  ones cut into cells) with their own bounding boxes;
+* up to 16 views are drawn in one ``glMultiDrawElementsIndirect`` call: every view lists only the
+  chunks inside its frustum (culled on the CPU), its commands carry the view index as base
+  instance, and the vertex shader routes the triangle to that view's viewport of a tall atlas
+  (``gl_ViewportIndex`` from the vertex shader, ``GL_ARB_shader_viewport_layer_array``);
+* all six buffers come from one pass through three render targets — rgba8 (colour + semantic id in
+  alpha), rgba32f (camera-frame normal + z depth) and r32i (instance id + 1); Euclidean depth is z
+  depth times a fixed per-pixel factor;
+* each target is read back once per pass straight into the output arrays' memory.
+
+Normals are the triangle's plane normal, from screen-space derivatives of the world position, so
+meshes need no per-face vertex copies. Textures are computed in the fragment shader
+(``navfusion.render.shading``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from navfusion.errors import NavFusionError
+from navfusion.render import shading
+from navfusion.render.base import Renderer, check_buffers, empty_buffer, ray_directions
+from navfusion.render.camera import BUFFERS, Camera, Frames, Poses
+from navfusion.scenes.scene import Scene
+
+MAX_VIEWS = 16  # views per pass (uniform arrays are sized for 16)
+_FACE_ROW = 4096  # faces per row of the face texture
+_MAT_ROW = 1024  # instances per row of the material texture
+
+_GEOM_VERT = """
+#version 330
+uniform mat4 u_vp[16];
+uniform vec3 u_eye[16];
+uniform vec3 u_fwd[16];
+in vec3 in_pos;
+in ivec2 in_cmd;  // per draw command: (view, first face of the command)
+out float v_depth;
+flat out int v_face0;
+void main() {
+    int view = in_cmd.x;
+    vec4 c = u_vp[view] * vec4(in_pos, 1.0);
+    // each view owns one horizontal band of the atlas: squeeze y into the band, clip to it
+    gl_ClipDistance[0] = c.w + c.y;
+    gl_ClipDistance[1] = c.w - c.y;
+    gl_Position = vec4(c.x, (c.y + c.w * float(2 * view + 1 - %(bands)d)) / float(%(bands)d), c.z, c.w);
+    v_depth = dot(in_pos - u_eye[view], u_fwd[view]);
+    v_face0 = in_cmd.y;
+}
+"""
+
+_GEOM_FRAG = """
+#version 330
+in float v_depth;
+flat in int v_face0;
+layout(location = 0) out int o_face;
+layout(location = 1) out float o_depth;
+void main() {
+    o_face = v_face0 + gl_PrimitiveID + 1;
+    o_depth = v_depth;
+}
+"""
+
+_SHADE_VERT = """
+#version 330
+in vec2 in_xy;
+void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
+"""
+
+_SHADE_FRAG = """
+#version 330
+uniform vec3 u_eye[16];
+uniform mat3 u_rot[16];   // camera -> world
+uniform vec4 u_intr;      // fx, fy, cx, cy
+uniform int u_height;
+uniform isampler2D u_face;
+uniform sampler2D u_depth;
+uniform sampler2D u_faces;  // per face: world normal xyz, instance index
+uniform sampler2D u_mat;    // per instance: 3 texels
+layout(location = 0) out vec4 o_color;
+layout(location = 1) out vec4 o_geom;
+layout(location = 2) out int o_inst;
+%(shading)s
+void main() {
+    ivec2 px = ivec2(gl_FragCoord.xy);
+    int face = texelFetch(u_face, px, 0).r - 1;
+    if (face < 0) {
+        o_color = vec4(0.0); o_geom = vec4(0.0); o_inst = 0;
+        return;
+    }
+    float dz = texelFetch(u_depth, px, 0).r;
+    int view = px.y / u_height;
+    float row = gl_FragCoord.y - float(view * u_height);
+    vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
+    mat3 rot = u_rot[view];
+    vec3 world = u_eye[view] + rot * (ray * dz);
+    vec4 fn = texelFetch(u_faces, ivec2(face %% %(frow)d, face / %(frow)d), 0);
+    vec3 n = fn.xyz;
+    vec3 d = u_eye[view] - world;
+    float dist = length(d);
+    vec3 to_eye = d / max(dist, 1e-9);
+    if (dot(n, to_eye) < 0.0) n = -n;
+    int inst = int(fn.w + 0.5);
+    ivec2 base = ivec2(3 * (inst %% %(row)d), inst / %(row)d);
+    vec4 m0 = texelFetch(u_mat, base, 0);
+    vec4 m1 = texelFetch(u_mat, base + ivec2(1, 0), 0);
+    vec4 m2 = texelFetch(u_mat, base + ivec2(2, 0), 0);
+    float t = nf_pattern(int(m0.w + 0.5), world, n, m1.w);
+    o_color = vec4(nf_shade(mix(m0.rgb, m1.rgb, t), n, to_eye, dist), m2.y / 255.0);
+    o_geom = vec4(transpose(rot) * n, dz);
+    o_inst = int(m2.x + 0.5) + 1;
+}
+"""
+
+
+def _chunk_scene(scene: Scene, chunk_size: float):
+    """Merge all instances and split the faces into square cells of the floor plan.
+
+    Cells, not instances, are the culling unit: llvmpipe pays per draw command, so a few dozen
+    large chunks beat hundreds of small ones.
+
+    Returns vertices (V, 3) float32, per-vertex instance index (V,) int32, faces (F, 3) int32 sorted
+    by chunk, chunk face ranges (C, 2) int64 ``[first, end)`` and chunk boxes (C, 2, 3) float32.
+    """
+    verts, faces, owner_f = scene.merged()
+    owner_v = np.zeros(len(verts), np.int32)
+    owner_v[faces.reshape(-1)] = np.repeat(owner_f, 3)
+    tri = verts[faces]  # (F, 3, 3)
+    cell = np.floor(tri.mean(1)[:, :2] / chunk_size).astype(np.int64)
+    _, key = np.unique(cell, axis=0, return_inverse=True)
+    key = key.reshape(-1)
+    order = np.argsort(key, kind="stable")
+    faces, tri, key = faces[order], tri[order], key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(faces)]
+    boxes = np.stack([np.stack([tri[a:b].reshape(-1, 3).min(0), tri[a:b].reshape(-1, 3).max(0)])
+                      for a, b in zip(starts, ends)])
+    return (verts, owner_v, faces.astype(np.int32), np.stack([starts, ends], 1).astype(np.int64),
+            boxes.astype(np.float32))
+
+
+def projection(camera: Camera) -> np.ndarray:
+    """(4, 4) OpenGL projection with y flipped, so that image row 0 (the top) is framebuffer row 0."""
+    w, h, n, f = camera.width, camera.height, camera.near, camera.far
+    return np.array([
+        [2 * camera.fx / w, 0, 1 - 2 * camera.cx / w, 0],
+        [0, -2 * camera.fy / h, -(2 * camera.cy / h - 1), 0],
+        [0, 0, -(f + n) / (f - n), -2 * f * n / (f - n)],
+        [0, 0, -1, 0],
+    ], np.float64)
+
+
+def rotations(poses: Poses) -> np.ndarray:
+    """(N, 3, 3) camera-to-world rotations, vectorised :func:`navfusion.render.camera.camera_rotation`."""
+    cy, sy = np.cos(poses.yaws), np.sin(poses.yaws)
+    cp, sp = np.cos(poses.pitches), np.sin(poses.pitches)
+    fwd = np.stack([cy * cp, sy * cp, sp], 1)
+    right = np.stack([sy, -cy, np.zeros_like(cy)], 1)
+    up = np.cross(right, fwd)
+    return np.stack([right, up, -fwd], axis=2)
+
+
+class GLRenderer(Renderer):
+    """moderngl/EGL renderer; see the module docstring. The EGL context is created on first use.
+
+    Args:
+        scene, camera: what to render and how.
+        max_views_per_pass: views drawn per draw call (1..64).
+        chunk_size: edge of the culling cells large instances are cut into, metres.
+    """
+
+    backend = "gl"
+
+    def __init__(self, scene: Scene, camera: Camera, max_views_per_pass: int = MAX_VIEWS,
+                 chunk_size: float = 2.5) -> None:
+        super().__init__(scene, camera)
+        if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
+            raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
+        self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height)))
+        self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size)
+        corners = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
+        lo, hi = self._boxes[:, 0], self._boxes[:, 1]
+        self._corners = np.concatenate([lo[:, None] + corners[None] * (hi - lo)[:, None],
+                                        np.ones((len(lo), 8, 1), np.float32)], axis=2)  # (C, 8, 4)
+        tri = self._verts[self._faces].astype(np.float64)
+        nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
+        self._face_table = np.c_[nrm, self._owner[self._faces[:, 0]]].astype(np.float32)
+        self._table = shading.material_table(scene)
+        self._proj = projection(camera)
+        self._ray_norm = np.linalg.norm(ray_directions(camera), axis=-1).astype(np.float32)
+        self._ctx = None
+        self.triangles_drawn = 0  # statistics: triangles submitted (after culling) since creation
+
+    # -------------------------------------------------------------- GL setup (lazy, per process)
+    def _setup(self) -> None:
+        import moderngl
+
+        try:
+            ctx = moderngl.create_standalone_context(backend="egl")
+        except Exception as e:
+            raise NavFusionError(f"gl backend: cannot create a headless EGL context ({e}); "
+                                 "use backend='raycast'") from None
+        self._ctx = ctx
+        B, w, h = self.views_per_pass, self.camera.width, self.camera.height
+        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "row": _MAT_ROW, "frow": _FACE_ROW,
+               "bands": B}
+        self._gprog = ctx.program(vertex_shader=_GEOM_VERT % fmt, fragment_shader=_GEOM_FRAG % fmt)
+        self._sprog = ctx.program(vertex_shader=_SHADE_VERT, fragment_shader=_SHADE_FRAG % fmt)
+        self._vbo = ctx.buffer(self._verts.astype(np.float32).tobytes())
+        self._ibo = ctx.buffer(self._faces.astype(np.uint32).tobytes())
+        self._cmd_attr = ctx.buffer(reserve=8 * B * max(1, len(self._ranges)))
+        self._cmd = ctx.buffer(reserve=20 * B * max(1, len(self._ranges)))
+        self._gvao = ctx.vertex_array(self._gprog, [(self._vbo, "3f", "in_pos"), (self._cmd_attr, "2i /i", "in_cmd")],
+                                      index_buffer=self._ibo, index_element_size=4)
+        quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32).tobytes())
+        self._svao = ctx.vertex_array(self._sprog, [(quad, "2f", "in_xy")])
+
+        def table_texture(table: np.ndarray, per_row: int, texels: int):
+            n = len(table)
+            rows = max(1, (n + per_row - 1) // per_row)
+            tex = np.zeros((rows * per_row * texels, 4), np.float32)
+            tex[: n * texels] = table.reshape(-1, 4)
+            t = ctx.texture((per_row * texels, rows), 4, tex.tobytes(), dtype="f4")
+            t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            return t
+
+        self._mat = table_texture(self._table, _MAT_ROW, 3)
+        self._ftex = table_texture(self._face_table, _FACE_ROW, 1)
+        size = (w, h * B)
+        self._face_t = ctx.texture(size, 1, dtype="i4")
+        self._depth_t = ctx.texture(size, 1, dtype="f4")
+        self._face_t.filter = self._depth_t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._gfbo = ctx.framebuffer(color_attachments=[self._face_t, self._depth_t],
+                                     depth_attachment=ctx.depth_renderbuffer(size))
+        self._targets = [ctx.texture(size, 4, dtype="f1"), ctx.texture(size, 4, dtype="f4"),
+                         ctx.texture(size, 1, dtype="i4")]
+        self._sfbo = ctx.framebuffer(color_attachments=self._targets)
+        for unit, (name, tex) in enumerate([("u_face", self._face_t), ("u_depth", self._depth_t),
+                                            ("u_faces", self._ftex), ("u_mat", self._mat)]):
+            tex.use(unit)
+            self._sprog[name].value = unit
+        cam = self.camera
+        self._sprog["u_intr"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
+        self._sprog["u_height"].value = h
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.enable_direct(0x3000)  # GL_CLIP_DISTANCE0
+        ctx.enable_direct(0x3001)  # GL_CLIP_DISTANCE1
+
+    # -------------------------------------------------------------- rendering
+    def _commands(self, vp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indirect draw commands (M, 5) uint32 and their per-command attribute (M, 2) int32
+        (view, first face) for the chunks inside each view's frustum; runs of consecutive visible
+        chunks share one command."""
+        clip = np.einsum("vij,ckj->vcki", vp, self._corners)  # (V, C, 8, 4)
+        x, y, z, w = clip[..., 0], clip[..., 1], clip[..., 2], clip[..., 3]
+        out = ((x < -w).all(-1) | (x > w).all(-1) | (y < -w).all(-1) | (y > w).all(-1)
+               | (z < -w).all(-1) | (z > w).all(-1))
+        vis = np.pad(~out, ((0, 0), (1, 1)))
+        edge = np.diff(vis.astype(np.int8), axis=1)
+        sv, sc = np.nonzero(edge == 1)  # run starts (row-major: sorted by view, then chunk)
+        _, ec = np.nonzero(edge == -1)  # run ends (exclusive), same order
+        first = self._ranges[sc, 0]
+        cmds = np.zeros((len(sc), 5), np.uint32)
+        cmds[:, 0] = (self._ranges[ec - 1, 1] - first) * 3
+        cmds[:, 1] = 1
+        cmds[:, 2] = first * 3
+        cmds[:, 4] = np.arange(len(sc))
+        return cmds, np.stack([sv, first], 1).astype(np.int32)
+
+    def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:
+        buffers = check_buffers(buffers)
+        if self._ctx is None:
+            self._setup()
+        n, h, w = len(poses), self.camera.height, self.camera.width
+        want = set(buffers)
+        out = {b: empty_buffer(b, n) for b in BUFFERS}
+        need_color = bool(want & {"rgb", "semantic"})
+        need_geom = bool(want & {"normal", "depth_z", "depth_euclidean"})
+        rgba = np.empty((n, h, w, 4), np.uint8) if need_color else None
+        geom = np.empty((n, h, w, 4), np.float32) if need_geom else None
+        inst = np.empty((n, h, w), np.int32) if "instance" in want else None
+        rots = rotations(poses)  # camera -> world
+        w2c = np.transpose(rots, (0, 2, 1))
+        view = np.zeros((n, 4, 4))
+        view[:, :3, :3] = w2c
+        view[:, :3, 3] = -np.einsum("nij,nj->ni", w2c, poses.positions)
+        view[:, 3, 3] = 1
+        vp_all = (self._proj[None] @ view).astype(np.float32)
+        vp_cols = np.ascontiguousarray(np.transpose(vp_all, (0, 2, 1)))  # GLSL matrices are column-major
+        rot_cols = np.ascontiguousarray(w2c, np.float32)  # column-major camera->world == row-major w2c
+        eyes = poses.positions.astype(np.float32)
+        fwds = np.ascontiguousarray(-rots[:, :, 2], np.float32)
+        B, ctx = self.views_per_pass, self._ctx
+        gp, sp = self._gprog, self._sprog
+        for s in range(0, n, B):
+            e = min(n, s + B)
+            k = e - s
+            cmds, attr = self._commands(vp_all[s:e])
+            gp["u_vp"].write(vp_cols[s:e].tobytes() + bytes(64 * (16 - k)))
+            pad3 = bytes(12 * (16 - k))
+            gp["u_eye"].write(eyes[s:e].tobytes() + pad3)
+            gp["u_fwd"].write(fwds[s:e].tobytes() + pad3)
+            sp["u_eye"].write(eyes[s:e].tobytes() + pad3)
+            sp["u_rot"].write(rot_cols[s:e].tobytes() + bytes(36 * (16 - k)))
+            self._gfbo.use()
+            self._gfbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            if len(cmds):
+                self.triangles_drawn += int(cmds[:, 0].sum() // 3)
+                if cmds.nbytes > self._cmd.size:
+                    self._cmd.orphan(cmds.nbytes)
+                    self._cmd_attr.orphan(attr.nbytes)
+                self._cmd.write(cmds.tobytes())
+                self._cmd_attr.write(attr.tobytes())
+                ctx.enable(ctx.DEPTH_TEST)
+                self._gvao.render_indirect(self._cmd, count=len(cmds))
+            vpt = (0, 0, w, h * k)
+            self._sfbo.use()
+            self._sfbo.viewport = vpt
+            ctx.disable(ctx.DEPTH_TEST)
+            self._svao.render()
+            if rgba is not None:
+                self._sfbo.read_into(rgba[s:e], viewport=vpt, components=4, attachment=0, dtype="f1")
+            if geom is not None:
+                self._sfbo.read_into(geom[s:e], viewport=vpt, components=4, attachment=1, dtype="f4")
+            if inst is not None:
+                self._sfbo.read_into(inst[s:e], viewport=vpt, components=1, attachment=2, dtype="i4")
+        if rgba is not None:
+            if "rgb" in want:
+                out["rgb"] = np.ascontiguousarray(rgba[..., :3])
+            if "semantic" in want:
+                out["semantic"] = np.ascontiguousarray(rgba[..., 3])
+        if geom is not None:
+            if "normal" in want:
+                out["normal"] = np.ascontiguousarray(geom[..., :3])
+            dz = np.ascontiguousarray(geom[..., 3])
+            if "depth_z" in want:
+                out["depth_z"] = dz
+            if "depth_euclidean" in want:
+                out["depth_euclidean"] = dz * self._ray_norm
+        if inst is not None:
+            inst -= 1
+            out["instance"] = inst
+        return Frames(**out)
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.release()
+            self._ctx = None

@@ -1,0 +1,217 @@
+"""Procedural textures and lighting shared by both renderer backends.
+
+Each function exists twice, side by side: as GLSL (``GLSL_SHADING``, pasted into the ``gl``
+fragment shader) and as numpy (used by ``raycast``). Keep the two in step when editing; they use
+the same integer hash, so colours match closely (exact RGB equality is not required — depth, ids
+and normals are what the backends must agree on).
+
+A material is described per instance by two vec4s: ``(color.rgb, kind)`` and ``(color2.rgb, scale)``;
+``kind`` is the index in ``navfusion.scenes.scene.TEXTURE_KINDS``. Patterns are solid textures of
+the world position, read on the plane of the dominant axis of the surface normal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from navfusion.scenes.scene import TEXTURE_KINDS, Scene
+
+#: Direction towards the key light (world frame, z up), normalised.
+LIGHT_DIR = np.array([0.35, 0.55, 0.76], np.float32) / np.linalg.norm([0.35, 0.55, 0.76])
+AMBIENT, DIFFUSE, HEADLIGHT, FALLOFF = 0.30, 0.35, 0.40, 0.015
+
+GLSL_SHADING = """
+uint nf_hash(ivec3 c) {
+    uint h = uint(c.x) * 73856093u ^ uint(c.y) * 19349663u ^ uint(c.z) * 83492791u;
+    h = (h ^ (h >> 13u)) * 1540483477u;
+    h ^= h >> 15u;
+    return h;
+}
+float nf_rand(ivec3 c) { return float(nf_hash(c) >> 8u) * (1.0 / 16777216.0); }
+float nf_noise(vec3 p) {
+    vec3 fl = floor(p);
+    ivec3 i = ivec3(fl);
+    vec3 f = p - fl;
+    vec3 u = f * f * (3.0 - 2.0 * f);
+    float a = mix(nf_rand(i), nf_rand(i + ivec3(1, 0, 0)), u.x);
+    float b = mix(nf_rand(i + ivec3(0, 1, 0)), nf_rand(i + ivec3(1, 1, 0)), u.x);
+    float c = mix(nf_rand(i + ivec3(0, 0, 1)), nf_rand(i + ivec3(1, 0, 1)), u.x);
+    float d = mix(nf_rand(i + ivec3(0, 1, 1)), nf_rand(i + ivec3(1, 1, 1)), u.x);
+    return mix(mix(a, b, u.y), mix(c, d, u.y), u.z);
+}
+// surface coordinates (a, b in the plane, c along the dominant normal axis)
+vec3 nf_plane(vec3 p, vec3 n) {
+    vec3 an = abs(n);
+    if (an.z >= an.x && an.z >= an.y) return p.xyz;
+    if (an.x >= an.y) return p.yzx;
+    return p.xzy;
+}
+float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
+    vec3 q = nf_plane(p, n) / scale;
+    if (kind == 1) {  // wood: stretched rings along a
+        float r = q.y + 0.6 * nf_noise(q * vec3(0.15, 2.0, 2.0));
+        return smoothstep(0.2, 0.8, abs(fract(r) * 2.0 - 1.0));
+    } else if (kind == 2) {  // tiles: grout lines, per-tile tint
+        vec2 g = fract(q.xy);
+        float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
+        return e < 0.04 ? 1.0 : 0.25 * nf_rand(ivec3(floor(q.xy), 7));
+    } else if (kind == 3) {  // fabric: weave
+        return clamp(0.5 + 0.3 * sin(6.2831853 * q.x) * sin(6.2831853 * q.y) + 0.3 * (nf_noise(q * 0.25) - 0.5),
+                     0.0, 1.0);
+    } else if (kind == 4) {  // wall: soft blotches
+        return 0.7 * nf_noise(q) + 0.3 * nf_noise(q * 5.0);
+    } else if (kind == 5) {  // marble: veins
+        return 0.5 + 0.5 * sin(3.0 * (q.x + q.y) + 5.0 * nf_noise(q));
+    } else if (kind == 6) {  // metal: brushed streaks
+        return nf_noise(vec3(q.x * 0.05, q.y * 12.0, q.z));
+    } else if (kind == 7) {  // carpet: speckle
+        return nf_rand(ivec3(floor(q * 4.0)));
+    }
+    return 0.0;
+}
+vec3 nf_shade(vec3 albedo, vec3 n, vec3 to_eye, float dist) {
+    float diffuse = max(dot(n, LIGHT_DIR), 0.0);
+    float head = abs(dot(n, to_eye));
+    float light = (AMBIENT + DIFFUSE * diffuse + HEADLIGHT * head) / (1.0 + FALLOFF * dist * dist);
+    return clamp(albedo * light * 1.15, 0.0, 1.0);
+}
+"""
+
+
+def glsl_constants() -> str:
+    """GLSL ``const`` declarations for the lighting constants (prepended to ``GLSL_SHADING``)."""
+    lx, ly, lz = (float(v) for v in LIGHT_DIR)
+    return (f"const vec3 LIGHT_DIR = vec3({lx:.8f}, {ly:.8f}, {lz:.8f});\n"
+            f"const float AMBIENT = {AMBIENT:.6f};\nconst float DIFFUSE = {DIFFUSE:.6f};\n"
+            f"const float HEADLIGHT = {HEADLIGHT:.6f};\nconst float FALLOFF = {FALLOFF:.6f};\n")
+
+
+# ------------------------------------------------------------------------------- numpy twins
+
+def _hash(c: np.ndarray) -> np.ndarray:
+    """(..., 3) int32 cell -> (...,) uint32, the same bits as ``nf_hash``."""
+    c = c.astype(np.int64).astype(np.uint32)
+    with np.errstate(over="ignore"):
+        h = (c[..., 0] * np.uint32(73856093)) ^ (c[..., 1] * np.uint32(19349663)) ^ (c[..., 2] * np.uint32(83492791))
+        h = (h ^ (h >> np.uint32(13))) * np.uint32(1540483477)
+        h ^= h >> np.uint32(15)
+    return h
+
+
+def _rand(c: np.ndarray) -> np.ndarray:
+    return (_hash(c) >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def _noise(p: np.ndarray) -> np.ndarray:
+    fl = np.floor(p)
+    i = fl.astype(np.int64)
+    f = (p - fl).astype(np.float32)
+    u = f * f * (3.0 - 2.0 * f)
+    corner = {}
+    for dx in (0, 1):
+        for dy in (0, 1):
+            for dz in (0, 1):
+                corner[dx, dy, dz] = _rand(i + np.array([dx, dy, dz]))
+
+    def mix(a, b, t):
+        return a + (b - a) * t
+
+    ux, uy, uz = u[..., 0], u[..., 1], u[..., 2]
+    a = mix(corner[0, 0, 0], corner[1, 0, 0], ux)
+    b = mix(corner[0, 1, 0], corner[1, 1, 0], ux)
+    c = mix(corner[0, 0, 1], corner[1, 0, 1], ux)
+    d = mix(corner[0, 1, 1], corner[1, 1, 1], ux)
+    return mix(mix(a, b, uy), mix(c, d, uy), uz)
+
+
+def _plane(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    an = np.abs(n)
+    zdom = (an[:, 2] >= an[:, 0]) & (an[:, 2] >= an[:, 1])
+    xdom = ~zdom & (an[:, 0] >= an[:, 1])
+    out = p[:, [0, 2, 1]].copy()
+    out[zdom] = p[zdom]
+    out[xdom] = p[xdom][:, [1, 2, 0]]
+    return out
+
+
+def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Mix factor between ``color`` and ``color2``.
+
+    Args:
+        kind: (M,) int texture kind index; p: (M, 3) world positions; n: (M, 3) normals; scale: (M,).
+    Returns:
+        (M,) float32 in [0, 1].
+    """
+    q = (_plane(p.astype(np.float32), n) / scale[:, None]).astype(np.float32)
+    t = np.zeros(len(q), np.float32)
+    two_pi = np.float32(6.2831853)
+    for k in np.unique(kind):
+        m = kind == k
+        qm = q[m]
+        if k == 1:
+            r = qm[:, 1] + 0.6 * _noise(qm * np.float32([0.15, 2.0, 2.0]))
+            t[m] = _smoothstep(0.2, 0.8, np.abs((r - np.floor(r)) * 2 - 1))
+        elif k == 2:
+            g = qm[:, :2] - np.floor(qm[:, :2])
+            e = np.minimum(np.minimum(g[:, 0], g[:, 1]), np.minimum(1 - g[:, 0], 1 - g[:, 1]))
+            cell = np.c_[np.floor(qm[:, :2]), np.full(len(qm), 7)]
+            t[m] = np.where(e < 0.04, 1.0, 0.25 * _rand(cell))
+        elif k == 3:
+            t[m] = np.clip(0.5 + 0.3 * np.sin(two_pi * qm[:, 0]) * np.sin(two_pi * qm[:, 1])
+                           + 0.3 * (_noise(qm * np.float32(0.25)) - 0.5), 0, 1)
+        elif k == 4:
+            t[m] = 0.7 * _noise(qm) + 0.3 * _noise(qm * np.float32(5.0))
+        elif k == 5:
+            t[m] = 0.5 + 0.5 * np.sin(3.0 * (qm[:, 0] + qm[:, 1]) + 5.0 * _noise(qm))
+        elif k == 6:
+            t[m] = _noise(np.c_[qm[:, 0] * 0.05, qm[:, 1] * 12.0, qm[:, 2]].astype(np.float32))
+        elif k == 7:
+            t[m] = _rand(np.floor(qm * 4.0))
+    return t
+
+
+def shade(albedo: np.ndarray, n: np.ndarray, to_eye: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Lit colour in [0, 1]: ambient + key light + headlight, with distance falloff. Shapes (M, 3)/(M,)."""
+    diffuse = np.maximum(n @ LIGHT_DIR, 0.0)
+    head = np.abs(np.einsum("ij,ij->i", n, to_eye))
+    light = (AMBIENT + DIFFUSE * diffuse + HEADLIGHT * head) / (1.0 + FALLOFF * dist * dist)
+    return np.clip(albedo * (light * 1.15)[:, None], 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------- material table
+
+def material_table(scene: Scene) -> np.ndarray:
+    """Per-instance material parameters, (I, 3, 4) float32 in ``scene.instances`` order:
+    ``[color.rgb, kind]``, ``[color2.rgb, scale]``, ``[instance id, semantic id, 0, 0]``."""
+    from navfusion.errors import NavFusionError
+
+    table = np.zeros((len(scene.instances), 3, 4), np.float32)
+    for k, inst in enumerate(scene.instances):
+        mat = scene.materials.get(inst.material)
+        if mat is None:
+            raise NavFusionError(f"scene {scene.scene_id}: instance {inst.name!r} uses unknown material "
+                                 f"{inst.material!r}")
+        kind = TEXTURE_KINDS.index(mat.texture) if mat.texture in TEXTURE_KINDS else 0
+        table[k, 0] = (*mat.color, kind)
+        table[k, 1] = (*mat.color2, max(float(mat.scale), 1e-3))
+        table[k, 2, :2] = (inst.id, inst.semantic_id)
+    return table
+
+
+def albedo_and_shade(table: np.ndarray, owner: np.ndarray, p: np.ndarray, n: np.ndarray,
+                     eye: np.ndarray) -> np.ndarray:
+    """numpy twin of the gl shading pass: (M,) instance indices, (M, 3) hit points and world normals
+    facing the camera, eye (3,) or (M, 3) camera centres -> (M, 3) float32 colour in [0, 1]."""
+    m = table[owner]
+    t = pattern(m[:, 0, 3].astype(np.int64), p, n, m[:, 1, 3])
+    albedo = m[:, 0, :3] + (m[:, 1, :3] - m[:, 0, :3]) * t[:, None]
+    d = np.broadcast_to(eye, p.shape) - p
+    dist = np.linalg.norm(d, axis=1)
+    to_eye = d / np.maximum(dist, 1e-9)[:, None]
+    return shade(albedo.astype(np.float32), n.astype(np.float32), to_eye.astype(np.float32),
+                 dist.astype(np.float32))
