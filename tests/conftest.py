@@ -17,3 +17,23 @@ def nf_cache(tmp_path_factory) -> str:
     root = os.environ.get("NAVFUSION_TEST_CACHE") or str(tmp_path_factory.mktemp("nfcache"))
     os.environ["NAVFUSION_CACHE"] = root
     return root
+
+
+# ----------------------------------------------------------------------------- navigation worlds (NAV)
+
+TINY_RESOLUTION = 64
+
+
+@pytest.fixture(scope="session")
+def tiny_worlds(nf_cache) -> list:
+    """``World`` objects (graph, goals, 64x64 ViewStore) of the tiny suite's train split, built once."""
+    from navfusion.nav.world import load_world, scenes_api
+
+    ids = [str(s) for s in scenes_api("load_suite")("tiny").scene_ids("train")]
+    return [load_world(sid, resolution=TINY_RESOLUTION, progress=False) for sid in ids]
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tiny_worlds):
+    """The first world of the tiny suite's train split (``tiny/train/0``) at 64x64."""
+    return tiny_worlds[0]
