@@ -17,8 +17,7 @@ NUM_VIEWS = 8
 class ExpertPolicy(nn.Module):
     """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → ``(B, out)``.
 
-    A view-shared conv stem (two 3×3 convs, the second with stride 2) embeds each view; the 8 view
-    embeddings are concatenated in world-aligned order (view k looks along move k, so position in
+    A view-shared stem (linear, or two 3×3 convs) embeds each view; the 8 view embeddings are concatenated in world-aligned order (view k looks along move k, so position in
     the vector = direction) and joined with the target one-hot; an MLP gives 9 action logits
     (``head=True``) or a ``hidden``-sized embedding (``head=False``, for feature fusion / concat).
     """
@@ -27,11 +26,15 @@ class ExpertPolicy(nn.Module):
         super().__init__()
         c, h, w = cfg.channels
         s = cfg.stem_channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(c, s, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(s, s, 3, stride=2, padding=1), nn.ReLU(),
-        )
-        flat = s * ((h + 1) // 2) * ((w + 1) // 2) * NUM_VIEWS
+        if cfg.stem == "conv":
+            self.stem = nn.Sequential(
+                nn.Conv2d(c, s, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(s, s, 3, stride=2, padding=1), nn.ReLU(),
+            )
+            flat = s * ((h + 1) // 2) * ((w + 1) // 2) * NUM_VIEWS
+        else:
+            self.stem = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, s), nn.ReLU())
+            flat = s * NUM_VIEWS
         self.fc = nn.Linear(flat + num_targets, cfg.hidden)
         self.head = nn.Linear(cfg.hidden, NUM_ACTIONS) if head else None
 

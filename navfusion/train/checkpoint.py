@@ -1,0 +1,130 @@
+"""Checkpoints: model weights as safetensors (with the agent's identity in the metadata) plus a
+small training state (optimiser, RNG, data position) loadable with ``torch.load(weights_only=True)``.
+
+``last`` is rotated safely: the previous pair becomes ``prev`` before the new pair is written, and
+every file carries the same random token as its partner, so a kill at any moment leaves at least
+one matching (weights, state) pair to resume from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from navfusion.agents.models import Agent
+from navfusion.errors import NavFusionError
+from navfusion.io import atomic_path
+
+FORMAT = "navfusion-agent/1"
+
+
+def agent_identity(agent: Agent) -> dict[str, str]:
+    """What makes two agents checkpoint-compatible (kind, encoders, shapes of the inputs)."""
+    return {
+        "format": FORMAT,
+        "agent_kind": agent.cfg.kind,
+        "agent_name": agent.cfg.name,
+        "encoders": json.dumps(list(agent.spec.encoders)),
+        "feature_shapes": json.dumps([list(s) for s in agent.spec.feature_shapes]),
+    }
+
+
+def save_weights(path: str | os.PathLike, agent: Agent, meta: dict[str, Any] | None = None) -> None:
+    """Write the agent's weights (and buffers) to a safetensors file atomically."""
+    sd = {k: v.detach().contiguous().clone() for k, v in agent.state_dict().items()}
+    md = {**agent_identity(agent), **{k: str(v) for k, v in (meta or {}).items()}}
+    with atomic_path(path) as tmp:
+        save_file(sd, str(tmp), metadata=md)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a checkpoint's weight file (raises a one-line error if unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NavFusionError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as e:
+        raise NavFusionError(f"checkpoint {path} is not a readable safetensors file: {e}") from None
+
+
+def load_weights(path: str | os.PathLike, agent: Agent) -> dict[str, str]:
+    """Load weights into ``agent``; a checkpoint of another agent raises a clear error. Returns metadata."""
+    path = Path(path)
+    md = read_metadata(path)
+    if md.get("format") != FORMAT:
+        raise NavFusionError(f"{path} is not a navfusion agent checkpoint (format {md.get('format')!r})")
+    mine = agent_identity(agent)
+    for key in ("agent_kind", "encoders", "feature_shapes"):
+        if md.get(key) != mine[key]:
+            raise NavFusionError(
+                f"checkpoint {path} belongs to a different agent: its {key} is {md.get(key)} "
+                f"(agent {md.get('agent_name')!r}), this agent has {mine[key]} (agent {mine['agent_name']!r})"
+            )
+    sd = load_file(str(path))
+    try:
+        agent.load_state_dict(sd)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "mismatch"
+        raise NavFusionError(f"checkpoint {path} does not fit agent {mine['agent_name']!r} "
+                             f"(different hyper-parameters?): {first}") from None
+    return md
+
+
+def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise NavFusionError(f"training state {path} is unreadable: {e}") from None
+
+
+def save_last(folder: Path, agent: Agent, state: dict[str, Any], iteration: int) -> None:
+    """Rotate ``last`` → ``prev`` and write the new ``last`` pair (weights, then state)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    for ext in (".state.pt", ".safetensors"):
+        src = folder / f"last{ext}"
+        if src.exists():
+            os.replace(src, folder / f"prev{ext}")
+    save_weights(folder / "last.safetensors", agent, {"iteration": iteration, "token": token})
+    save_state(folder / "last.state.pt", {**state, "iteration": iteration, "token": token})
+
+
+def find_resume(folder: Path) -> tuple[Path, Path] | None:
+    """The newest matching (weights, state) pair among ``last``/``prev``, or None."""
+    pairs = []
+    for w in ("last", "prev"):
+        wp = folder / f"{w}.safetensors"
+        if not wp.is_file():
+            continue
+        try:
+            md = read_metadata(wp)
+        except NavFusionError:
+            continue
+        for s in ("last", "prev"):
+            sp = folder / f"{s}.state.pt"
+            if not sp.is_file():
+                continue
+            try:
+                st = load_state(sp)
+            except NavFusionError:
+                continue
+            if st.get("token") == md.get("token"):
+                pairs.append((int(st["iteration"]), wp, sp))
+    if not pairs:
+        return None
+    _, wp, sp = max(pairs, key=lambda p: p[0])
+    return wp, sp
