@@ -1,0 +1,95 @@
+"""``navfusion bench render``: rendering throughput with all six buffers."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+
+from navfusion.errors import NavFusionError
+
+
+def register(sub, bench) -> None:
+    """Add ``navfusion bench render``."""
+    p = bench.add_parser("render", help="rendering speed (views/s, all six buffers, 8-view batches)")
+    p.add_argument("--resolution", type=int, default=128, help="image side in pixels (default 128)")
+    p.add_argument("--backend", default="all", help="gl, raycast, auto or all (default: all available)")
+    p.add_argument("--scenes", type=int, default=2, help="number of quickstart scenes (default 2)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="processes for the whole-machine figure (default: CPU count)")
+    p.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure (default 3)")
+    p.add_argument("--batch", type=int, default=8, help="views per render call (default 8: one node)")
+    p.add_argument("--json", action="store_true", help="print one JSON object only")
+    p.set_defaults(func=_bench)
+
+
+def run_bench(resolution: int, backends: list[str], scenes: int, processes: int, seconds: float,
+              batch: int = 8, log=None) -> dict:
+    """Measure single-process and whole-machine views/s per backend; returns the JSON-able result."""
+    from navfusion.render.base import MAX_RESOLUTION
+    from navfusion.render.bench import Job, load_bench_scenes, measure
+
+    if not 1 <= resolution <= MAX_RESOLUTION:
+        raise NavFusionError(f"--resolution={resolution}: must be in 1..{MAX_RESOLUTION}")
+    if scenes < 1 or processes < 1 or batch < 1 or seconds <= 0:
+        raise NavFusionError("--scenes, --processes, --batch and --seconds must be positive")
+    sc, source = load_bench_scenes(scenes)
+    out = {
+        "resolution": resolution,
+        "buffers": list(__import__("navfusion.render.camera", fromlist=["BUFFERS"]).BUFFERS),
+        "batch": batch,
+        "scenes": source,
+        "triangles": float(sum(s.num_triangles for s in sc) / len(sc)),
+        "fps": {},
+        "fps_single_process": {},
+        "processes": {},
+        "triangles_drawn_per_view": {},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    for b in backends:
+        single = measure(Job(b, resolution, batch, seconds), sc, 1)
+        if log:
+            log(f"{b}: {single['fps']:.0f} views/s in one process")
+        best = single
+        if processes > 1:
+            multi = measure(Job(b, resolution, batch, seconds, lp_num_threads=1 if b == "gl" else None), sc, processes)
+            if log:
+                log(f"{b}: {multi['fps']:.0f} views/s with {processes} processes")
+            if multi["fps"] > best["fps"]:
+                best = multi
+        out["fps_single_process"][b] = round(single["fps"], 1)
+        out["fps"][b] = round(best["fps"], 1)
+        out["processes"][b] = best["processes"]
+        if single["triangles_drawn_per_view"] >= 0:
+            out["triangles_drawn_per_view"][b] = round(single["triangles_drawn_per_view"], 1)
+    if "gl" in out["fps"] and "raycast" in out["fps"] and out["fps"]["raycast"] > 0:
+        out["gl_over_raycast"] = round(out["fps"]["gl"] / out["fps"]["raycast"], 2)
+    return out
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import sys
+
+    from navfusion.render.base import BACKENDS, egl_available, resolve_backend
+
+    if args.backend == "all":
+        backends = (["gl"] if egl_available() else []) + ["raycast"]
+    else:
+        if args.backend not in BACKENDS:
+            resolve_backend(args.backend)  # raises the one-line error with suggestions
+        backends = [resolve_backend(args.backend)]
+    procs = args.processes if args.processes is not None else (os.cpu_count() or 1)
+
+    def log(msg: str) -> None:
+        if not args.json:
+            print(msg, file=sys.stderr)
+
+    res = run_bench(args.resolution, backends, args.scenes, procs, args.seconds, args.batch, log)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(json.dumps(res, indent=2))
+    return 0
