@@ -38,7 +38,8 @@ def group_of(name: str) -> str:
     try:
         from navfusion.vision.tasks import task_spec
 
-        return task_spec(name).group
+        # Zoo-qualified names ("nf64/normal") are grouped by their task.
+        return task_spec(name.rsplit("/", 1)[-1]).group
     except Exception:
         return "other"
 

@@ -1,0 +1,111 @@
+"""``navfusion evaluate``, ``navfusion reproduce`` and ``navfusion quickstart``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from navfusion.errors import NavFusionError
+
+QUICKSTART_OUT = "runs/quickstart"
+
+
+def register(sub, bench) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a trained run (or the oracle / random walk) on unseen scenes",
+                       description="The paper's protocol: success = within 3 steps of the goal within 39 "
+                       "actions, plus stop-mode success, SPL (path lengths in steps), steps and collisions, "
+                       "per scene and per target, with bootstrap 95% CIs. Episodes of a scene run as one batch.")
+    p.add_argument("run", help="run folder of `navfusion train`, or 'oracle' / 'random' (needs --env)")
+    p.add_argument("--split", default="test", help="split of the run's suite to evaluate on (default: test)")
+    p.add_argument("--env", default=None, help="env id or suite (default: the run's training env)")
+    p.add_argument("--episodes-per-scene", type=int, default=1024, help="episodes per scene (paper: 1024)")
+    p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of the split")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policy's action sampling")
+    p.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    p.add_argument("--out", default=None, help="output folder (default: RUN/eval-<split>)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the Markdown table")
+    p.set_defaults(func=_evaluate)
+
+    r = sub.add_parser("reproduce", help="the paper's experiment end to end from a recipe (configs/NAME.yaml)")
+    r.add_argument("recipe", help="configs/NAME.yaml or a recipe name (quickstart, paper, test_tiny)")
+    r.add_argument("--out", required=True, help="output folder (re-running reuses what is there)")
+    r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out))
+
+    q = sub.add_parser("quickstart", help="the main job: reproduce configs/quickstart.yaml into runs/quickstart")
+    q.add_argument("--out", default=QUICKSTART_OUT, help=f"output folder (default: {QUICKSTART_OUT})")
+    q.set_defaults(func=lambda a: _reproduce("quickstart", a.out))
+
+
+def _reproduce(recipe: str, out: str) -> int:
+    from navfusion.eval.reproduce import Reproduction
+
+    rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True))
+    index = rep.run()
+    print()
+    print(rep.table_markdown, end="")
+    print()
+    print(f"Report: {index.resolve()}")
+    return 0
+
+
+def _evaluate(a) -> int:
+    from navfusion.eval.evaluate import evaluate_agent, save_results
+    from navfusion.eval.real import RealBackend, load_run, run_config
+    from navfusion.train.data import split_scene_ids, suite_of_env
+
+    if a.episodes_per_scene < 1:
+        raise NavFusionError(f"--episodes-per-scene={a.episodes_per_scene}: must be >= 1")
+    special = a.run in ("oracle", "random")
+    if special:
+        if not a.env:
+            raise NavFusionError(f"evaluate {a.run}: pass --env (e.g. NavFusion/OctoNav-tiny-v0)")
+        suite, agent, resolution = suite_of_env(a.env), None, 64
+    else:
+        run = Path(a.run)
+        if run.exists() and not run.is_dir():
+            raise NavFusionError(f"{run} is a file; RUN must be a run folder of `navfusion train`")
+        rc = run_config(run) if (run / "config.json").is_file() else None
+        suite = suite_of_env(a.env) if a.env else (suite_of_env(rc["train"]["env"]) if rc else None)
+        agent = load_run(run, suite, a.split, a.max_scenes)
+        resolution = agent.cfg.rgb_resolution if agent.cfg.uses_rgb else 64
+    ids = split_scene_ids(suite, a.split)[: a.max_scenes or None]
+    cfg = SimpleNamespace(resolution=resolution, episodes_per_scene=a.episodes_per_scene)
+    backend = RealBackend()
+    scenes = [backend.scene(s, cfg) for s in ids]
+    if special:
+        agent = _TablePolicy(a.run)
+    res, scene, _ = evaluate_agent(agent, scenes, episodes_per_scene=a.episodes_per_scene, seed=a.seed,
+                                   greedy=a.greedy)
+    out = Path(a.out) if a.out else (Path("runs") / f"eval-{a.run}-{suite}-{a.split}" if special
+                                     else Path(a.run) / f"eval-{a.split}")
+    s = save_results(out, res, scene, title=f"{a.run} on {suite}/{a.split}")
+    if a.json:
+        obj = {k: s[k] for k in ("success", "success_ci", "spl", "spl_ci", "success_stop", "success_stop_ci",
+                                 "spl_stop", "steps", "collisions", "episodes")}
+        obj.update(run=str(a.run), suite=suite, split=a.split, scenes=len(ids), per_scene=s["per_scene"],
+                   per_category=s["per_category"], out=str(out))
+        print(json.dumps(obj))
+    else:
+        sys.stdout.write((out / "summary.md").read_text())
+        print(f"\nWrote {out}/summary.json, summary.md, episodes.csv")
+    return 0
+
+
+class _TablePolicy:
+    """The oracle or a uniform random walk as a ``LoadedAgent`` (no model)."""
+
+    expert_names = None
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def policy(self, sd, *, seed, greedy=False, **kw):
+        from navfusion.eval.batched import oracle_policy, random_policy
+
+        # Moves only, like the Random agent: stopping early can only lose.
+        return oracle_policy(sd.arrays) if self.kind == "oracle" else random_policy(seed, include_stop=False)
+
+    def node_gates(self, sd, nodes, target):
+        return None

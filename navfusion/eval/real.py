@@ -1,0 +1,284 @@
+"""The reproduction backend wired to the real stack: suites → worlds (graph, views) → FeatureStore →
+agents trained by imitation (``navfusion.train``) → batched evaluation on the test split.
+
+Thin adapters only: data loading is ``navfusion.train.data.load_split`` (the same lookups training
+uses), models come from ``navfusion.agents``, checkpoints from ``navfusion.train.checkpoint``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from navfusion.common import TARGETS
+from navfusion.errors import NavFusionError
+from navfusion.eval.backend import SceneData
+from navfusion.eval.batched import PolicyStep
+
+#: Evaluation episodes are NAV's fixed sets with this seed (the same files every run reads).
+EPISODE_SEED = 0
+#: States per forward pass during evaluation (bounds memory: B x K x 8 x C x h x w features).
+CHUNK = 512
+
+
+def env_id(suite: str) -> str:
+    return f"NavFusion/OctoNav-{suite}-v0"
+
+
+def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    c = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs))[:, None] * c[:, -1:]
+    return np.minimum((u >= c).sum(1), probs.shape[1] - 1)
+
+
+def openness_of(world) -> np.ndarray:
+    """(N,) distance in metres from each node to the nearest occupied cell of the scene (at agent height)."""
+    import cv2
+
+    occ = world.graph.occupancy
+    dist = cv2.distanceTransform((~occ.occupied).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    row, col = occ.to_cell(world.graph.positions[:, :2])
+    h, w = dist.shape
+    row, col = np.clip(row, 0, h - 1), np.clip(col, 0, w - 1)
+    return dist[row, col].astype(np.float64) * occ.resolution
+
+
+def find_checkpoint(run_dir: Path) -> Path:
+    """``checkpoints/best.safetensors`` (else ``last``) of a run folder; none is a one-line error."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise NavFusionError(f"run folder not found: {run_dir}")
+    for name in ("best.safetensors", "last.safetensors"):
+        p = run_dir / "checkpoints" / name
+        if p.is_file():
+            return p
+    raise NavFusionError(f"run folder {run_dir} has no checkpoint (checkpoints/best.safetensors or "
+                         "last.safetensors); train it with `navfusion train ... --out` first")
+
+
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """The resolved config ``navfusion train`` wrote into a run folder."""
+    p = Path(run_dir) / "config.json"
+    if not p.is_file():
+        raise NavFusionError(f"run folder {run_dir} has no config.json (not a `navfusion train` run folder?)")
+    return json.loads(p.read_text())
+
+
+class RealAgent:
+    """A trained agent plus the test-split lookups it reads (see ``LoadedAgent``)."""
+
+    def __init__(self, agent, agent_cfg, data):
+        self.agent = agent.eval()
+        self.cfg = agent_cfg
+        self.data = data
+        self.expert_names = list(data.spec.encoders) if agent_cfg.uses_features else None
+
+    def _scene_index(self, sd: SceneData) -> int:
+        try:
+            return self.data.scene_ids.index(sd.scene_id)
+        except ValueError:
+            raise NavFusionError(f"scene {sd.scene_id} is not in the loaded evaluation split "
+                                 f"({', '.join(self.data.scene_ids)})") from None
+
+    def _forward(self, s: int, nodes: np.ndarray, targets: np.ndarray, mask, noise_mask, noise_std, gen):
+        inp = self.data.inputs(np.full(len(nodes), s), nodes, targets)
+        if noise_mask is not None and noise_std > 0 and inp.features is not None:
+            inp.features = _noised(inp.features, np.asarray(noise_mask, bool), noise_std, gen)
+        return self.agent(inp, expert_mask=mask)
+
+    def policy(self, sd: SceneData, *, seed: int, expert_mask=None, noise_mask=None, noise_std: float = 0.0,
+               only_expert: int | None = None, greedy: bool = False):
+        s = self._scene_index(sd)
+        rng = np.random.default_rng(seed)
+        gen = torch.Generator().manual_seed(int(seed))
+        mask = None
+        k = len(self.expert_names or [])
+        if only_expert is not None:
+            mask = torch.zeros(k, dtype=torch.bool)
+            mask[only_expert] = True
+        elif expert_mask is not None:
+            mask = torch.as_tensor(np.asarray(expert_mask, bool))
+
+        @torch.no_grad()
+        def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
+            acts, gates = [], []
+            for c in range(0, len(nodes), CHUNK):
+                out = self._forward(s, nodes[c:c + CHUNK], targets[c:c + CHUNK], mask, noise_mask, noise_std, gen)
+                p = out.probs.double().numpy()
+                acts.append(p.argmax(1) if greedy else _sample(p, rng))
+                if out.gate is not None:
+                    gates.append(out.gate.float().numpy())
+            return PolicyStep(np.concatenate(acts), np.concatenate(gates) if gates else None)
+
+        return act
+
+    @torch.no_grad()
+    def node_gates(self, sd: SceneData, nodes: np.ndarray, target: int) -> np.ndarray | None:
+        s = self._scene_index(sd)
+        out = []
+        for c in range(0, len(nodes), CHUNK):
+            n = nodes[c:c + CHUNK]
+            o = self._forward(s, n, np.full(len(n), target), None, None, 0.0, None)
+            if o.gate is None:
+                return None
+            out.append(o.gate.float().numpy())
+        return np.concatenate(out)
+
+
+def _noised(features, noise_mask: np.ndarray, std: float, gen: torch.Generator):
+    """Gaussian noise of ``std`` × each encoder's feature RMS on the encoders marked in ``noise_mask`` (K,)."""
+    per = list(features.unbind(1)) if isinstance(features, torch.Tensor) else list(features)
+    out = []
+    for k, f in enumerate(per):
+        if noise_mask[k]:
+            f = f.float()
+            rms = f.pow(2).mean().sqrt().clamp_min(1e-6)
+            f = f + std * rms * torch.randn(f.shape, generator=gen)
+        out.append(f.float())
+    if isinstance(features, torch.Tensor):
+        return torch.stack(out, 1)
+    return out
+
+
+class RealBackend:
+    """Backend for the shipped suites (see the module docstring)."""
+
+    name = "navfusion"
+
+    def __init__(self) -> None:
+        self._data: dict[tuple, Any] = {}
+
+    # -------------------------------------------------------------- recipes
+    def agent_config(self, entry, cfg):
+        """The entry's agent recipe with the reproduction's resolution and training overrides."""
+        from navfusion.agents import load_agent_config
+
+        ac = load_agent_config(entry.agent, **entry.overrides)
+        if ac.resolution is None and "resolution" not in entry.overrides:
+            ac.resolution = cfg.resolution
+        ac.train = {**ac.train, **cfg.train, **entry.train}
+        return ac
+
+    def check(self, cfg) -> None:
+        from navfusion.scenes import load_suite
+
+        try:
+            suite = load_suite(cfg.suite)
+        except NavFusionError as e:
+            raise NavFusionError(f"recipe suite: {e}") from None
+        for split in (cfg.train_split, cfg.eval_split):
+            if not list(suite.scene_ids(split)):
+                raise NavFusionError(f"suite {cfg.suite!r} has no scenes in split {split!r}")
+        entries = dict(cfg.agents)
+        if cfg.single_experts is not None:
+            entries["single_experts"] = cfg.single_experts
+        for key, e in entries.items():
+            try:
+                self.agent_config(e, cfg)
+            except NavFusionError as err:
+                raise NavFusionError(f"agents.{key}: {err}") from None
+
+    # -------------------------------------------------------------- build
+    def _encoders(self, cfg) -> list[str]:
+        from navfusion.agents import resolve_encoders
+
+        names: list[str] = []
+        entries = list(cfg.agents.values()) + ([cfg.single_experts] if cfg.single_experts else [])
+        for e in entries:
+            for n in resolve_encoders(self.agent_config(e, cfg)):
+                if n not in names:
+                    names.append(n)
+        return names
+
+    def prepare(self, cfg, log) -> dict:
+        from navfusion.nav import load_world
+        from navfusion.train.data import split_scene_ids
+        from navfusion.vision.features import build_features
+        from navfusion.vision.zoo import DEFAULT_ZOO
+
+        info: dict[str, Any] = {}
+        splits = [cfg.train_split, "val", cfg.eval_split]
+        encoders = self._encoders(cfg)
+        for split in splits:
+            try:
+                ids = split_scene_ids(cfg.suite, split)
+            except NavFusionError:
+                continue
+            if split == cfg.eval_split and cfg.max_test_scenes:
+                ids = ids[: cfg.max_test_scenes]
+            log(f"build {split}: {len(ids)} scenes (scene, graph, {cfg.resolution}² views)")
+            for sid in ids:
+                load_world(sid, resolution=cfg.resolution, progress=False)
+            if encoders:
+                log(f"build {split}: features of {len(encoders)} encoders")
+                build_features(ids, DEFAULT_ZOO, encoders, progress=False)
+            info[split] = ids
+        info["encoders"] = encoders
+        return info
+
+    def test_scenes(self, cfg) -> list[str]:
+        from navfusion.train.data import split_scene_ids
+
+        ids = split_scene_ids(cfg.suite, cfg.eval_split)
+        return ids[: cfg.max_test_scenes] if cfg.max_test_scenes else ids
+
+    def scene(self, scene_id: str, cfg) -> SceneData:
+        from navfusion.nav import load_world
+        from navfusion.train.data import world_arrays, world_episodes
+
+        w = load_world(scene_id, resolution=cfg.resolution, progress=False)
+        goals = {TARGETS.index(t): np.asarray(g.goal_nodes) for t, g in w.goals.items()}
+        return SceneData(scene_id, world_arrays(w), world_episodes(w, cfg.episodes_per_scene, EPISODE_SEED),
+                         openness=openness_of(w), views=lambda nodes: np.asarray(w.views.rgb[np.asarray(nodes)]),
+                         goal_nodes=goals, scene=w.scene)
+
+    # -------------------------------------------------------------- train / load
+    def train(self, key: str, entry, seed: int, run_dir: Path, cfg, log) -> None:
+        from navfusion.train.imitation import resolve_train_config, train_imitation
+
+        ac = self.agent_config(entry, cfg)
+        over: dict[str, Any] = {"env": env_id(cfg.suite), "seed": seed, "train_split": cfg.train_split}
+        if not ac.uses_features and not ac.uses_rgb:
+            # Nothing to learn (random walk): one no-op iteration writes the run folder and checkpoint.
+            over.update(iterations=1, val_episodes=0, dagger_every=0)
+        tc = resolve_train_config(ac, over)
+        r = train_imitation(ac, tc, run_dir, progress=False)
+        val = "" if r.best_val is None else f", best val success {r.best_val:.3f}"
+        log(f"  trained {key} seed {seed}: {r.iterations} iterations{val}")
+
+    def load(self, run_dir: Path, entry, cfg) -> RealAgent:
+        return load_run(run_dir, cfg.suite, cfg.eval_split, cfg.max_test_scenes, cache=self._data)
+
+    def versions(self) -> dict:
+        from navfusion.vision.zoo import DEFAULT_ZOO
+
+        return {"backend": "navfusion (scenes, renderer, features, imitation-trained agents)", "zoo": DEFAULT_ZOO}
+
+
+def load_run(run_dir: str | Path, suite: str | None = None, split: str = "test", max_scenes: int | None = None,
+             cache: dict | None = None) -> RealAgent:
+    """Load a ``navfusion train`` run folder for evaluation on ``suite``/``split`` (default: its training suite)."""
+    from navfusion.agents import load_agent_config, resolve_encoders
+    from navfusion.train import checkpoint as ckpt
+    from navfusion.train.data import load_split, suite_of_env
+    from navfusion.train.imitation import build_agent
+
+    run_dir = Path(run_dir)
+    ck = find_checkpoint(run_dir)
+    rc = run_config(run_dir)
+    ac = load_agent_config(rc["agent"])
+    suite = suite or suite_of_env(rc["train"]["env"])
+    enc = resolve_encoders(ac) if not rc.get("encoders") else list(rc["encoders"])
+    res = ac.rgb_resolution if ac.uses_rgb else None
+    key = (tuple(enc), res, suite, split, max_scenes)
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = load_split(suite, split, enc, res, max_scenes=max_scenes)
+    data = cache[key]
+    agent = build_agent(ac, data, int(rc["train"].get("seed", 0)))
+    ckpt.load_weights(ck, agent)
+    return RealAgent(agent, ac, data)
