@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from navfusion.common import SPLITS, SceneId, cache_root
+from navfusion.common import SceneId, cache_root
 from navfusion.config import check, to_dict
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_save_npz, atomic_write_json, hash_jsonable, read_json, sha256_file
@@ -56,7 +56,7 @@ class PretrainConfig:
         zoo: zoo name (folder name under ``assets/encoders`` or ``cache_root()/encoders``).
         suites: suites whose ``pretrain`` split provides the scenes.
         max_scenes_per_suite: use at most this many pretrain scenes per suite (None: all).
-        heldout_scenes: how many of the pretrain scenes (the last ones) are held out for the metric.
+        heldout_scenes: per suite, how many pretrain scenes (the last ones) are held out for the metric.
         samples_per_scene: rendered samples per scene and task.
         image_size: rendered (and encoder input) size in pixels.
         dense_size: resolution of dense targets and decoder outputs.
@@ -70,6 +70,7 @@ class PretrainConfig:
         seed: seeds data sampling, model init and batches.
         threads: torch CPU threads.
         tasks: tasks to train (None: all 25).
+        task_steps: per-task overrides of ``steps`` (harder tasks, e.g. the pose tasks).
     """
 
     zoo: str = "nf64"
@@ -89,6 +90,7 @@ class PretrainConfig:
     seed: int = 0
     threads: int = 2
     tasks: list[str] | None = None
+    task_steps: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -106,6 +108,12 @@ class PretrainConfig:
         check(self.lr > 0, "lr", self.lr, "> 0")
         if self.tasks is not None:
             self.tasks = [task_spec(t).name for t in self.tasks]
+        for t, n in dict(self.task_steps or {}).items():
+            task_spec(t)
+            check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
+
+    def steps_for(self, task: str) -> int:
+        return int(self.task_steps.get(task, self.steps))
 
     def task_list(self) -> list[str]:
         return list(self.tasks) if self.tasks else list(TASKS)
@@ -118,8 +126,9 @@ class PretrainConfig:
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
-        for k in ("tasks", "threads", "ckpt_every", "zoo"):
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps"):
             d.pop(k)
+        d["steps"] = self.steps_for(task)
         return hash_jsonable({"cfg": d, "task": task, "format": FORMAT})[:16]
 
 
@@ -128,12 +137,13 @@ class PretrainConfig:
 def split_scenes(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
     """(training scene ids, held-out scene ids), all from ``pretrain`` splits.
 
-    Raises if a pretrain scene is also a train/val/test scene of any suite (same id, or same
-    generator seed and settings).
+    Raises if a pretrain scene is also a train/val/test scene of any suite (see
+    :func:`assert_pretrain_only`).
     """
-    from navfusion.scenes import load_suite
+    from navfusion.scenes.suites import load_suite
 
-    ids: list[str] = []
+    train: list[str] = []
+    held: list[str] = []
     for name in cfg.suites:
         suite = load_suite(name)
         if "pretrain" not in suite.splits:
@@ -141,58 +151,45 @@ def split_scenes(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
         sids = [str(s) for s in suite.scene_ids("pretrain")]
         if cfg.max_scenes_per_suite is not None:
             sids = sids[: cfg.max_scenes_per_suite]
-        ids += sids
-    assert_pretrain_only(ids, cfg.suites)
-    if len(ids) <= cfg.heldout_scenes:
-        raise NavFusionError(f"pretraining needs more than heldout_scenes={cfg.heldout_scenes} pretrain scenes; "
-                             f"suites {cfg.suites} give {len(ids)}")
-    return ids[: -cfg.heldout_scenes], ids[-cfg.heldout_scenes:]
+        if len(sids) <= cfg.heldout_scenes:
+            raise NavFusionError(f"suite {name!r}: pretraining needs more than heldout_scenes={cfg.heldout_scenes} "
+                                 f"pretrain scenes, the split has {len(sids)}")
+        train += sids[: -cfg.heldout_scenes]
+        held += sids[-cfg.heldout_scenes:]
+    assert_pretrain_only(train + held, cfg.suites)
+    return train, held
 
 
-def _seed_of(suite, sid: SceneId):
-    fn = getattr(suite, "scene_seed", None) or getattr(suite, "seed_of", None)
-    if fn is not None:
-        try:
-            return fn(sid)
-        except Exception:
-            return None
-    return None
+def _identity(suite, sid: SceneId) -> tuple:
+    """What makes a scene: generator fingerprint + seed (procedural) or the mesh file (folder suites)."""
+    if suite.kind == "procedural":
+        return ("generated", suite.fingerprint(), suite.seed(sid.split, sid.index))
+    return ("file", str(Path(suite.scene_file(sid.split, sid.index)).resolve()))
 
 
 def assert_pretrain_only(scene_ids: Sequence[str], suites: Sequence[str]) -> None:
-    """Fail unless every scene is a ``pretrain`` scene disjoint from every suite's train/val/test."""
+    """Fail unless every scene is a ``pretrain`` scene and none is (by id, or by generator seed and
+    settings / mesh file) a train/val/test scene of any known suite."""
     for s in scene_ids:
         sid = SceneId.parse(s)
         if sid.split != "pretrain":
             raise NavFusionError(f"pretraining may only use 'pretrain' scenes; got {s}")
-    from navfusion.scenes import load_suite
-    known = {"tiny", "quickstart", "paper", *suites}
-    held: dict[str, set] = {}
-    for name in sorted(known):
-        try:
-            suite = load_suite(name)
-        except NavFusionError:
-            continue
-        seeds = set()
+    from navfusion.scenes.suites import list_suites, load_suite
+
+    held: dict[tuple, str] = {}
+    for name in sorted({*list_suites(), *suites}):
+        suite = load_suite(name)
         for split in suite.splits:
-            if split == "pretrain" or split not in SPLITS:
+            if split == "pretrain":
                 continue
             for other in suite.scene_ids(split):
-                if str(other) in scene_ids:
-                    raise NavFusionError(f"scene {other} is in split {split!r}; it must not be used for pretraining")
-                seed = _seed_of(suite, other)
-                if seed is not None:
-                    seeds.add(repr(seed))
-        held[name] = seeds
+                held[_identity(suite, other)] = str(other)
     for s in scene_ids:
         sid = SceneId.parse(s)
-        try:
-            suite = load_suite(sid.suite)
-        except NavFusionError:
-            continue
-        seed = _seed_of(suite, sid)
-        if seed is not None and repr(seed) in held.get(sid.suite, set()):
-            raise NavFusionError(f"pretrain scene {s} has the generator seed {seed!r} of a train/val/test scene")
+        ident = _identity(load_suite(sid.suite), sid)
+        if ident in held:
+            raise NavFusionError(f"pretrain scene {s} is the same scene as {held[ident]}, which is used for "
+                                 "training/evaluating agents; it must not be used for pretraining")
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -227,7 +224,7 @@ def render_scene_data(scene_id: str, cfg: PretrainConfig) -> dict[str, np.ndarra
     """Render ``samples_per_scene`` samples of all 25 tasks in one scene (arrays for the npz cache)."""
     from navfusion.render import create_renderer
     from navfusion.render.camera import Camera
-    from navfusion.scenes import load_scene
+    from navfusion.scenes.suites import load_scene
     from navfusion.vision.sampling import render_task_batches
 
     scene = load_scene(scene_id)
@@ -452,11 +449,13 @@ def _ckpt_load(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, key
     return int(meta["step"])
 
 
-def lr_at(cfg: PretrainConfig, step: int) -> float:
-    warm = max(1, cfg.steps // 20)
+def lr_at(cfg: PretrainConfig, step: int, steps: int | None = None) -> float:
+    """Linear warm-up over 5% of the steps, then cosine decay to 5% of ``lr``."""
+    steps = steps or cfg.steps
+    warm = max(1, steps // 20)
     if step < warm:
         return cfg.lr * (step + 1) / warm
-    p = (step - warm) / max(1, cfg.steps - warm)
+    p = (step - warm) / max(1, steps - warm)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
@@ -498,8 +497,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     start = _ckpt_load(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
     t0 = time.perf_counter()
-    bar = tqdm(range(start, cfg.steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
-               initial=start, total=cfg.steps)
+    steps = cfg.steps_for(task)
+    bar = tqdm(range(start, steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
+               initial=start, total=steps)
     ema = None
     for step in bar:
         idx = np.sort(np.random.default_rng([cfg.seed, t_idx, step]).integers(0, len(train), cfg.batch_size))
@@ -509,7 +509,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
             tgt = std.norm(spec, tgt)
         mask = None if train.mask is None else torch.from_numpy(train.mask[idx])
         for g in opt.param_groups:
-            g["lr"] = lr_at(cfg, step)
+            g["lr"] = lr_at(cfg, step, steps)
         loss = task_loss(spec, net(x), tgt, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -517,7 +517,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         lv = loss.item()
         ema = lv if ema is None else 0.9 * ema + 0.1 * lv
         bar.set_postfix(loss=f"{ema:.3f}")
-        if (step + 1) % cfg.ckpt_every == 0 and step + 1 < cfg.steps:
+        if (step + 1) % cfg.ckpt_every == 0 and step + 1 < steps:
             _ckpt_save(ckpt, net, opt, step + 1, key)
         if on_step is not None:
             on_step(step)
@@ -529,7 +529,8 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     result = {"task": task, "group": spec.group, "metric": name, "higher_is_better": higher,
               "heldout": value, "baseline": base, "beats_baseline": bool(beats),
               "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),
-              "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start, "key": key}
+              "steps": steps, "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start,
+              "key": key}
     enc = net.encoder
     enc.eval()
     return enc, result

@@ -1,0 +1,191 @@
+"""``navfusion encoders ...``, ``navfusion features build`` and ``navfusion bench encoders``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from navfusion.errors import NavFusionError
+
+
+def register(sub, bench) -> None:
+    enc = sub.add_parser("encoders", help="the vision encoder zoo: list, pretrain, verify, affinity")
+    es = enc.add_subparsers(dest="encoders_command", metavar="ACTION")
+    enc.set_defaults(func=lambda a: (enc.print_help(), 2)[1])
+
+    p = es.add_parser("list", help="list creatable encoders (registry, plug-ins, zoos)")
+    p.add_argument("pattern", nargs="?", default="*", help="glob pattern (default '*')")
+    p.set_defaults(func=_list)
+
+    p = es.add_parser("pretrain", help="pretrain a zoo (one encoder per task) on the suites' pretrain splits")
+    p.add_argument("--config", required=True, help="zoo recipe, e.g. configs/zoo_nf64.yaml")
+    p.add_argument("--tasks", nargs="+", default=None, help="train only these tasks (default: the config's)")
+    p.add_argument("--out", default=None, help="zoo folder (default: <cache>/encoders/<zoo>)")
+    p.add_argument("--steps", type=int, default=None, help="override the steps per task")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_pretrain)
+
+    p = es.add_parser("verify", help="check a zoo's files against its manifest and print its metric table")
+    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf64)")
+    p.set_defaults(func=_verify)
+
+    p = es.add_parser("affinity", help="compute a zoo's task-affinity matrix (linear CKA on held-out views)")
+    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf64)")
+    p.add_argument("--out", default=None, help="also write affinity.csv and affinity.png here")
+    p.add_argument("--probe", type=int, default=256, help="number of probe views (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_affinity)
+
+    f = sub.add_parser("features", help="frozen-encoder features of every node x view (FeatureStore)")
+    fs = f.add_subparsers(dest="features_command", metavar="ACTION")
+    f.set_defaults(func=lambda a: (f.print_help(), 2)[1])
+    p = fs.add_parser("build", help="build missing/stale feature files of an environment's scenes")
+    p.add_argument("--env", required=True, help="environment id (NavFusion/OctoNav-<suite>-v0) or suite name")
+    p.add_argument("--zoo", default=None, help="zoo name (default nf64)")
+    p.add_argument("--splits", nargs="+", default=None, help="suite splits (default: all but pretrain)")
+    p.add_argument("--encoders", nargs="+", default=None, help="encoders (default: all zoo tasks)")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (one scene each)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=_features_build)
+
+    b = bench.add_parser("encoders", help="encoder throughput (views/s) per encoder and for the whole zoo")
+    b.add_argument("--zoo", default=None, help="zoo name (default nf64)")
+    b.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="view sizes to feed (default 64 128)")
+    b.add_argument("--views", type=int, default=512, help="views per measurement")
+    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench)
+
+
+def _zoo(name):
+    from navfusion.vision.zoo import DEFAULT_ZOO
+
+    return name or DEFAULT_ZOO
+
+
+def _list(args: argparse.Namespace) -> int:
+    from navfusion.vision.registry import list_encoders
+
+    for n in list_encoders(args.pattern):
+        print(n)
+    return 0
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from navfusion.config import from_dict, load_yaml
+    from navfusion.vision.pretrain import PretrainConfig, pretrain, results_table, with_overrides
+
+    cfg = from_dict(PretrainConfig, load_yaml(args.config, "zoo config"), where=args.config)
+    cfg = with_overrides(cfg, tasks=args.tasks, steps=args.steps)
+    if args.tasks or args.steps:
+        cfg.__post_init__()
+    t0 = time.perf_counter()
+    m = pretrain(cfg, out=args.out, progress=not args.no_progress)
+    print(results_table(m))
+    bad = [t for t, e in m["tasks"].items() if not e["beats_baseline"]]
+    print(f"zoo {cfg.zoo}: {len(m['tasks'])} tasks in {time.perf_counter() - t0:.0f} s"
+          + (f"; NOT beating the baseline: {', '.join(bad)}" if bad else "; every task beats its baseline"))
+    return 1 if bad else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from navfusion.vision.pretrain import results_table
+    from navfusion.vision.zoo import find_zoo, load_manifest, verify_zoo
+
+    d = find_zoo(_zoo(args.zoo))
+    m = load_manifest(d)
+    print(results_table(m))
+    problems = verify_zoo(d)
+    size = sum((d / e["file"]).stat().st_size for e in m["tasks"].values() if (d / e["file"]).is_file())
+    print(f"{d}: {len(m['tasks'])} encoders, {size / 1e6:.2f} MB")
+    for p in problems:
+        print(f"PROBLEM {p}")
+    return 1 if problems else 0
+
+
+def _affinity(args: argparse.Namespace) -> int:
+    from navfusion.vision.affinity import compute_affinity, probe_images, save_affinity
+
+    zoo = _zoo(args.zoo)
+    imgs = probe_images(zoo, args.probe, args.seed)
+    names, a = compute_affinity(zoo, imgs)
+    path = save_affinity(zoo, names, a, out=args.out, probe={"views": len(imgs), "seed": args.seed})
+    off = a[~np.eye(len(a), dtype=bool)]
+    print(f"wrote {path}" + (f" and {args.out}/affinity.csv, affinity.png" if args.out else ""))
+    print(f"{len(names)} tasks; off-diagonal affinity min {off.min():.3f} mean {off.mean():.3f} max {off.max():.3f}")
+    return 0
+
+
+def _suite_of(env: str) -> str:
+    if "/" in env:
+        import gymnasium as gym
+
+        import navfusion  # noqa: F401  (registers the ids)
+
+        try:
+            return gym.spec(env).kwargs["suite"]
+        except Exception as e:
+            raise NavFusionError(f"unknown environment id {env!r} ({e})") from None
+    return env
+
+
+def _features_build(args: argparse.Namespace) -> int:
+    from navfusion.scenes.suites import load_suite
+    from navfusion.vision.features import build_features
+
+    suite = load_suite(_suite_of(args.env))
+    splits = args.splits or [s for s in suite.splits if s != "pretrain"]
+    ids = []
+    for s in splits:
+        ids += [str(x) for x in suite.scene_ids(s)]
+    if args.workers < 1:
+        raise NavFusionError(f"--workers={args.workers}: must be >= 1")
+    t0 = time.perf_counter()
+    out = build_features(ids, _zoo(args.zoo), args.encoders, workers=args.workers, batch_size=args.batch_size)
+    comp = sum(len(c) for c, _ in out.values())
+    reused = sum(len(r) for _, r in out.values())
+    print(f"{len(ids)} scenes: {comp} feature files computed, {reused} up to date "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from navfusion.vision.encoders import encode_rgb
+    from navfusion.vision.registry import create_encoder
+    from navfusion.vision.zoo import load_manifest
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    zoo = _zoo(args.zoo)
+    tasks = list(load_manifest(zoo)["tasks"])
+    rng = np.random.default_rng(0)
+    res: dict = {"zoo": zoo, "threads": torch.get_num_threads(), "views": args.views, "sizes": {}}
+    for size in args.sizes:
+        imgs = rng.integers(0, 256, (args.views, size, size, 3), dtype=np.uint8)
+        per = {}
+        encs = [create_encoder(f"{zoo}/{t}") for t in tasks]
+        encode_rgb(encs[0], imgs[:32])  # warm-up
+        t_all = time.perf_counter()
+        for t, e in zip(tasks, encs):
+            t0 = time.perf_counter()
+            encode_rgb(e, imgs)
+            per[t] = args.views / (time.perf_counter() - t0)
+        zoo_vps = args.views / (time.perf_counter() - t_all)
+        res["sizes"][size] = {"per_encoder_median": float(np.median(list(per.values()))),
+                              "per_encoder_min": float(min(per.values())), "zoo": zoo_vps,
+                              "per_encoder": per}
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"encoder throughput, zoo {zoo} ({len(tasks)} encoders), {res['threads']} torch threads, "
+          f"{args.views} views per measurement")
+    print("| view size | views/s per encoder (median) | slowest encoder | whole zoo (views/s, all encoders) |")
+    print("|---|---|---|---|")
+    for size, r in res["sizes"].items():
+        print(f"| {size}² | {r['per_encoder_median']:.0f} | {r['per_encoder_min']:.0f} | {r['zoo']:.1f} |")
+    return 0
