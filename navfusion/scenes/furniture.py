@@ -241,7 +241,7 @@ def plant(rng: np.random.Generator) -> Furniture:
         dx, dy = rng.uniform(-r * 0.3, r * 0.3, 2)
         z0 = ph + _u(rng, 0.0, (h - ph) * 0.3)
         leaves.append(cylinder(float(dx), float(dy), z0, lr, h - z0, 7, radius_top=lr * _u(rng, 0.05, 0.4)))
-    size = 2 * r * 1.8
+    size = 4 * r  # leaf clusters reach 1.7 r + 0.3 r from the centre
     return Furniture("plant", "plant", size, size, h,
                      [Part("", "plant", "foliage", merge(leaves)), Part("pot", "plant", "pot", pot)])
 
@@ -258,7 +258,7 @@ def tv(rng: np.random.Generator, on_stand: bool = True) -> Furniture:
 
 
 def toilet(rng: np.random.Generator) -> Furniture:
-    w, d = _u(rng, 0.38, 0.45), _u(rng, 0.62, 0.72)
+    w, d = _u(rng, 0.42, 0.46), _u(rng, 0.62, 0.72)
     parts = [cylinder(0, -0.08, 0, 0.14, 0.3, 8, radius_top=0.19),
              cylinder(0, -0.08, 0.3, 0.2, 0.1, 8),
              cbox(0, -0.08, 0.4, 0.38, 0.42, 0.02),

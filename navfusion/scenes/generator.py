@@ -50,6 +50,7 @@ class SceneConfig:
         door_leaf_prob: probability that a door has an open leaf (else only a frame).
         window_prob: probability of a window on each exterior wall of a room.
         clearance: radius used when checking that walkable space stays connected while furnishing.
+        agent_radius: no pocket an agent of this radius fits in may be sealed off by furniture.
         max_tries: placement attempts per item.
         min_triangles: decorate (pictures, ceiling lights, small items) until the scene has at least
             this many triangles; 0 adds only the usual decoration.
@@ -69,6 +70,7 @@ class SceneConfig:
     door_leaf_prob: float = 0.6
     window_prob: float = 0.6
     clearance: float = 0.35
+    agent_radius: float = 0.2
     max_tries: int = 25
     min_triangles: int = 0
 
@@ -95,6 +97,8 @@ class SceneConfig:
         check(1.9 <= self.door_height < self.wall_height[0], "door_height", self.door_height,
               "at least 1.9 and below wall_height[0]")
         check(0.1 <= self.clearance <= 0.6, "clearance", self.clearance, "in [0.1, 0.6]")
+        check(0.05 <= self.agent_radius <= self.clearance, "agent_radius", self.agent_radius,
+              "in [0.05, clearance]")
         check(self.door_width - 0.05 > 2 * self.clearance, "door_width", self.door_width,
               f"wider than 2 * clearance + 0.05 = {2 * self.clearance + 0.05:.2f}")
         check(isinstance(self.max_tries, int) and 1 <= self.max_tries <= 1000, "max_tries", self.max_tries,
@@ -142,14 +146,21 @@ class _Builder:
     def _mark(self, grid: np.ndarray, x0, y0, x1, y1, value: bool = True) -> None:
         grid[self._cells(x0, y0, x1, y1)] = value
 
-    def free_space(self, furn: np.ndarray | None = None) -> np.ndarray:
+    def free_space(self, furn: np.ndarray | None = None, radius: float | None = None) -> np.ndarray:
         blocked = self.walls | (self.furn if furn is None else furn)
-        return ndimage.distance_transform_edt(~blocked) * _CELL > self.cfg.clearance
+        return ndimage.distance_transform_edt(~blocked) * _CELL > (self.cfg.clearance if radius is None else radius)
 
     def connected(self, furn: np.ndarray, extra_ring: np.ndarray | None = None) -> bool:
-        """Walkable space is one piece (ignoring specks) that touches every target's surroundings."""
-        free = self.free_space(furn)
-        lab, n = ndimage.label(free)
+        """Walkable space is one piece (ignoring specks) that touches every target's surroundings.
+
+        Checked twice: at ``clearance`` (passages wide enough for the navigation graph) and at the
+        agent radius (no sealed pockets an agent could stand in).
+        """
+        dist = ndimage.distance_transform_edt(~(self.walls | furn)) * _CELL
+        lab_a, n_a = ndimage.label(dist > self.cfg.agent_radius)
+        if n_a > 1 and int((np.bincount(lab_a.ravel())[1:] >= 8).sum()) > 1:
+            return False
+        lab, n = ndimage.label(dist > self.cfg.clearance)
         if n == 0:
             return False
         sizes = np.bincount(lab.ravel())[1:]
