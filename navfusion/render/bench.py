@@ -130,6 +130,6 @@ def load_bench_scenes(n: int, suite: str = "quickstart") -> tuple[list[Scene], s
             if split in s.splits:
                 ids += list(s.scene_ids(split))
         return [load_scene(i) for i in ids[:n]], f"{suite} suite ({', '.join(str(i) for i in ids[:n])})"
-    from navfusion.render.testscene import test_apartment
+    from navfusion.render.testscene import apartment
 
-    return [test_apartment() for _ in range(n)], "built-in test apartment"
+    return [apartment() for _ in range(n)], "built-in test apartment"

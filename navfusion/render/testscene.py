@@ -1,6 +1,6 @@
 """Small hand-built scenes for renderer tests and benchmarks (no scene generator needed).
 
-``box_room`` is one closed room whose wall distances are known exactly; ``test_apartment`` is a
+``box_room`` is one closed room whose wall distances are known exactly; ``apartment`` is a
 grid of furnished rooms with door openings (thousands of triangles, thin legs, cylinders, every
 texture kind) that stands in for generated scenes when checking backends against each other.
 """
@@ -111,7 +111,7 @@ def _table(b: _Builder, x: float, y: float, room: int, w=1.2, d=0.8) -> None:
     b.add("table", "table", "wood", parts, room)
 
 
-def test_apartment(rooms: tuple[int, int] = (3, 2), room_size: float = 5.0, height: float = 2.6,
+def apartment(rooms: tuple[int, int] = (3, 2), room_size: float = 5.0, height: float = 2.6,
                    detail: int = 16) -> Scene:
     """A grid of furnished rooms connected by door openings.
 
