@@ -43,7 +43,7 @@ from navfusion.io import atomic_save_npz, hash_jsonable
 from navfusion.scenes.generator import GENERATOR_VERSION, SceneConfig, generate_scene
 from navfusion.scenes.scene import Instance, Material, Room, Scene
 
-_MESH_EXTS = (".glb", ".gltf", ".obj", ".ply", ".json")
+_MESH_EXTS = (".glb", ".gltf", ".obj", ".ply")  # a saved scene's .json sidecar goes with its .glb
 _TOP_FIELDS = ("name", "kind", "description", "generator", "splits", "path", "labels", "split_rule", "task",
                "floor_height")
 
@@ -216,7 +216,7 @@ def _suite_from_yaml(path: Path) -> Suite:
                 not all(isinstance(v, (int, float)) and v >= 0 for v in rule.values()) or sum(rule.values()) <= 0:
             raise ConfigError(f"{where}: split_rule must map split names ({', '.join(SPLITS)}) to fractions")
         files = sorted(p.name for p in folder.iterdir()
-                       if p.suffix.lower() in _MESH_EXTS and not p.name.endswith(".labels.json"))
+                       if p.suffix.lower() in _MESH_EXTS)
         total = float(sum(rule.values()))
         edges = np.cumsum([v / total for v in rule.values()])
         suite.splits = {s: Split(s, files=[]) for s in rule}
