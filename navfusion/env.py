@@ -245,7 +245,7 @@ class OctoNavEnv(gym.Env):
             return ep
         candidates = [options["scene_id"]] if "scene_id" in options else list(self.scene_ids)
         while candidates:
-            sid = candidates[int(self.np_random.integers(len(candidates)))]
+            sid = candidates[int(self.np_random.integers(len(candidates)))] if len(candidates) > 1 else candidates[0]
             if sid not in self.scene_ids:
                 raise NavFusionError(f"scene {sid!r} is not one of this env's scenes.{suggest(sid, self.scene_ids)}")
             world = self.world(sid)
@@ -285,6 +285,7 @@ class OctoNavEnv(gym.Env):
     def _bind(self, world: World) -> None:
         """Cache the per-world arrays the step reads, so a step touches no Python objects but these."""
         self._world = world
+        self._scene_id = world.scene_id
         self._nb = world.graph.neighbors
         self._positions = world.graph.positions
         self._dist_table = world.distance_table()
@@ -322,7 +323,7 @@ class OctoNavEnv(gym.Env):
         return {"distance": d, "success": success,
                 "spl": (l / max(l, self._moves)) if success else 0.0,
                 "oracle_action": int(self._oracle[node]), "node": node,
-                "position": self._positions[node].copy(), "scene_id": self._world.scene_id,
+                "position": self._positions[node].copy(), "scene_id": self._scene_id,
                 "target": TARGETS[self._target], "collided": collided, "steps": self._steps}
 
     def step(self, action):
@@ -361,7 +362,9 @@ class OctoNavEnv(gym.Env):
             success = stop and near
             terminated = stop
         rc = self.reward_config
-        reward = rc.progress * (d_before - d) - rc.step_cost + (rc.success_bonus if success else 0.0)
+        reward = rc.progress * (d_before - d) - rc.step_cost
+        if success:
+            reward += rc.success_bonus
         self._done = terminated
         return self._observe(node), float(reward), terminated, False, self._info(node, d, success, collided)
 

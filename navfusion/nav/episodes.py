@@ -40,7 +40,6 @@ class Episode:
     scene_id: str
     start: int
     target: str
-
     distance: int
 
     @property
@@ -61,7 +60,12 @@ def valid_starts(world: World, target: str, min_distance: int = MIN_DISTANCE,
 def episode_targets(world: World, min_distance: int = MIN_DISTANCE, max_distance: int = MAX_DISTANCE
                     ) -> tuple[str, ...]:
     """Targets of ``world`` with at least one valid start, in ``TARGETS`` order."""
-    return tuple(t for t in world.targets if len(valid_starts(world, t, min_distance, max_distance)))
+    key = ("targets", min_distance, max_distance)
+    out = world._tables.get(key)
+    if out is None:
+        out = tuple(t for t in world.targets if len(valid_starts(world, t, min_distance, max_distance)))
+        world._tables[key] = out
+    return out
 
 
 def sample_episode(world: World, rng: np.random.Generator, min_distance: int = MIN_DISTANCE,

@@ -123,7 +123,13 @@ class ViewStore:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         for b in VIEW_BUFFERS:
-            self.__dict__[b] = np.load(self.path / f"{b}.npy", mmap_mode="r") if state[b] else None
+            self.__dict__[b] = _open(self.path / f"{b}.npy") if state[b] else None
+
+
+def _open(path: Path) -> np.ndarray:
+    """A read-only memory map of an ``.npy`` file as a plain ndarray (indexing a ``np.memmap``
+    subclass runs Python code on every access, which would dominate an environment step)."""
+    return np.load(path, mmap_mode="r").view(np.ndarray)
 
 
 def views_dir(scene: Scene, camera: Camera) -> Path:
@@ -213,7 +219,7 @@ def load_views(scene: Scene, graph: OctoGraph, camera: Camera, buffers: Sequence
             if todo:
                 man = _render_store(folder, scene, graph, camera, expect, man, todo, backend,
                                     renderer_factory or default_renderer_factory, batch_size, progress)
-    arrays = {b: (np.load(folder / f"{b}.npy", mmap_mode="r") if b in buffers else None) for b in VIEW_BUFFERS}
+    arrays = {b: (_open(folder / f"{b}.npy") if b in buffers else None) for b in VIEW_BUFFERS}
     return ViewStore(camera=camera, backend=str(man["backend"]), path=folder, **arrays)
 
 
