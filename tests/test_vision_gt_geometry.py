@@ -151,3 +151,15 @@ def test_segment_unsup25d_boundary_at_depth_step():
     b = _targets("segment_unsup25d", fr, Poses([[0, 0, 1.25]], [0.0]), cam=Camera(width=w, height=h)).target[0, 0]
     assert b[:, 22:26].any(axis=1).all()  # every row has a boundary at the depth step
     assert set(np.unique(b)) <= {0.0, 1.0}
+
+
+def test_segment_unsup25d_one_segment_per_plane():
+    # the east wall seen at 30° from 1 m away: depth changes a lot across it, but it is one plane
+    scene = box_world()
+    poses = Poses([[3.0, 0.5, 1.25]], [math.radians(30)], [0.0])
+    cam = Camera(width=48, height=48, hfov_deg=40)  # sees only that wall
+    fr = render_box_world(scene, poses, cam)
+    assert (fr.instance[0] == 0).all() and (np.abs(fr.normal[0][..., 2] - fr.normal[0, 0, 0, 2]) < 1e-6).all()
+    assert fr.depth_z[0].max() > 1.4 * fr.depth_z[0].min()
+    b = _targets("segment_unsup25d", fr, poses, cam=cam).target[0, 0]
+    assert b.max() == 0.0

@@ -163,3 +163,9 @@ def test_random_tasks_deterministic_per_seed(task):
     np.testing.assert_array_equal(a.inputs, b.inputs)
     np.testing.assert_array_equal(a.target, b.target)
     assert not (np.array_equal(a.inputs, c.inputs) and np.array_equal(a.target, c.target))
+
+
+def test_segment_unsup2d_smooth_gradient_is_one_segment():
+    ramp = np.linspace(90, 150, W, dtype=np.float32)[None, :, None] * np.ones((H, 1, 3), np.float32)
+    b = im.segment_unsup2d(ramp / 255)
+    assert b.max() == 0.0

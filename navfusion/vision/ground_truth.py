@@ -164,7 +164,7 @@ def _single(task: str, fr: Frames, i: int, pos: np.ndarray, yaw: float, pitch: f
     if task == "keypoints3d":
         return img, geo.keypoints3d(depth, normal, camera)[None], geo.valid_mask(depth)
     if task == "segment_unsup25d":
-        return img, geo.segment_unsup25d(img, depth, normal)[None], None
+        return img, geo.segment_unsup25d(img, depth, normal, camera)[None], None
     if task == "segment_semantic":
         return img, fr.semantic[i].astype(np.int64), None
     if task == "class_object":

@@ -11,13 +11,26 @@ import cv2
 import numpy as np
 
 from navfusion.render.camera import Camera
-from navfusion.vision.gt_image import SEGMENT_K, _pixel_xy, _sobel, kmeans_labels, lab_features, segment_boundaries
+from navfusion.vision.gt_image import (
+    SEGMENT_K,
+    SEGMENT_XY_WEIGHT,
+    _pixel_xy,
+    _sobel,
+    kmeans_labels,
+    lab_features,
+    segment_boundaries,
+)
 
 #: Reshading light: unit direction towards the light in the camera frame (up-right, behind the camera).
 LIGHT_DIR: np.ndarray = np.array([0.3, 0.5, 1.0]) / np.linalg.norm([0.3, 0.5, 1.0])
 #: Occlusion edge: relative disagreement between a neighbour's depth and the depth predicted by
 #: the pixel's tangent plane above which the two pixels lie on different surfaces.
 OCCLUSION_REL: float = 0.05
+#: Occlusion edge: two pixels whose tangent planes intersect within this margin (in pixel
+#: spacings) of the segment between them meet at a crease, not an occlusion.
+CREASE_MARGIN: float = 0.25
+#: segment_unsup25d: k-means clusters whose centres are closer than this are merged.
+SEGMENT_MERGE_25D: float = 0.25
 #: Curvature targets are ``tanh(k * CURVATURE_SCALE)`` (k in 1/m).
 CURVATURE_SCALE: float = 0.25
 #: keypoints3d: the normal-field Harris response is squashed as ``tanh(R / KEYPOINT3D_SCALE)``.
@@ -55,8 +68,10 @@ def occlusion_edges_binary(depth_z: np.ndarray, normal: np.ndarray, camera: Came
 
     Two 4-neighbours ``p`` and ``q`` lie on different surfaces when ``q``'s depth differs by more
     than ``rel`` (relative) from the depth at ``q`` predicted by ``p``'s tangent plane (and vice
-    versa). Unlike a plain depth-difference threshold this stays quiet on a steeply slanted floor
-    and on creases, and fires on true occlusions. The nearer pixel of the pair is marked.
+    versa), unless the two tangent planes intersect between the pixels (a crease, where the
+    surface is continuous). Unlike a plain depth-difference threshold this stays quiet on a
+    steeply slanted floor and on creases, and fires on true occlusions. The nearer pixel of the
+    pair is marked.
     """
     valid = valid_mask(depth_z)
     rays = pixel_rays(camera)
@@ -79,8 +94,17 @@ def occlusion_edges_binary(depth_z: np.ndarray, normal: np.ndarray, camera: Came
         with np.errstate(divide="ignore", invalid="ignore"):
             err_ab = np.abs(predicted(sl_a, sl_b) - zb) / np.maximum(zb, 1e-9)
             err_ba = np.abs(predicted(sl_b, sl_a) - za) / np.maximum(za, 1e-9)
+        # a crease: the two tangent planes meet between the pixels. Along the rays
+        # r(s) = r_a + s (r_b - r_a) the planes' depths agree where
+        # f(s) = off_a (n_b . r(s)) - off_b (n_a . r(s)) = 0, which is linear in s.
+        dr = rays[sl_b] - rays[sl_a]
+        f0 = offset[sl_a] * (n[sl_b] * rays[sl_a]).sum(-1) - offset[sl_b] * (n[sl_a] * rays[sl_a]).sum(-1)
+        f1 = f0 + offset[sl_a] * (n[sl_b] * dr).sum(-1) - offset[sl_b] * (n[sl_a] * dr).sum(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_cross = f0 / (f0 - f1)
+        crease = np.isfinite(s_cross) & (s_cross >= -CREASE_MARGIN) & (s_cross <= 1 + CREASE_MARGIN)
         both = va & vb
-        jump = both & ~((err_ab <= rel) | (err_ba <= rel))
+        jump = both & ~((err_ab <= rel) | (err_ba <= rel) | crease)
         # where only one side hit a surface, that side borders empty space
         mark_a = (jump & (za <= zb)) | (va & ~vb)
         mark_b = (jump & (zb < za)) | (vb & ~va)
@@ -168,18 +192,25 @@ def keypoints3d(depth_z: np.ndarray, normal: np.ndarray, camera: Camera) -> np.n
     return np.where(valid, heat, 0.0).astype(np.float32)
 
 
-def segment_unsup25d(img: np.ndarray, depth_z: np.ndarray, normal: np.ndarray, k: int = SEGMENT_K) -> np.ndarray:
-    """Boundary map of k-means on (normals, ln depth, 0.25 × Lab colour, 0.3 × position).
+def segment_unsup25d(img: np.ndarray, depth_z: np.ndarray, normal: np.ndarray, camera: Camera,
+                     k: int = SEGMENT_K) -> np.ndarray:
+    """Boundary map of k-means on geometry: (normal, ln of the tangent plane's distance from the camera,
+    0.25 × Lab colour / 100, SEGMENT_XY_WEIGHT × position).
 
-    (H, W) float32 in {0, 1}. Empty pixels get the normal (0, 0, 0) and the log depth of 20 m.
+    The tangent plane's distance ``|n · P|`` is constant over a planar surface (unlike depth, which
+    would cut a wall seen at an angle into bands), so planes form compact clusters; clusters with
+    centres closer than ``SEGMENT_MERGE_25D`` are merged. (H, W) float32 in {0, 1}. Empty pixels
+    get the normal (0, 0, 0) and the plane distance of 20 m.
     """
     h, w = depth_z.shape
     valid = valid_mask(depth_z)
-    logd = np.log(np.where(valid, depth_z, 20.0).astype(np.float32))
+    p = backproject(depth_z, camera)
+    off = np.abs((p * normal).sum(-1))
+    logo = np.log(np.where(valid, np.maximum(off, 0.05), 20.0)).astype(np.float32)
     feats = np.concatenate([
         np.where(valid[..., None], normal, 0.0).astype(np.float32),
-        logd[..., None],
+        logo[..., None],
         0.25 * lab_features(img),
-        0.3 * _pixel_xy(h, w),
+        SEGMENT_XY_WEIGHT * _pixel_xy(h, w),
     ], axis=-1)
-    return segment_boundaries(kmeans_labels(feats, k))
+    return segment_boundaries(kmeans_labels(feats, k, merge=SEGMENT_MERGE_25D))

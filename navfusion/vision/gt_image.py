@@ -22,8 +22,13 @@ FILL_GREY: float = 0.5
 EDGE_SCALE: float = 0.1
 #: 2D keypoints: the Harris response is divided by ``max(image max, HARRIS_FLOOR)``.
 HARRIS_FLOOR: float = 1e-3
-#: Number of clusters of the unsupervised segmentations.
+#: Number of clusters of the unsupervised segmentations, and the centre distance under which
+#: clusters are merged (2D: Lab/100 + position; 2.5D: see ``gt_geometry.segment_unsup25d``).
 SEGMENT_K: int = 8
+SEGMENT_MERGE_2D: float = 0.1
+#: Weight of the pixel position (in [0, 1]) in the clustering features: small, so segments follow
+#: colour/geometry, not a Voronoi split of the image.
+SEGMENT_XY_WEIGHT: float = 0.05
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -127,12 +132,15 @@ def keypoints2d(img: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- unsupervised segmentation
 
 
-def kmeans_labels(features: np.ndarray, k: int = SEGMENT_K, iters: int = 10, stride: int = 4) -> np.ndarray:
+def kmeans_labels(features: np.ndarray, k: int = SEGMENT_K, iters: int = 10, stride: int = 4,
+                  merge: float = 0.0) -> np.ndarray:
     """Deterministic k-means of per-pixel features.
 
     Args:
         features: (H, W, F) float32.
         k: number of clusters; iters: Lloyd iterations on the subsample; stride: subsampling step.
+        merge: clusters whose centres are closer than this are merged (transitively), so a smooth
+            gradient over one surface ends up as one segment instead of K arbitrary bands.
 
     Returns:
         (H, W) int32 labels. Initialisation is farthest-point sampling from the pixel nearest the
@@ -158,7 +166,29 @@ def kmeans_labels(features: np.ndarray, k: int = SEGMENT_K, iters: int = 10, str
                 c[j] = sub[m].mean(0)
     order = np.argsort(c[:, 0], kind="stable")
     c = c[order]
-    return _assign(features.reshape(-1, f).astype(np.float64), c).reshape(h, w).astype(np.int32)
+    lab = _assign(features.reshape(-1, f).astype(np.float64), c).reshape(h, w).astype(np.int32)
+    if merge > 0:
+        lab = _merge_close(c, merge)[lab]
+    return lab
+
+
+def _merge_close(c: np.ndarray, dist: float) -> np.ndarray:
+    """Map cluster -> smallest index of its group, grouping centres closer than ``dist`` (transitively)."""
+    k = len(c)
+    parent = np.arange(k)
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    d = np.linalg.norm(c[:, None] - c[None], axis=-1)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if d[i, j] < dist:
+                a, b = root(i), root(j)
+                parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(k)], np.int32)
 
 
 def _assign(x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -191,7 +221,8 @@ def lab_features(img: np.ndarray) -> np.ndarray:
 
 
 def segment_unsup2d(img: np.ndarray, k: int = SEGMENT_K) -> np.ndarray:
-    """Boundary map of k-means on (Lab colour, 0.5 × pixel position). (H, W) float32 in {0, 1}."""
+    """Boundary map of k-means on (Lab colour / 100, SEGMENT_XY_WEIGHT × pixel position in [0, 1]) with
+    close clusters merged. (H, W) float32 in {0, 1}."""
     h, w = img.shape[:2]
-    feats = np.concatenate([lab_features(img), 0.5 * _pixel_xy(h, w)], axis=-1)
-    return segment_boundaries(kmeans_labels(feats, k))
+    feats = np.concatenate([lab_features(img), SEGMENT_XY_WEIGHT * _pixel_xy(h, w)], axis=-1)
+    return segment_boundaries(kmeans_labels(feats, k, merge=SEGMENT_MERGE_2D))

@@ -181,6 +181,8 @@ def room_layout(scene: Scene, position: np.ndarray, yaw: float, pitch: float) ->
     bounding rectangle aligned with the axis ``beta`` closest to the view direction; height above
     the floor; distance to the ceiling; ``sin 4φ``, ``cos 4φ`` with ``φ = yaw − beta`` in
     [−45°, 45°); pitch (rad). Scenes without rooms use the world axes and the scene's bounds.
+    When ``scene.metadata["wall_thickness"]`` is set (generated scenes, whose room polygons run
+    along the wall centre lines) the distances are to the wall surfaces.
     """
     position = np.asarray(position, np.float64)
     beta, poly = _room_frame(scene, position, yaw)
@@ -191,7 +193,9 @@ def room_layout(scene: Scene, position: np.ndarray, yaw: float, pitch: float) ->
     to_frame = np.array([[c, s], [-s, c]])  # world xy -> frame with +x along beta, +y to its left
     q = poly @ to_frame.T
     cam = to_frame @ position[:2]
-    lo, hi = q.min(0), q.max(0)
+    # generated scenes give room polygons on the wall centre lines: measure to the wall surfaces
+    half = 0.5 * float(scene.metadata.get("wall_thickness", 0.0) or 0.0)
+    lo, hi = q.min(0) + half, q.max(0) - half
     ceiling = scene.ceiling_height if np.isfinite(scene.ceiling_height) else float(scene.bounds()[1, 2])
     phi = _wrap(yaw - beta)
     return np.array([

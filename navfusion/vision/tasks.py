@@ -197,12 +197,12 @@ _SPECS: tuple[TaskSpec, ...] = (
                    "relative to that axis, in [-45, 45) deg), height above floor, distance to ceiling, pitch"),
     _t("segment_unsup2d", "2d", "dense_regression", 1, "bce", "mean", value_range=(0.0, 1.0),
        units="segment-boundary map in [0, 1]",
-       description="boundaries of a deterministic k-means (K=8) clustering of Lab colour + pixel position, "
-                   "median-filtered"),
+       description="boundaries of a deterministic k-means (K=8) clustering of Lab colour + weak pixel "
+                   "position, close clusters merged, median-filtered"),
     _t("segment_unsup25d", "3d", "dense_regression", 1, "bce", "mean", value_range=(0.0, 1.0),
        units="segment-boundary map in [0, 1]",
-       description="boundaries of a deterministic k-means (K=8) clustering of normals + ln depth + weak "
-                   "colour + position, median-filtered"),
+       description="boundaries of a deterministic k-means (K=8) clustering of normals + ln distance of the "
+                   "tangent plane + weak colour and position, close clusters merged, median-filtered"),
     _t("segment_semantic", "semantic", "dense_classification", NUM_SEMANTIC_CLASSES, "ce", "majority",
        units="category id (navfusion.common.CATEGORY_TABLE)", description="the renderer's semantic buffer"),
     _t("class_object", "semantic", "multilabel", len(OBJECT_CATEGORIES), "bce", "mean",
