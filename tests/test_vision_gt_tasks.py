@@ -182,3 +182,14 @@ def test_docs_task_table_in_sync():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "tasks.md").read_text(encoding="utf-8")
     assert task_table_markdown() in doc, "docs/tasks.md is stale: paste navfusion.vision.tasks.task_table_markdown()"
+
+
+def test_sample_poses_on_given_nodes():
+    from navfusion.vision.sampling import sample_poses
+
+    scene = box_world()
+    nodes = np.array([[1.0, 1.0, 0.0], [2.0, 2.0, 0.0], [3.0, 1.5, 0.0]])
+    p = sample_poses(scene, 50, np.random.default_rng(0), Camera(), nodes=nodes)
+    assert {tuple(x) for x in p.positions[:, :2]} == {tuple(x) for x in nodes[:, :2]}
+    with pytest.raises(NavFusionError, match="nodes"):
+        sample_poses(scene, 5, np.random.default_rng(0), nodes=np.zeros((0, 3)))

@@ -106,15 +106,28 @@ def _area(p: np.ndarray) -> float:
 
 
 def sample_poses(scene: Scene, n: int, rng: np.random.Generator, camera: Camera | None = None,
-                 settings: PoseSampling | None = None) -> Poses:
-    """``n`` random free camera poses (rooms chosen by area, yaw uniform, pitch uniform in ±max)."""
+                 settings: PoseSampling | None = None, nodes: np.ndarray | None = None) -> Poses:
+    """``n`` random free camera poses (yaw uniform, pitch uniform in ±max, eye height ± jitter).
+
+    Args:
+        nodes: optional (M, 2+) candidate positions, e.g. ``build_graph(scene).positions``: each
+            pose then stands on a uniformly chosen node (the views the navigation agent sees).
+            Without it, positions are uniform in the rooms (rooms weighted by area) and at least
+            ``settings.clearance`` from walls and furniture.
+    """
     camera = camera or Camera()
     s = settings or PoseSampling()
-    space = FreeSpace(scene, s.clearance, camera.eye_height)
     pos = np.zeros((n, 3))
-    for i in range(n):
-        pos[i, :2] = space.sample(rng)
-        pos[i, 2] = scene.floor_height + camera.eye_height + rng.uniform(-s.height_jitter, s.height_jitter)
+    if nodes is not None:
+        nodes = np.asarray(nodes, np.float64)
+        if nodes.ndim != 2 or nodes.shape[1] < 2 or not len(nodes):
+            raise NavFusionError(f"sample_poses: nodes must be a non-empty (M, 2) or (M, 3) array, got {nodes.shape}")
+        pos[:, :2] = nodes[rng.integers(0, len(nodes), n), :2]
+    else:
+        space = FreeSpace(scene, s.clearance, camera.eye_height)
+        for i in range(n):
+            pos[i, :2] = space.sample(rng)
+    pos[:, 2] = scene.floor_height + camera.eye_height + rng.uniform(-s.height_jitter, s.height_jitter, n)
     yaws = rng.uniform(-math.pi, math.pi, n)
     pitches = np.radians(rng.uniform(-s.max_pitch_deg, s.max_pitch_deg, n))
     return Poses(pos, yaws, pitches)
@@ -226,7 +239,7 @@ def render_view_sets(renderer, scene: Scene, task: str, base: Poses, rng: np.ran
 
 
 def render_task_batches(renderer, scene: Scene, tasks: Sequence[str], n: int, rng: np.random.Generator,
-                        settings: PoseSampling | None = None) -> dict[str, TaskBatch]:
+                        settings: PoseSampling | None = None, nodes: np.ndarray | None = None) -> dict[str, TaskBatch]:
     """Render ``n`` samples of every task in ``tasks`` and compute their ground truth.
 
     One set of ``n`` base views is sampled and rendered once and shared by all tasks (relational
@@ -235,13 +248,14 @@ def render_task_batches(renderer, scene: Scene, tasks: Sequence[str], n: int, rn
 
     Args:
         renderer: from ``navfusion.render.create_renderer(scene, camera)`` (uses ``renderer.camera``).
+        nodes: optional candidate positions for the base views (see :func:`sample_poses`).
 
     Returns:
         {task: TaskBatch with n samples}.
     """
     names = [task_spec(t).name for t in tasks]
     camera = renderer.camera
-    base = sample_poses(scene, n, rng, camera, settings)
+    base = sample_poses(scene, n, rng, camera, settings, nodes)
     seeds = rng.integers(0, 2**63 - 1, size=len(names))
     base_frames = _render(renderer, base)
     out = {}
@@ -253,9 +267,9 @@ def render_task_batches(renderer, scene: Scene, tasks: Sequence[str], n: int, rn
 
 
 def render_task_batch(renderer, scene: Scene, task: str, n: int, rng: np.random.Generator,
-                      settings: PoseSampling | None = None) -> TaskBatch:
+                      settings: PoseSampling | None = None, nodes: np.ndarray | None = None) -> TaskBatch:
     """``n`` freshly rendered samples of one task (see :func:`render_task_batches`)."""
-    return render_task_batches(renderer, scene, [task], n, rng, settings)[task_spec(task).name]
+    return render_task_batches(renderer, scene, [task], n, rng, settings, nodes)[task_spec(task).name]
 
 
 __all__ = ["FreeSpace", "PoseSampling", "interleave_frames", "render_task_batch",
