@@ -169,3 +169,8 @@ def test_segment_unsup2d_smooth_gradient_is_one_segment():
     ramp = np.linspace(90, 150, W, dtype=np.float32)[None, :, None] * np.ones((H, 1, 3), np.float32)
     b = im.segment_unsup2d(ramp / 255)
     assert b.max() == 0.0
+
+
+@pytest.mark.slow
+def test_stored_jigsaw_permutations_match_the_greedy_construction():
+    np.testing.assert_array_equal(im.jigsaw_permutations(), im.greedy_permutations())

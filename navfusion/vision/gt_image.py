@@ -63,8 +63,38 @@ def inpainting_input(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     return out, mask
 
 
-@functools.lru_cache(maxsize=4)
+#: The jigsaw permutation set: what ``greedy_permutations(JIGSAW_PERMUTATIONS)`` returns, stored
+#: so that no process has to enumerate all 9! permutations (a slow test checks they agree).
+_JIGSAW_TABLE: tuple[tuple[int, ...], ...] = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8),
+    (1, 0, 3, 2, 5, 4, 7, 8, 6),
+    (2, 3, 0, 1, 6, 7, 8, 4, 5),
+    (3, 2, 1, 0, 7, 8, 5, 6, 4),
+    (4, 5, 6, 7, 8, 0, 1, 2, 3),
+    (5, 4, 7, 8, 0, 6, 2, 3, 1),
+    (6, 7, 8, 4, 1, 2, 3, 5, 0),
+    (7, 8, 5, 6, 3, 1, 4, 0, 2),
+    (8, 6, 4, 5, 2, 3, 0, 1, 7),
+    (0, 2, 3, 1, 8, 6, 4, 5, 7),
+    (1, 3, 4, 6, 7, 0, 2, 5, 8),
+    (1, 6, 7, 0, 8, 5, 3, 4, 2),
+    (1, 8, 0, 4, 2, 6, 5, 7, 3),
+    (2, 7, 5, 3, 8, 4, 0, 6, 1),
+    (3, 1, 8, 5, 0, 7, 4, 2, 6),
+    (3, 4, 6, 2, 1, 5, 8, 0, 7),
+)
+
+
 def jigsaw_permutations(n: int = JIGSAW_PERMUTATIONS, grid: int = JIGSAW_GRID) -> np.ndarray:
+    """(n, grid²) int64 fixed permutations of the jigsaw task (row i: tile shown at position j is
+    original tile ``perm[j]``); see :func:`greedy_permutations`."""
+    if grid == JIGSAW_GRID and n <= len(_JIGSAW_TABLE):
+        return np.array(_JIGSAW_TABLE[:n], np.int64)
+    return greedy_permutations(n, grid)
+
+
+@functools.lru_cache(maxsize=4)
+def greedy_permutations(n: int = JIGSAW_PERMUTATIONS, grid: int = JIGSAW_GRID) -> np.ndarray:
     """(n, grid²) int fixed permutations, chosen greedily to maximise their minimum Hamming distance.
 
     The first is the identity; each next one is the lexicographically first permutation with the
