@@ -43,7 +43,7 @@ from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_save_npz, atomic_write_json, hash_jsonable, read_json, sha256_file
 from navfusion.vision.encoders import NORMALIZATION, EncoderArch, TaskNet, ZooEncoder, count_params, make_head
 from navfusion.vision.tasks import TASKS, TaskSpec, task_spec
-from navfusion.vision.zoo import MANIFEST, save_weights
+from navfusion.vision.zoo import MANIFEST
 
 FORMAT = 1
 
@@ -236,25 +236,28 @@ def render_scene_data(scene_id: str, cfg: PretrainConfig) -> dict[str, np.ndarra
     finally:
         renderer.close()
     out: dict[str, np.ndarray] = {}
-    base = None
     for task, b in batches.items():
         spec = task_spec(task)
-        x = _quantize(b.inputs)
-        if spec.views == 1:
-            x = x[:, None]
+        x, t, m = task_arrays(spec, b, cfg)
         if spec.views == 1 and spec.input == "rgb":
-            if base is None:
-                base = x
-                out["rgb"] = base
+            out.setdefault("rgb", x)  # every plain single-view task sees the same base views
         else:
             out[f"{task}.inputs"] = x
-        t, m = b.target, b.mask
-        if spec.dense:
-            t, m = _pool_dense(t, m, cfg.dense_size, spec.classification)
         out[f"{task}.target"] = t.astype(np.int16 if spec.classification else np.float16) if spec.dense else t
         if m is not None:
             out[f"{task}.mask"] = m.astype(bool)
     return out
+
+
+def task_arrays(spec: TaskSpec, b, cfg: PretrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A ``TaskBatch`` -> (uint8 inputs (N, V, 3, S, S), target (dense pooled to ``dense_size``), mask)."""
+    x = _quantize(b.inputs)
+    if spec.views == 1:
+        x = x[:, None]
+    t, m = b.target, b.mask
+    if spec.dense:
+        t, m = _pool_dense(t, m, cfg.dense_size, spec.classification)
+    return x, t, m
 
 
 def build_dataset(cfg: PretrainConfig, scene_ids: Sequence[str], progress: bool = True) -> Path:
@@ -414,6 +417,88 @@ def to_input(x_u8: np.ndarray) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- one task
 
+@dataclass
+class TrainedTask:
+    """A pretrained task: ``net`` (encoder + head), target statistics and the baseline predictor."""
+
+    net: TaskNet
+    std: Standardizer
+    baseline: np.ndarray
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """What a zoo file holds: ``encoder.*`` and ``head.*`` (float16), ``target_mean``,
+        ``target_std`` and ``baseline`` (the trivial predictor, float32)."""
+        t = {f"encoder.{k}": v.detach().half().contiguous() for k, v in self.net.encoder.state_dict().items()}
+        t |= {f"head.{k}": v.detach().half().contiguous() for k, v in self.net.head.state_dict().items()}
+        t["target_mean"] = torch.from_numpy(self.std.mean.astype(np.float32))
+        t["target_std"] = torch.from_numpy(self.std.std.astype(np.float32))
+        t["baseline"] = torch.from_numpy(np.ascontiguousarray(self.baseline))
+        return t
+
+
+def head_info(spec: TaskSpec, cfg: PretrainConfig) -> dict[str, Any]:
+    return {"kind": "dense" if spec.dense else "global", "out_dim": spec.channels,
+            "out_size": cfg.dense_size if spec.dense else 0, "n_inputs": spec.views}
+
+
+def load_trained_task(zoo: str | os.PathLike, task: str) -> tuple[TrainedTask, PretrainConfig]:
+    """Encoder + decoder head of a zoo task (to recompute its held-out metric)."""
+    from navfusion.vision.zoo import find_zoo, load_into, load_manifest, load_state
+
+    d = find_zoo(zoo)
+    m = load_manifest(d)
+    if task not in m["tasks"]:
+        raise NavFusionError(f"zoo {d.name!r} has no task {task!r}")
+    cfg = config_from_manifest(m)
+    spec = task_spec(task)
+    e = m["tasks"][task]
+    state = load_state(d / e["file"], e["sha256"])
+    net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views)
+    body = {k: v.float() for k, v in state.items() if k.startswith(("encoder.", "head."))}
+    load_into(net, body, where=str(d / e["file"]))
+    net.eval()
+    std = Standardizer(state["target_mean"].numpy(), state["target_std"].numpy())
+    return TrainedTask(net, std, state["baseline"].numpy()), cfg
+
+
+def config_from_manifest(m: dict[str, Any]) -> PretrainConfig:
+    """The :class:`PretrainConfig` a zoo was trained with."""
+    tr = {k: v for k, v in m["training"].items() if k in PretrainConfig.__dataclass_fields__}
+    return PretrainConfig(**tr)
+
+
+def fresh_heldout_metric(zoo: str | os.PathLike, task: str, n: int = 64, seed: int = 12345,
+                         scenes: Sequence[str] | None = None) -> tuple[float, float, bool]:
+    """Re-score a shipped task on ``n`` freshly rendered views of the held-out pretrain scenes.
+
+    Returns ``(metric, baseline metric, higher_is_better)``.
+    """
+    from navfusion.render import create_renderer
+    from navfusion.render.camera import Camera
+    from navfusion.scenes.suites import load_scene
+    from navfusion.vision.sampling import render_task_batch
+
+    tt, cfg = load_trained_task(zoo, task)
+    spec = task_spec(task)
+    held = list(scenes) if scenes else split_scenes(cfg)[1]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, sid in enumerate(held):
+        k = n // len(held) + (i < n % len(held))
+        scene = load_scene(sid)
+        r = create_renderer(scene, Camera(width=cfg.image_size, height=cfg.image_size), backend=cfg.backend)
+        try:
+            parts.append(task_arrays(spec, render_task_batch(r, scene, task, k, rng), cfg))
+        finally:
+            r.close()
+    x = np.concatenate([p[0] for p in parts])
+    t = np.concatenate([p[1] for p in parts])
+    m = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    data = TaskData(x, t.astype(np.int64) if spec.classification else t.astype(np.float32), m)
+    value = evaluate(spec, tt.net, data, tt.std)
+    return value, baseline_value(spec, tt.baseline, data), metric_name(spec)[1]
+
+
 def _ckpt_save(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, key: str) -> None:
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
     for i, st in opt.state_dict()["state"].items():
@@ -471,16 +556,17 @@ def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, ba
     return metric_value(spec, torch.cat(preds), torch.from_numpy(data.target), mask)
 
 
-def baseline_value(spec: TaskSpec, train: TaskData, held: TaskData) -> float:
-    base = torch.from_numpy(np.asarray(baseline_prediction(spec, train)))
+def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData) -> float:
+    """Held-out metric of the trivial predictor (see :func:`baseline_prediction`)."""
+    base = torch.from_numpy(np.asarray(base_pred))
     pred = base.unsqueeze(0).expand(len(held), *base.shape)
     mask = None if held.mask is None else torch.from_numpy(held.mask)
     return metric_value(spec, pred, torch.from_numpy(held.target), mask)
 
 
 def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, ckpt: Path,
-               progress: bool = True, on_step: Callable[[int], None] | None = None) -> tuple[ZooEncoder, dict]:
-    """Train one task's encoder + head; returns the encoder and its result record.
+               progress: bool = True, on_step: Callable[[int], None] | None = None) -> tuple[TrainedTask, dict]:
+    """Train one task's encoder + head; returns them (with target statistics) and the result record.
 
     Resumes from ``ckpt`` when it holds a checkpoint of the same configuration. ``on_step(step)``
     is called after every step (tests use it to simulate a kill).
@@ -522,18 +608,21 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         if on_step is not None:
             on_step(step)
     bar.close()
+    with torch.no_grad():  # the zoo ships float16 weights: score exactly what is shipped
+        for prm in net.parameters():
+            prm.copy_(prm.half().float())
     name, higher = metric_name(spec)
     value = evaluate(spec, net, held, std)
-    base = baseline_value(spec, train, held)
+    base_pred = np.asarray(baseline_prediction(spec, train))
+    base = baseline_value(spec, base_pred, held)
     beats = value > base if higher else value < base
     result = {"task": task, "group": spec.group, "metric": name, "higher_is_better": higher,
               "heldout": value, "baseline": base, "beats_baseline": bool(beats),
               "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),
               "steps": steps, "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start,
               "key": key}
-    enc = net.encoder
-    enc.eval()
-    return enc, result
+    net.eval()
+    return TrainedTask(net, std, base_pred), result
 
 
 # ----------------------------------------------------------------------------- the zoo
@@ -554,6 +643,8 @@ def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict]) -> 
     m = {"zoo": cfg.zoo, "format": FORMAT, "architecture": {"family": "nfresnet", **cfg.arch.to_json()},
          "input_size": cfg.arch.input_size, "normalization": NORMALIZATION,
          "output_shape": list(cfg.arch.output_shape), "params_per_encoder": count_params(ZooEncoder(cfg.arch)),
+         "weights_dtype": "float16", "file_layout": "encoder.* (the encoder), head.* (its pretraining decoder), "
+         "target_mean/target_std (regression target standardisation), baseline (the trivial predictor)",
          "training": to_dict(cfg) | {"tasks": list(tasks)},
          "reproduce": f"navfusion encoders pretrain --config configs/zoo_{cfg.zoo}.yaml --out <dir>",
          "tasks": tasks}
@@ -598,8 +689,10 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         train = load_task_data(d, train_ids, task)
         held = load_task_data(d, held_ids, task)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
-        enc, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb)
-        save_weights(out / f"{task}.safetensors", enc, metadata={"task": task, "zoo": cfg.zoo})
+        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb)
+        res["head"] = head_info(task_spec(task), cfg)
+        with atomic_path(out / f"{task}.safetensors") as tmp:
+            save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
         results[task] = res
         write_manifest(out, cfg, results)
         (ckdir / f"{task}.ckpt.safetensors").unlink(missing_ok=True)

@@ -131,6 +131,9 @@ def load_zoo_encoder(zoo: str | os.PathLike, task: str, verify: bool = True) -> 
                              f"Tasks: {', '.join(tasks)}")
     entry = tasks[task]
     state = load_state(d / entry["file"], entry.get("sha256") if verify else None)
+    if any(k.startswith("encoder.") for k in state):  # zoo files also hold the pretraining head
+        state = {k[8:]: v for k, v in state.items() if k.startswith("encoder.")}
+    state = {k: v.float() for k, v in state.items()}
     enc = ZooEncoder(arch_from_manifest(m))
     load_into(enc, state, where=str(d / entry["file"]))
     enc.name = f"{d.name}/{task}"
