@@ -116,9 +116,26 @@ class Suite:
                                  f"no index {index}")
 
     def fingerprint(self) -> str:
-        """Hash of what defines this suite's scenes (generator version and config)."""
+        """Hash of what defines this suite's scenes: generator config and the generator's source code
+        (so a changed generator never serves stale cached scenes)."""
         gen = self.generator.to_json() if self.generator else None
-        return hash_jsonable({"v": GENERATOR_VERSION, "generator": gen, "kind": self.kind})
+        return hash_jsonable({"v": GENERATOR_VERSION, "src": _generator_source_hash(), "generator": gen,
+                              "kind": self.kind})
+
+
+_SRC_HASH: str | None = None
+
+
+def _generator_source_hash() -> str:
+    global _SRC_HASH
+    if _SRC_HASH is None:
+        here = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for name in ("generator.py", "floorplan.py", "furniture.py", "materials.py", "meshes.py", "scene.py"):
+            f = here / name
+            h.update(f.read_bytes() if f.is_file() else name.encode())
+        _SRC_HASH = h.hexdigest()
+    return _SRC_HASH
 
 
 # ----------------------------------------------------------------------------- loading suites
