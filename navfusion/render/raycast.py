@@ -47,6 +47,7 @@ class RaycastRenderer(Renderer):
         self._sem_id = np.array([i.semantic_id for i in scene.instances], np.uint8)
         self._rays = ray_directions(camera).reshape(-1, 3)  # (P, 3) camera frame, z = -1
         self._ray_norm = np.linalg.norm(self._rays, axis=1).astype(np.float32)
+        self._rays32 = self._rays.astype(np.float32)
         self.views_per_call = max(1, int(views_per_call))
 
     def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:
@@ -60,46 +61,44 @@ class RaycastRenderer(Renderer):
         alloc = {"rgb": ((n, npx, 3), np.uint8), "depth_z": ((n, npx), np.float32),
                  "depth_euclidean": ((n, npx), np.float32), "normal": ((n, npx, 3), np.float32),
                  "semantic": ((n, npx), np.uint8), "instance": ((n, npx), np.int32)}
-        res = {b: np.zeros(*alloc[b]) for b in want}
-        if "instance" in res:
-            res["instance"][:] = -1
-        rots = rotations(poses)  # (N, 3, 3) camera -> world
+        res = {b: np.empty(*alloc[b]) for b in want}
+        rots = rotations(poses).astype(np.float32)  # (N, 3, 3) camera -> world
+        eyes = poses.positions.astype(np.float32)
         for s in range(0, n, self.views_per_call):
             e = min(n, s + self.views_per_call)
             k = e - s
-            dirs = np.einsum("vij,pj->vpi", rots[s:e], self._rays).reshape(-1, 3).astype(np.float32)
-            orig = np.repeat(poses.positions[s:e].astype(np.float32), npx, axis=0)
-            far = np.full(len(dirs), self.camera.far, np.float32)
-            hit = self._embree.run(orig, dirs, far, output=1)
+            dirs = np.matmul(self._rays32[None], np.transpose(rots[s:e], (0, 2, 1)))  # (k, P, 3) world
+            dirs = np.ascontiguousarray(dirs.reshape(-1, 3))
+            orig = np.ascontiguousarray(np.repeat(eyes[s:e], npx, axis=0))
+            hit = self._embree.run(orig, dirs, np.full(len(dirs), self.camera.far, np.float32), output=1)
             prim = hit["primID"]
-            ok = prim >= 0
-            idx = np.flatnonzero(ok)
-            view = idx // npx
-            px = idx % npx
-            tz = hit["tfar"][idx]
-            owner = self._face_owner[prim[idx]]
-            if want & {"normal", "rgb"}:
-                ng = hit["Ng"][idx].astype(np.float64)
-                ng /= np.maximum(np.linalg.norm(ng, axis=1, keepdims=True), 1e-30)
-                d = dirs[idx]
-                ng[np.einsum("ij,ij->i", ng, d) > 0] *= -1  # face the camera
-            sl = (view + s, px)
+            miss = prim < 0
+            owner = self._face_owner[np.where(miss, 0, prim)]
+            tz = np.where(miss, np.float32(0), hit["tfar"]).astype(np.float32)
             if "depth_z" in want:
-                res["depth_z"][sl] = tz
+                res["depth_z"][s:e] = tz.reshape(k, npx)
             if "depth_euclidean" in want:
-                res["depth_euclidean"][sl] = tz * self._ray_norm[px]
-            if "normal" in want:
-                # world -> camera: R^T n
-                res["normal"][sl] = np.einsum("nji,nj->ni", rots[s:e][view], ng)
+                res["depth_euclidean"][s:e] = tz.reshape(k, npx) * self._ray_norm
             if "semantic" in want:
-                res["semantic"][sl] = self._sem_id[owner]
+                res["semantic"][s:e] = np.where(miss, 0, self._sem_id[owner]).reshape(k, npx)
             if "instance" in want:
-                res["instance"][sl] = self._inst_id[owner]
+                res["instance"][s:e] = np.where(miss, -1, self._inst_id[owner]).reshape(k, npx)
+            if not want & {"normal", "rgb"}:
+                continue
+            ng = hit["Ng"]
+            ng *= (np.float32(1.0) / np.maximum(np.sqrt(np.einsum("ij,ij->i", ng, ng)), np.float32(1e-30)))[:, None]
+            # face the camera
+            ng *= np.where(np.einsum("ij,ij->i", ng, dirs) > 0, np.float32(-1), np.float32(1))[:, None]
+            ng[miss] = 0
+            if "normal" in want:
+                # world -> camera: R^T n, i.e. the row vector n @ R
+                res["normal"][s:e] = np.matmul(ng.reshape(k, npx, 3), rots[s:e])
             if "rgb" in want:
-                p = orig[idx].astype(np.float64) + dirs[idx] * tz[:, None]
-                col = shading.albedo_and_shade(self._table, owner, p, ng, orig[idx].astype(np.float64))
-                res["rgb"][sl] = np.round(col * 255.0).astype(np.uint8)
-            del k
+                p = orig + dirs * tz[:, None]
+                col = shading.albedo_and_shade(self._table, owner, p, ng, orig)
+                rgb = (col * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+                rgb[miss] = 0
+                res["rgb"][s:e] = rgb.reshape(k, npx, 3)
         for b, arr in res.items():
             out[b] = arr.reshape((n, h, w) + arr.shape[2:])
         return Frames(**out)

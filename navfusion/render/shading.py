@@ -88,50 +88,64 @@ def glsl_constants() -> str:
 
 # ------------------------------------------------------------------------------- numpy twins
 
+_P = (np.uint32(73856093), np.uint32(19349663), np.uint32(83492791))
+
+
+def _cells(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """floor(p) as uint32 bit patterns (two's complement, as GLSL's ``uint(int)``) and fract(p)."""
+    fl = np.floor(p)
+    return fl.astype(np.int32).view(np.uint32), (p - fl).astype(np.float32)
+
+
+def _mix_hash(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> np.uint32(13))) * np.uint32(1540483477)
+    return h ^ (h >> np.uint32(15))
+
+
 def _hash(c: np.ndarray) -> np.ndarray:
-    """(..., 3) int32 cell -> (...,) uint32, the same bits as ``nf_hash``."""
-    c = c.astype(np.int64).astype(np.uint32)
-    with np.errstate(over="ignore"):
-        h = (c[..., 0] * np.uint32(73856093)) ^ (c[..., 1] * np.uint32(19349663)) ^ (c[..., 2] * np.uint32(83492791))
-        h = (h ^ (h >> np.uint32(13))) * np.uint32(1540483477)
-        h ^= h >> np.uint32(15)
-    return h
+    """(..., 3) uint32 cell -> (...,) uint32, the same bits as ``nf_hash``."""
+    return _mix_hash((c[..., 0] * _P[0]) ^ (c[..., 1] * _P[1]) ^ (c[..., 2] * _P[2]))
+
+
+def _to_unit(h: np.ndarray) -> np.ndarray:
+    return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
 
 
 def _rand(c: np.ndarray) -> np.ndarray:
-    return (_hash(c) >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+    """Hash of integer-valued float cells (..., 3) -> [0, 1)."""
+    return _to_unit(_hash(np.asarray(c).astype(np.int32).view(np.uint32)))
 
 
 def _noise(p: np.ndarray) -> np.ndarray:
-    fl = np.floor(p)
-    i = fl.astype(np.int64)
-    f = (p - fl).astype(np.float32)
-    u = f * f * (3.0 - 2.0 * f)
-    corner = {}
-    for dx in (0, 1):
-        for dy in (0, 1):
-            for dz in (0, 1):
-                corner[dx, dy, dz] = _rand(i + np.array([dx, dy, dz]))
+    """Value noise of (M, 3) float32 points, as ``nf_noise``."""
+    i, f = _cells(p)
+    one = np.uint32(1)
+    hx = (i[:, 0] * _P[0], (i[:, 0] + one) * _P[0])
+    hy = (i[:, 1] * _P[1], (i[:, 1] + one) * _P[1])
+    hz = (i[:, 2] * _P[2], (i[:, 2] + one) * _P[2])
+    u = f * f * (np.float32(3.0) - np.float32(2.0) * f)
+    ux, uy, uz = u[:, 0], u[:, 1], u[:, 2]
+
+    def r(dx, dy, dz):
+        return _to_unit(_mix_hash(hx[dx] ^ hy[dy] ^ hz[dz]))
 
     def mix(a, b, t):
         return a + (b - a) * t
 
-    ux, uy, uz = u[..., 0], u[..., 1], u[..., 2]
-    a = mix(corner[0, 0, 0], corner[1, 0, 0], ux)
-    b = mix(corner[0, 1, 0], corner[1, 1, 0], ux)
-    c = mix(corner[0, 0, 1], corner[1, 0, 1], ux)
-    d = mix(corner[0, 1, 1], corner[1, 1, 1], ux)
+    a = mix(r(0, 0, 0), r(1, 0, 0), ux)
+    b = mix(r(0, 1, 0), r(1, 1, 0), ux)
+    c = mix(r(0, 0, 1), r(1, 0, 1), ux)
+    d = mix(r(0, 1, 1), r(1, 1, 1), ux)
     return mix(mix(a, b, uy), mix(c, d, uy), uz)
 
 
 def _plane(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """(M, 3) surface coordinates as ``nf_plane``: (a, b) in the plane of the dominant normal axis, c along it."""
     an = np.abs(n)
     zdom = (an[:, 2] >= an[:, 0]) & (an[:, 2] >= an[:, 1])
     xdom = ~zdom & (an[:, 0] >= an[:, 1])
-    out = p[:, [0, 2, 1]].copy()
-    out[zdom] = p[zdom]
-    out[xdom] = p[xdom][:, [1, 2, 0]]
-    return out
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    return np.stack([np.where(xdom, y, x), np.where(zdom, y, z), np.where(zdom, z, np.where(xdom, x, y))], 1)
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -150,7 +164,8 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
     q = (_plane(p.astype(np.float32), n) / scale[:, None]).astype(np.float32)
     t = np.zeros(len(q), np.float32)
     two_pi = np.float32(6.2831853)
-    for k in np.unique(kind):
+    present = np.bincount(kind, minlength=len(TEXTURE_KINDS))
+    for k in np.flatnonzero(present[1:]) + 1:
         m = kind == k
         qm = q[m]
         if k == 1:
@@ -208,10 +223,11 @@ def albedo_and_shade(table: np.ndarray, owner: np.ndarray, p: np.ndarray, n: np.
     """numpy twin of the gl shading pass: (M,) instance indices, (M, 3) hit points and world normals
     facing the camera, eye (3,) or (M, 3) camera centres -> (M, 3) float32 colour in [0, 1]."""
     m = table[owner]
+    p = p.astype(np.float32, copy=False)
+    n = n.astype(np.float32, copy=False)
     t = pattern(m[:, 0, 3].astype(np.int64), p, n, m[:, 1, 3])
     albedo = m[:, 0, :3] + (m[:, 1, :3] - m[:, 0, :3]) * t[:, None]
-    d = np.broadcast_to(eye, p.shape) - p
-    dist = np.linalg.norm(d, axis=1)
-    to_eye = d / np.maximum(dist, 1e-9)[:, None]
-    return shade(albedo.astype(np.float32), n.astype(np.float32), to_eye.astype(np.float32),
-                 dist.astype(np.float32))
+    d = (np.broadcast_to(eye, p.shape) - p).astype(np.float32)
+    dist = np.sqrt(np.einsum("ij,ij->i", d, d))
+    to_eye = d / np.maximum(dist, np.float32(1e-9))[:, None]
+    return shade(albedo, n, to_eye, dist)
