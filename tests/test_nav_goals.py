@@ -102,3 +102,17 @@ def test_episodes_deterministic_and_in_range(nf_cache):
         warnings.simplefilter("error")
         assert evaluation_episodes(world, count=200, seed=1) == eps
     assert json.loads(path.read_text())["episodes"][0]["start"] == eps[0].start
+
+
+@pytest.mark.parametrize("barrier_top, visible", [(0.75, True), (2.5, False)])
+def test_visibility_over_low_furniture(barrier_top, visible):
+    from navfusion.nav.testing import boxes_scene
+
+    # a barrier (a low table or a wall) right in front of a chair: the eye (1.25 m) sees over the table
+    scene = boxes_scene([("table" if barrier_top < 1 else "wall", (2.0, 0.5, 0), (2.4, 3.5, barrier_top)),
+                         ("chair", (2.45, 1.8, 0), (2.9, 2.2, 0.9))], floor=((-0.1, -0.1), (6.1, 4.1)))
+    g = build_graph(scene)
+    node = g.nearest_node((1.5, 2.0))
+    assert np.allclose(g.positions[node, :2], (1.5, 2.0))
+    goals = goal_infos(g, scene, ("chair",))["chair"].goal_nodes
+    assert (node in set(goals.tolist())) == visible

@@ -18,8 +18,11 @@ import shapely
 
 from navfusion.common import STOP_ACTION, TARGETS
 from navfusion.nav.graph import OctoGraph
-from navfusion.nav.occupancy import rasterize_instance
+from navfusion.nav.occupancy import BAND, rasterize_instance
 from navfusion.scenes.scene import Instance, Scene
+
+#: Default eye height for visibility tests (the default camera's, metres above the floor).
+EYE_HEIGHT = 1.25
 
 
 class UnreachableTargetWarning(UserWarning):
@@ -50,8 +53,15 @@ def footprint(inst: Instance) -> shapely.Geometry:
     return shapely.MultiPoint(np.asarray(inst.vertices, np.float64)[:, :2]).convex_hull
 
 
-def instance_goal_nodes(graph: OctoGraph, inst: Instance, radius: float = 1.0) -> np.ndarray:
-    """(G,) sorted ids of nodes within ``radius`` m of ``inst``'s footprint from which it is visible."""
+def instance_goal_nodes(graph: OctoGraph, inst: Instance, radius: float = 1.0,
+                        eye_height: float = EYE_HEIGHT) -> np.ndarray:
+    """(G,) sorted ids of nodes within ``radius`` m of ``inst``'s footprint from which it is visible.
+
+    Visibility is a 2.5D line-of-sight test on the occupancy height map: the sight line from the
+    eye (``eye_height`` above the node) to a point of the object's top must pass above every other
+    geometry on the way (so a chair behind a table stays visible, one behind a wall does not).
+    Sight lines go to the footprint point nearest the node, the hull's corners and its centroid.
+    """
     occ = graph.occupancy
     fp = footprint(inst)
     xy = graph.positions[:, :2]
@@ -59,15 +69,28 @@ def instance_goal_nodes(graph: OctoGraph, inst: Instance, radius: float = 1.0) -
     if len(near) == 0:
         return near.astype(np.int64)
     # the object's own cells do not hide it (not grown: a door leaf touching a wall must not hide the wall)
-    clear = ~occ.occupied | rasterize_instance(occ, inst.vertices, inst.faces)
+    own = rasterize_instance(occ, inst.vertices, inst.faces)
+    top = min(float(inst.bounds()[1, 2]) - occ.floor_height, BAND[1])
     hull = fp if fp.geom_type == "Polygon" else fp.buffer(1e-3)
     samples = np.concatenate([np.asarray(hull.exterior.coords)[:-1], np.asarray(hull.centroid.coords)])
     lines = shapely.shortest_line(hull, shapely.points(xy[near]))
     nearest = shapely.get_coordinates(lines).reshape(len(near), 2, 2)[:, 0]
     targets = np.concatenate([nearest[:, None], np.broadcast_to(samples, (len(near), *samples.shape))], axis=1)
     starts = np.broadcast_to(xy[near][:, None], targets.shape)
-    visible = occ.segments_clear(starts, targets, grid=clear).any(axis=1)
+    visible = sight_lines_clear(occ, starts, targets, own, eye_height, top).any(axis=1)
     return near[visible].astype(np.int64)
+
+
+def sight_lines_clear(occ, p0: np.ndarray, p1: np.ndarray, ignore: np.ndarray, z0: float, z1: float) -> np.ndarray:
+    """Whether sight lines from xy ``p0`` at height ``z0`` to xy ``p1`` at height ``z1`` (heights above
+    the floor) pass above the occupancy height map, skipping ``ignore`` cells. Returns (...,) bool."""
+    length = float(np.max(np.linalg.norm(p1 - p0, axis=-1), initial=0.0))
+    n = max(2, int(np.ceil(length / (0.5 * occ.resolution))) + 1)
+    t = np.linspace(0.0, 1.0, n)
+    pts = p0[..., None, :] + (p1 - p0)[..., None, :] * t[:, None]
+    z = z0 + (z1 - z0) * t
+    ok = (occ.lookup(occ.height, pts, outside=np.float32(np.inf)) <= z + 1e-3) | occ.lookup(ignore, pts)
+    return ok.all(axis=-1)
 
 
 def bfs_distance(neighbors: np.ndarray, sources: np.ndarray) -> np.ndarray:

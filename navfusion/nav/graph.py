@@ -24,7 +24,7 @@ from navfusion.nav.occupancy import BAND, OccupancyGrid, detect_floor_height, ra
 from navfusion.scenes.scene import Scene
 
 #: Bump when the graph construction changes: old caches then rebuild.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 #: (dx, dy) lattice offsets of the 8 moves.
 MOVE_OFFSETS: np.ndarray = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)],
                                     dtype=np.int64)
@@ -226,7 +226,7 @@ def load_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, re
     g = _build(scene, settings, scene_hash)
     o = g.occupancy
     atomic_save_npz(path, positions=g.positions, neighbors=g.neighbors, lattice=g.lattice, origin=o.origin,
-                    occupied=o.occupied, walkable=o.walkable, free=o.free,
+                    occupied=o.occupied, walkable=o.walkable, free=o.free, height=o.height,
                     meta=np.array([o.resolution, o.floor_height, o.agent_radius]),
                     scene_hash=np.array(scene_hash))
     return g
@@ -238,7 +238,7 @@ def _load_npz(path: Path, settings: GraphSettings, scene_hash: str) -> OctoGraph
             raise ValueError("scene hash mismatch")
         res, floor, radius = (float(x) for x in z["meta"])
         occ = OccupancyGrid(origin=z["origin"], resolution=res, occupied=z["occupied"], walkable=z["walkable"],
-                            free=z["free"], floor_height=floor, agent_radius=radius)
+                            free=z["free"], height=z["height"], floor_height=floor, agent_radius=radius)
         g = OctoGraph(z["positions"], z["neighbors"], z["lattice"], occ, settings, scene_hash)
     n = len(g.positions)
     if g.neighbors.shape != (n, 8) or g.neighbors.max(initial=-1) >= n:

@@ -33,6 +33,8 @@ class OccupancyGrid:
         occupied: (H, W) bool, geometry in the agent's height band (row = y index, col = x index).
         walkable: (H, W) bool, floor surface below.
         free: (H, W) bool, walkable and at least ``agent_radius`` from every occupied cell.
+        height: (H, W) float32, top of the band geometry above the floor in each cell (metres, at
+            most the band's top; 0 where unoccupied): a 2.5D map for line-of-sight tests.
         floor_height: z of the floor used.
         agent_radius: inflation radius in metres.
     """
@@ -42,6 +44,7 @@ class OccupancyGrid:
     occupied: np.ndarray
     walkable: np.ndarray
     free: np.ndarray
+    height: np.ndarray
     floor_height: float
     agent_radius: float
 
@@ -57,11 +60,11 @@ class OccupancyGrid:
         return row, col
 
     def lookup(self, grid: np.ndarray, xy: np.ndarray, outside: bool = False) -> np.ndarray:
-        """Sample a (H, W) bool raster at world points (..., 2); points off the grid give ``outside``."""
+        """Sample a (H, W) raster at world points (..., 2); points off the grid give ``outside``."""
         row, col = self.to_cell(xy)
         h, w = grid.shape
         inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
-        out = np.full(row.shape, outside, dtype=bool)
+        out = np.full(row.shape, outside, dtype=grid.dtype)
         out[inside] = grid[row[inside], col[inside]]
         return out
 
@@ -152,15 +155,15 @@ def rasterize_instance(grid: OccupancyGrid, vertices: np.ndarray, faces: np.ndar
     return mask.astype(bool)
 
 
-def _draw(grid: np.ndarray, polys: list[np.ndarray], origin: np.ndarray, res: float) -> None:
-    """Rasterise xy polygons (P, 2) into a uint8 grid, conservatively (edges drawn too)."""
+def _draw(grid: np.ndarray, polys: list[np.ndarray], origin: np.ndarray, res: float, value: float = 1) -> None:
+    """Rasterise xy polygons (P, 2) into ``grid`` with ``value``, conservatively (edges drawn too)."""
     scale = float(1 << _SHIFT) / res
     for p in polys:
         # cell (r, c) centre is origin + (c, r) * res; shift by half a cell so centres map to integers
         pts = np.round((p[:, :2] - origin) * scale).astype(np.int32).reshape(-1, 1, 2)
         if len(pts) >= 3:
-            cv2.fillConvexPoly(grid, pts, 1, lineType=cv2.LINE_8, shift=_SHIFT)
-        cv2.polylines(grid, [pts], True, 1, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
+            cv2.fillConvexPoly(grid, pts, value, lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.polylines(grid, [pts], True, value, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
 
 
 def rasterize_occupancy(scene: Scene, floor_height: float, agent_radius: float = 0.2,
@@ -180,7 +183,13 @@ def rasterize_occupancy(scene: Scene, floor_height: float, agent_radius: float =
 
     zmin, zmax = tri[:, :, 2].min(1), tri[:, :, 2].max(1)
     occupied = np.zeros((h, w), np.uint8)
-    _draw(occupied, band_polygons(tri, lo, hi), origin, resolution)
+    polys = band_polygons(tri, lo, hi)
+    _draw(occupied, polys, origin, resolution)
+    # 2.5D height map: draw polygons from low to high tops so each cell keeps its highest top
+    height = np.zeros((h, w), np.float32)
+    tops = [float(p[:, 2].max()) - floor_height for p in polys]
+    for k in np.argsort(tops, kind="stable"):
+        _draw(height, [polys[k]], origin, resolution, value=tops[k])
 
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     flat = np.abs(n[:, 2]) > 0.9 * np.maximum(np.linalg.norm(n, axis=1), 1e-12)
@@ -197,5 +206,5 @@ def rasterize_occupancy(scene: Scene, floor_height: float, agent_radius: float =
     dist = cv2.distanceTransform((~occ).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     free = walkable.astype(bool) & (dist * resolution >= agent_radius + 0.5 * resolution)
     return OccupancyGrid(origin=origin, resolution=float(resolution), occupied=occ,
-                         walkable=walkable.astype(bool), free=free, floor_height=float(floor_height),
+                         walkable=walkable.astype(bool), free=free, height=height, floor_height=float(floor_height),
                          agent_radius=float(agent_radius))
