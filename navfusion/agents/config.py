@@ -46,13 +46,17 @@ class ExpertConfig:
             features are already high-level, and this is ~10× cheaper on a CPU) or ``"conv"`` (two
             3×3 convs, the second with stride 2).
         stem_channels: view embedding size (linear) or conv channels (conv).
+        policy: ``"direction"`` (one MLP shared by the 8 move directions, each seeing the views
+            rolled to put its own view first: equivariant to 45° turns of the world) or ``"flat"``
+            (one MLP on the concatenated views).
         hidden: width of the MLP's hidden layer (also the embedding size for feature fusion / concat).
     """
 
     channels: list[int] = field(default_factory=lambda: [8, 8, 8])
     stem: str = "linear"
-    stem_channels: int = 32
-    hidden: int = 128
+    stem_channels: int = 16
+    policy: str = "direction"
+    hidden: int = 64
 
     def __post_init__(self) -> None:
         check(isinstance(self.channels, (list, tuple)) and len(self.channels) == 3
@@ -60,6 +64,7 @@ class ExpertConfig:
               "expert.channels", self.channels, "three positive ints [C, h, w]")
         self.channels = [int(c) for c in self.channels]
         check(self.stem in ("linear", "conv"), "expert.stem", self.stem, "'linear' or 'conv'")
+        check(self.policy in ("direction", "flat"), "expert.policy", self.policy, "'direction' or 'flat'")
         check(isinstance(self.stem_channels, int) and self.stem_channels > 0, "expert.stem_channels",
               self.stem_channels, "a positive int")
         check(isinstance(self.hidden, int) and self.hidden > 0, "expert.hidden", self.hidden, "a positive int")

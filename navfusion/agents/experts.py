@@ -14,34 +14,81 @@ from navfusion.common import NUM_ACTIONS
 NUM_VIEWS = 8
 
 
-class ExpertPolicy(nn.Module):
-    """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → ``(B, out)``.
+def view_stem(cfg: ExpertConfig) -> tuple[nn.Module, int]:
+    """A view-shared stem ``(N, C, h, w) → (N, S)`` and its output size ``S``."""
+    c, h, w = cfg.channels
+    s = cfg.stem_channels
+    if cfg.stem == "conv":
+        stem = nn.Sequential(nn.Conv2d(c, s, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(s, s, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
+        return stem, s * ((h + 1) // 2) * ((w + 1) // 2)
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, s), nn.ReLU()), s
 
-    A view-shared stem (linear, or two 3×3 convs) embeds each view; the 8 view embeddings are concatenated in world-aligned order (view k looks along move k, so position in
-    the vector = direction) and joined with the target one-hot; an MLP gives 9 action logits
-    (``head=True``) or a ``hidden``-sized embedding (``head=False``, for feature fusion / concat).
+
+class PolicyTrunk(nn.Module):
+    """View embeddings ``(B, 8, S)`` + target one-hot ``(B, T)`` → ``(B, D, H)``.
+
+    ``policy="direction"`` (default, D = 8): for each move direction k, the 8 view embeddings are
+    rolled so that view k comes first (view k looks along move k), joined with a diagonal-move flag
+    and the target, and one MLP shared by all directions embeds them -- the policy is equivariant
+    to 45° rotations of the world, which matters with few training scenes ("go where the target is
+    seen" is learnt once, not once per direction). ``policy="flat"`` (D = 1): one MLP on the
+    concatenated views.
+    """
+
+    def __init__(self, in_size: int, hidden: int, num_targets: int, policy: str) -> None:
+        super().__init__()
+        self.direction = policy == "direction"
+        extra = num_targets + (1 if self.direction else 0)
+        self.fc = nn.Linear(in_size * NUM_VIEWS + extra, hidden)
+        rolls = torch.stack([(torch.arange(NUM_VIEWS) + k) % NUM_VIEWS for k in range(NUM_VIEWS)])
+        self.register_buffer("rolls", rolls, persistent=False)
+        self.register_buffer("diagonal", (torch.arange(NUM_VIEWS) % 2).float().view(1, NUM_VIEWS, 1), persistent=False)
+
+    def forward(self, v: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
+        b = v.shape[0]
+        if not self.direction:
+            return torch.relu(self.fc(torch.cat([v.reshape(b, -1), target_onehot], -1))).unsqueeze(1)
+        z = v[:, self.rolls].reshape(b, NUM_VIEWS, -1)  # (B, 8 directions, 8·S)
+        t = target_onehot.unsqueeze(1).expand(b, NUM_VIEWS, target_onehot.shape[-1])
+        return torch.relu(self.fc(torch.cat([z, self.diagonal.expand(b, -1, -1), t], -1)))
+
+
+class PolicyHead(nn.Module):
+    """``(B, D, H)`` → 9 action logits: per direction a shared linear score (D = 8) and a stop logit
+    from the max over directions; or one linear layer (D = 1)."""
+
+    def __init__(self, hidden: int, policy: str) -> None:
+        super().__init__()
+        self.direction = policy == "direction"
+        if self.direction:
+            self.move = nn.Linear(hidden, 1)
+            self.stop = nn.Linear(hidden, 1)
+        else:
+            self.out = nn.Linear(hidden, NUM_ACTIONS)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.direction:
+            return self.out(z[:, 0])
+        return torch.cat([self.move(z).squeeze(-1), self.stop(z.amax(1))], -1)
+
+
+class ExpertPolicy(nn.Module):
+    """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → logits ``(B, 9)``
+    (``head=True``) or the trunk's embedding ``(B, D, H)`` (``head=False``, for feature fusion /
+    concat). A view-shared stem embeds each view, then :class:`PolicyTrunk` and :class:`PolicyHead`.
     """
 
     def __init__(self, cfg: ExpertConfig, num_targets: int, head: bool = True) -> None:
         super().__init__()
-        c, h, w = cfg.channels
-        s = cfg.stem_channels
-        if cfg.stem == "conv":
-            self.stem = nn.Sequential(
-                nn.Conv2d(c, s, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(s, s, 3, stride=2, padding=1), nn.ReLU(),
-            )
-            flat = s * ((h + 1) // 2) * ((w + 1) // 2) * NUM_VIEWS
-        else:
-            self.stem = nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, s), nn.ReLU())
-            flat = s * NUM_VIEWS
-        self.fc = nn.Linear(flat + num_targets, cfg.hidden)
-        self.head = nn.Linear(cfg.hidden, NUM_ACTIONS) if head else None
+        self.stem, size = view_stem(cfg)
+        self.trunk = PolicyTrunk(size, cfg.hidden, num_targets, cfg.policy)
+        self.head = PolicyHead(cfg.hidden, cfg.policy) if head else None
 
     def forward(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        z = self.stem(x.reshape(b * NUM_VIEWS, *x.shape[2:])).reshape(b, -1)
-        z = torch.relu(self.fc(torch.cat([z, target_onehot], dim=-1)))
+        v = self.stem(x.reshape(b * NUM_VIEWS, *x.shape[2:])).reshape(b, NUM_VIEWS, -1)
+        z = self.trunk(v, target_onehot)
         return z if self.head is None else self.head(z)
 
 

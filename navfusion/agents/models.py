@@ -20,7 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from navfusion.agents.config import AgentConfig
-from navfusion.agents.experts import ExpertPolicy, FeatureFrontend, expand_mask, make_bank
+from navfusion.agents.experts import (
+    ExpertPolicy,
+    FeatureFrontend,
+    PolicyHead,
+    PolicyTrunk,
+    expand_mask,
+    make_bank,
+)
 from navfusion.agents.gate import Gate, rgb_to_input
 from navfusion.agents.resnet import ResNetTrunk
 from navfusion.agents.types import AgentInput, PolicyOutput
@@ -145,7 +152,7 @@ class FeatureFusion(Agent):
         self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
         self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
         self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
-        self.head = nn.Sequential(nn.Linear(hdim + spec.num_targets, hdim), nn.ReLU(), nn.Linear(hdim, NUM_ACTIONS))
+        self.head = PolicyHead(hdim, cfg.expert.policy)
         a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
         self.register_buffer("affinity", a, persistent=False)
 
@@ -153,10 +160,10 @@ class FeatureFusion(Agent):
         b, k = inp.batch_size, self.spec.num_experts
         m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
         oh = self.onehot(inp.target)
-        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, H)
+        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, D, H)
         w = self.gate(inp.rgb, oh, m)
-        fused = (w.unsqueeze(-1) * e).sum(1)
-        logits = self.head(torch.cat([fused, oh], -1))
+        fused = (w.view(b, k, 1, 1) * e).sum(1)
+        logits = self.head(fused)
         return PolicyOutput(log_probs=torch.log_softmax(logits, -1), gate=w)
 
     def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -169,8 +176,9 @@ class FeatureFusion(Agent):
 
 
 class Concat(Agent):
-    """All K representations into one policy: per-representation towers (the first layer of one
-    big network, block-structured) whose embeddings are concatenated before a shared head."""
+    """All K representations into one policy: per-representation towers (the first layers of one
+    big network, block-structured) whose embeddings are concatenated and mixed by a linear layer
+    before the policy head."""
 
     kind = "concat"
 
@@ -179,15 +187,16 @@ class Concat(Agent):
         k, hdim = spec.num_experts, cfg.expert.hidden
         self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
         self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
-        self.head = nn.Sequential(nn.Linear(k * hdim + spec.num_targets, hdim), nn.ReLU(),
-                                  nn.Linear(hdim, NUM_ACTIONS))
+        self.mix = nn.Linear(k * hdim, hdim)
+        self.head = PolicyHead(hdim, cfg.expert.policy)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
         b, k = inp.batch_size, self.spec.num_experts
         m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
         oh = self.onehot(inp.target)
-        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)
-        logits = self.head(torch.cat([e.reshape(b, -1), oh], -1))
+        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, D, H)
+        z = torch.relu(self.mix(e.permute(0, 2, 1, 3).reshape(b, e.shape[2], -1)))
+        logits = self.head(z)
         return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
 
 
@@ -239,16 +248,16 @@ class ResNetAgent(Agent):
         self.trunk = ResNetTrunk(rc.width, rc.blocks)
         if rc.init:
             self.trunk.load_torchvision(rc.init)
-        self.head = nn.Sequential(nn.Linear(self.trunk.out_channels * 8 + spec.num_targets, rc.hidden), nn.ReLU(),
-                                  nn.Linear(rc.hidden, NUM_ACTIONS))
+        self.policy = PolicyTrunk(self.trunk.out_channels, rc.hidden, spec.num_targets, cfg.expert.policy)
+        self.head = PolicyHead(rc.hidden, cfg.expert.policy)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
         b = inp.batch_size
         x = rgb_to_input(inp.rgb, self.cfg.rgb_resolution)
         if noise > 0:
             x = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
-        z = self.trunk(x).reshape(b, -1)
-        logits = self.head(torch.cat([z, self.onehot(inp.target)], -1))
+        v = self.trunk(x).reshape(b, 8, -1)
+        logits = self.head(self.policy(v, self.onehot(inp.target)))
         return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
 
 

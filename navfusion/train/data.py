@@ -31,7 +31,8 @@ def suite_of_env(env_id: str) -> str:
         return m["suite"]
     if "/" not in env_id:
         return env_id
-    raise NavFusionError(f"bad env id {env_id!r}: expected 'NavFusion/OctoNav-<suite>-v0' (e.g. NavFusion/OctoNav-tiny-v0)")
+    raise NavFusionError(f"bad env id {env_id!r}: expected 'NavFusion/OctoNav-<suite>-v0' "
+                         "(e.g. NavFusion/OctoNav-tiny-v0)")
 
 
 def split_scene_ids(suite: str, split: str) -> list[str]:
@@ -117,8 +118,8 @@ def world_episodes(world, count: int, seed: int) -> Episodes:
 
 
 def encoder_input_size(name: str) -> int:
-    from navfusion.vision.registry import create_encoder
     from navfusion.vision.features import resolve_encoder
+    from navfusion.vision.registry import create_encoder
 
     return int(create_encoder(resolve_encoder(_zoo_of(name), name)).input_size)
 
@@ -131,7 +132,7 @@ def _zoo_of(name: str) -> str:
 
 def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int | None,
                episodes_per_scene: int = 0, episode_seed: int = 0, max_scenes: int | None = None,
-               zoo: str | None = None, build: bool = True) -> NavData:
+               zoo: str | None = None, build: bool = True, view_resolution: int = 64) -> NavData:
     """Load a suite split: tables, features (built incrementally if missing) and RGB views.
 
     Args:
@@ -140,6 +141,8 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
         episodes_per_scene: fixed episodes per scene for validation (0: none).
         max_scenes: use only the first scenes of the split.
         zoo: FeatureStore namespace (default: the default zoo).
+        view_resolution: resolution of the rendered views the RGB input is resized from (the views
+            the encoders saw, so nothing is rendered twice).
     """
     from navfusion.nav import load_world
     from navfusion.vision.features import FeatureStore, build_features
@@ -152,12 +155,12 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
     store = FeatureStore(zoo)
     arrays, feats, rgbs, eps, shapes = [], [], [], [], None
     for sid in ids:
-        world = load_world(sid, resolution=rgb_resolution or 64, views=rgb_resolution is not None)
+        world = load_world(sid, resolution=view_resolution, views=rgb_resolution is not None, progress=False)
         arrays.append(world_arrays(world))
         if episodes_per_scene:
             eps.append(world_episodes(world, episodes_per_scene, episode_seed))
         if rgb_resolution is not None:
-            rgbs.append(torch.from_numpy(np.ascontiguousarray(world.views.rgb)))
+            rgbs.append(torch.from_numpy(resize_views(np.asarray(world.views.rgb), rgb_resolution)))
         if encoders:
             slug = SceneId.parse(sid).slug
             per = [store.load(slug, [e])[:, 0] for e in encoders]  # (N, 8, C, h, w) each
@@ -171,6 +174,17 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
     spec = InputSpec(tuple(encoders), tuple(shapes or ()), len(TARGETS))
     rgb = torch.cat(rgbs) if rgbs else None
     return NavData(ids, arrays, offsets, features, rgb, spec, eps)
+
+
+def resize_views(rgb: np.ndarray, size: int) -> np.ndarray:
+    """``(N, 8, H, W, 3)`` uint8 → ``(N, 8, size, size, 3)`` (area interpolation)."""
+    if rgb.shape[2] == size and rgb.shape[3] == size:
+        return np.ascontiguousarray(rgb)
+    import cv2
+
+    flat = rgb.reshape(-1, *rgb.shape[2:])
+    out = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in flat])
+    return out.reshape(*rgb.shape[:2], size, size, 3)
 
 
 # ----------------------------------------------------------------------------- synthetic data

@@ -59,6 +59,9 @@ class TrainConfig:
         seed: seeds model initialisation, the state sampler and rollouts.
         initial_states: oracle-path seed states: 0 = every reachable node per target, else random
             episode starts per scene whose oracle paths are added.
+        min_state_distance: states this close to the goal or closer are not trained on: with the
+            paper's success rule (reach within 3 steps) such states end the episode, so the default
+            4 never teaches the agent to stop (stopping can only fail); 0 trains on every state.
         dagger_start, dagger_every: first DAgger round and rounds' spacing in iterations (0: off).
         dagger_episodes: rollouts per scene and round.
         dagger_beta: probability that the oracle acts in a rollout step, ``dagger_beta ** round``.
@@ -79,6 +82,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
     initial_states: int = 0
+    min_state_distance: int = 4
     dagger_start: int = 500
     dagger_every: int = 250
     dagger_episodes: int = 64
@@ -96,8 +100,8 @@ class TrainConfig:
         for name in ("iterations", "batch_size", "checkpoint_every", "log_every"):
             v = getattr(self, name)
             check(isinstance(v, int) and v >= 1, name, v, "an int >= 1")
-        for name in ("initial_states", "dagger_start", "dagger_every", "dagger_episodes", "eval_every",
-                     "val_episodes", "threads", "seed"):
+        for name in ("initial_states", "min_state_distance", "dagger_start", "dagger_every", "dagger_episodes",
+                     "eval_every", "val_episodes", "threads", "seed"):
             v = getattr(self, name)
             check(isinstance(v, int) and v >= 0, name, v, "an int >= 0")
         check(isinstance(self.lr, (int, float)) and self.lr > 0, "lr", self.lr, "a positive number")
@@ -243,7 +247,7 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
         best = None if best is None or (isinstance(best, float) and math.isnan(best)) else float(best)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        buffer = oracle_states(train_data, rng, cfg.initial_states)
+        buffer = oracle_states(train_data, rng, cfg.initial_states, cfg.min_state_distance)
     atomic_write_json(out / "config.json", resolved)
     try:
         import yaml
@@ -274,7 +278,8 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
             if trainable and cfg.dagger_every and it >= cfg.dagger_start and it > 0 \
                     and (it - cfg.dagger_start) % cfg.dagger_every == 0:
                 rnd = (it - cfg.dagger_start) // cfg.dagger_every
-                new = dagger_states(agent, train_data, rng, cfg.dagger_episodes, cfg.dagger_beta ** rnd)
+                new = dagger_states(agent, train_data, rng, cfg.dagger_episodes, cfg.dagger_beta ** rnd,
+                                    cfg.min_state_distance)
                 buffer = np.concatenate([buffer, new])
             logs: dict[str, float] = {}
             if trainable:
@@ -342,8 +347,8 @@ def _check_same_run(prev: dict[str, Any], now: dict[str, Any], out: Path) -> Non
             f"{len(prev.get('encoders') or [])} encoders); this is {now['agent']['name']!r} ({now['agent']['kind']}). "
             "Use another --out or --restart."
         )
-    for key in ("seed", "batch_size", "lr", "initial_states", "dagger_start", "dagger_every", "dagger_episodes",
-                "dagger_beta", "env"):
+    for key in ("seed", "batch_size", "lr", "initial_states", "min_state_distance", "dagger_start", "dagger_every",
+                "dagger_episodes", "dagger_beta", "env"):
         a, b = prev.get("train", {}).get(key), now["train"][key]
         if a != b:
             raise NavFusionError(f"{out}: cannot resume with {key}={b!r}; the run used {key}={a!r} "

@@ -62,17 +62,18 @@ def sample_starts(arrays: NavArrays, n: int, rng: np.random.Generator, min_dista
     return Episodes(start=pick[:, 1].copy(), target=pick[:, 0].copy(), shortest=d[pick[:, 0], pick[:, 1]])
 
 
-def oracle_states(data: NavData, rng: np.random.Generator, starts_per_scene: int = 0) -> np.ndarray:
+def oracle_states(data: NavData, rng: np.random.Generator, starts_per_scene: int = 0,
+                  min_distance: int = 0) -> np.ndarray:
     """Imitation seed states ``(M, 3)`` int (scene, node, target) along oracle paths.
 
     ``starts_per_scene == 0``: every node with a finite distance ≤ 32 to a target (each is the start
     of its own oracle path); else that many random episode starts per scene and every node on
-    their oracle paths.
+    their oracle paths. States closer than ``min_distance`` to the goal are left out.
     """
     rows = []
     for s, a in enumerate(data.arrays):
         if starts_per_scene == 0:
-            tn = np.argwhere((a.distance >= 0) & (a.distance <= MAX_DISTANCE))
+            tn = np.argwhere((a.distance >= min_distance) & (a.distance <= MAX_DISTANCE))
             rows.append(np.column_stack([np.full(len(tn), s), tn[:, 1], tn[:, 0]]))
             continue
         eps = sample_starts(a, starts_per_scene, rng)
@@ -85,11 +86,15 @@ def oracle_states(data: NavData, rng: np.random.Generator, starts_per_scene: int
                 break
             node = np.where(moving, a.neighbors[node, np.minimum(act, 7)], node)
             node, tgt = node[moving], tgt[moving]
+    if rows and min_distance > 0:
+        allr = np.concatenate(rows)
+        d = data.distance(allr[:, 0], allr[:, 1], allr[:, 2])
+        rows = [allr[d >= min_distance]]
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
 
 
 def dagger_states(agent: Agent, data: NavData, rng: np.random.Generator, episodes_per_scene: int,
-                  oracle_beta: float) -> np.ndarray:
+                  oracle_beta: float, min_distance: int = 0) -> np.ndarray:
     """States ``(M, 3)`` visited by the current policy (sampling, mixed with the oracle at rate
     ``oracle_beta``) from random starts; the caller relabels them with the oracle."""
     rows = []
@@ -105,7 +110,7 @@ def dagger_states(agent: Agent, data: NavData, rng: np.random.Generator, episode
         tgt = np.broadcast_to(eps.target[:, None], nodes.shape)
         keep = nodes >= 0
         n, t = nodes[keep], tgt[keep]
-        ok = a.distance[t, n] >= 0
+        ok = a.distance[t, n] >= max(min_distance, 0)
         rows.append(np.column_stack([np.full(ok.sum(), s), n[ok], t[ok]]))
     agent.train(was)
     return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 3), np.int64)
