@@ -193,3 +193,15 @@ def test_sample_poses_on_given_nodes():
     assert {tuple(x) for x in p.positions[:, :2]} == {tuple(x) for x in nodes[:, :2]}
     with pytest.raises(NavFusionError, match="nodes"):
         sample_poses(scene, 5, np.random.default_rng(0), nodes=np.zeros((0, 3)))
+
+
+def test_preview_image_has_a_column_per_target(world_batches, tmp_path):
+    from navfusion.vision.gt_preview import preview_image, save_preview
+
+    _, cam, _, batches = world_batches
+    img = preview_image(batches, samples=2, camera=cam)
+    extra_inputs = sum(1 for t in TASKS if task_spec(t).input != "rgb" or task_spec(t).views > 1)
+    assert img.dtype == np.uint8 and img.shape[1] == (25 + extra_inputs) * cam.width
+    assert img.shape[0] > 2 * cam.height
+    save_preview(batches, tmp_path / "gt.png", 2, cam)
+    assert (tmp_path / "gt.png").stat().st_size > 1000
