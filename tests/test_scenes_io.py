@@ -133,3 +133,25 @@ def test_place_object(scene, tmp_path):
     assert out.content_hash() != scene.content_hash()
     with pytest.raises(NavFusionError, match="unknown category"):
         place_object(scene, obj, "sofa_bed", (x, y))
+
+
+def test_imported_scene_renders(scene, tmp_path):
+    from navfusion.render import create_renderer
+    from navfusion.render.camera import Camera, Poses
+
+    glb, _ = save_scene(scene, tmp_path)
+    tm = trimesh.load(str(glb), force="scene", process=False)
+    tm.metadata.clear()
+    plain = tmp_path / "plain.glb"
+    plain.write_bytes(tm.export(file_type="glb"))
+    with pytest.warns(UserWarning):
+        imp = import_mesh(plain)
+    x, y = np.asarray(scene.rooms[0].polygon).mean(0)
+    r = create_renderer(imp, Camera(width=24, height=24), backend="raycast")
+    try:
+        f = r.render(Poses([[x, y, 1.25]], [0.3]))
+    finally:
+        r.close()
+    assert (f.depth_z[0] > 0).mean() > 0.99  # closed rooms: every ray hits something
+    assert set(np.unique(f.semantic[0])) <= {0, 19}  # everything unlabelled is 'misc'
+    assert (f.semantic[0] == 19).all()
