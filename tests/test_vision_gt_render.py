@@ -62,3 +62,25 @@ def test_all_tasks_on_test_apartment():
             assert b.target.std() > 0, t  # targets vary over real views
     assert set(batches["point_matching"].target.tolist()) == {0, 1}
     assert len(set(batches["class_scene"].target.tolist())) > 1
+
+
+@pytest.mark.slow
+def test_generated_scene_views_are_free_and_targets_sane():
+    generator = pytest.importorskip("navfusion.scenes.generator")
+    from navfusion.vision.sampling import render_task_batches, sample_poses
+
+    scene = generator.generate_scene(seed=1)
+    cam = Camera(width=48, height=48)
+    r = render_base.create_renderer(scene, cam, backend="auto")
+    try:
+        poses = sample_poses(scene, 60, np.random.default_rng(0), cam)
+        d = r.render(poses).depth_z.reshape(60, -1)
+        assert (d > 0).all()  # inside closed rooms every pixel hits something
+        assert d.min() > 0.15  # never inside or against furniture
+        batches = render_task_batches(r, scene, ["class_scene", "room_layout", "point_matching"], 12,
+                                      np.random.default_rng(1))
+    finally:
+        r.close()
+    lay = batches["room_layout"].target
+    assert (lay[:, :4] > 0.2).all()  # the camera is inside its room, away from the walls
+    assert set(batches["point_matching"].target.tolist()) == {0, 1}
