@@ -12,6 +12,10 @@ from navfusion.agents.config import ExpertConfig
 from navfusion.common import NUM_ACTIONS
 
 NUM_VIEWS = 8
+#: row k lists the views in the order direction k sees them (its own view first)
+_ROLLS = torch.stack([(torch.arange(NUM_VIEWS) + k) % NUM_VIEWS for k in range(NUM_VIEWS)])
+#: 1 for diagonal moves (odd k): they are √2 longer, so the shared MLP must be able to tell them apart
+_DIAGONAL = (torch.arange(NUM_VIEWS) % 2).float().view(1, NUM_VIEWS, 1)
 
 
 def view_stem(cfg: ExpertConfig) -> tuple[nn.Module, int]:
@@ -41,17 +45,14 @@ class PolicyTrunk(nn.Module):
         self.direction = policy == "direction"
         extra = num_targets + (1 if self.direction else 0)
         self.fc = nn.Linear(in_size * NUM_VIEWS + extra, hidden)
-        rolls = torch.stack([(torch.arange(NUM_VIEWS) + k) % NUM_VIEWS for k in range(NUM_VIEWS)])
-        self.register_buffer("rolls", rolls, persistent=False)
-        self.register_buffer("diagonal", (torch.arange(NUM_VIEWS) % 2).float().view(1, NUM_VIEWS, 1), persistent=False)
 
     def forward(self, v: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
         b = v.shape[0]
         if not self.direction:
             return torch.relu(self.fc(torch.cat([v.reshape(b, -1), target_onehot], -1))).unsqueeze(1)
-        z = v[:, self.rolls].reshape(b, NUM_VIEWS, -1)  # (B, 8 directions, 8·S)
+        z = v[:, _ROLLS.to(v.device)].reshape(b, NUM_VIEWS, -1)  # (B, 8 directions, 8·S)
         t = target_onehot.unsqueeze(1).expand(b, NUM_VIEWS, target_onehot.shape[-1])
-        return torch.relu(self.fc(torch.cat([z, self.diagonal.expand(b, -1, -1), t], -1)))
+        return torch.relu(self.fc(torch.cat([z, _DIAGONAL.to(v.device).expand(b, -1, -1), t], -1)))
 
 
 class PolicyHead(nn.Module):
@@ -91,6 +92,39 @@ class ExpertPolicy(nn.Module):
         z = self.trunk(v, target_onehot)
         return z if self.head is None else self.head(z)
 
+    def forward_stacked(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
+        """The K experts of an ExpertBank at once (this module then holds ``(K, ...)`` parameters):
+        ``x (B, K, 8, C, h, w)`` → ``(B, K, 9)`` or ``(B, K, D, H)``. Linear stems only."""
+        b, k = x.shape[:2]
+        lin = self.stem[1]
+        xf = x.reshape(b, k, NUM_VIEWS, -1).permute(1, 0, 2, 3).reshape(k, b * NUM_VIEWS, -1)
+        v = torch.relu(torch.baddbmm(lin.bias.unsqueeze(1), xf, lin.weight.transpose(1, 2)))  # (K, B·8, S)
+        v = v.reshape(k, b, NUM_VIEWS, -1)
+        tr, fc = self.trunk, self.trunk.fc
+        t = target_onehot.float()
+        if tr.direction:
+            z = v[:, :, _ROLLS.to(v.device)].reshape(k, b * NUM_VIEWS, -1)  # (K, B·8 dirs, 8·S)
+            extra = torch.cat([_DIAGONAL.to(v.device).expand(b, -1, -1),
+                               t.unsqueeze(1).expand(b, NUM_VIEWS, t.shape[-1])], -1).reshape(b * NUM_VIEWS, -1)
+            d = NUM_VIEWS
+        else:
+            z, extra, d = v.reshape(k, b, -1), t, 1
+        n_in = z.shape[-1]
+        # split the first layer: [views | extras] so the shared extras are not copied K times
+        h = torch.baddbmm(fc.bias.unsqueeze(1), z, fc.weight[:, :, :n_in].transpose(1, 2))
+        h = torch.relu(h + torch.einsum("ne,khe->knh", extra, fc.weight[:, :, n_in:]))  # (K, B·D, H)
+        h = h.reshape(k, b, d, -1)
+        if self.head is None:
+            return h.permute(1, 0, 2, 3)
+        hd = self.head
+        if hd.direction:
+            move = torch.einsum("kbdh,kh->kbd", h, hd.move.weight[:, 0]) + hd.move.bias.unsqueeze(-1)
+            stop = torch.einsum("kbh,kh->kb", h.amax(2), hd.stop.weight[:, 0]) + hd.stop.bias
+            out = torch.cat([move, stop.unsqueeze(-1)], -1)
+        else:
+            out = torch.einsum("kbh,kah->kba", h[:, :, 0], hd.out.weight) + hd.out.bias.unsqueeze(1)
+        return out.permute(1, 0, 2)
+
 
 class LoopBank(nn.Module):
     """K experts of one architecture run one after another: ``(B, K, *in), *shared → (B, K, *out)``.
@@ -113,8 +147,10 @@ class LoopBank(nn.Module):
 def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str = "auto") -> nn.Module:
     """An expert bank of ``num_experts`` modules built by ``factory``.
 
-    ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else a loop), ``"bank"`` or
-    ``"loop"``.
+    ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else the local
+    :class:`LoopBank`), ``"bank"`` or ``"loop"``. The bank runs its experts in ``"loop"`` mode:
+    measured on a 2-core CPU at batch 256, K = 25, the hand-batched ``forward_stacked`` (kept,
+    tested equal) took 0.71 s per forward+backward against 0.49 s for the loop.
     """
     if backend in ("auto", "bank"):
         try:
@@ -123,7 +159,7 @@ def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str =
             if backend == "bank":
                 raise
         else:
-            return ExpertBank(factory, num_experts)
+            return ExpertBank(factory, num_experts, mode="loop")
     return LoopBank(factory, num_experts)
 
 
