@@ -1,0 +1,29 @@
+"""``navfusion rollout`` and ``navfusion bench env``."""
+
+from __future__ import annotations
+
+import json
+
+from navfusion.cli import main
+
+
+def test_rollout_oracle_and_random(tiny_worlds, capsys, tmp_path):
+    gif = tmp_path / "ep.gif"
+    assert main(["rollout", "--env", "NavFusion/OctoNav-tiny-v0", "--agent", "oracle", "--episodes", "5",
+                 "--gif", str(gif), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["success"] == 1.0 and out["spl"] == 1.0 and gif.stat().st_size > 1000
+    assert main(["rollout", "--env", "NavFusion/OctoNav-tiny-v0", "--agent", "random", "--episodes", "10"]) == 0
+    assert "random on NavFusion/OctoNav-tiny-v0: 10 episodes, success" in capsys.readouterr().out
+
+
+def test_rollout_unknown_env_suggests(capsys):
+    assert main(["rollout", "--env", "NavFusion/OctoNav-tini-v0"]) == 1
+    assert "Did you mean 'NavFusion/OctoNav-tiny-v0'" in capsys.readouterr().err
+
+
+def test_bench_env_json(nf_cache, capsys):
+    assert main(["bench", "env", "--toy", "--resolution", "16", "--steps", "300", "--live-steps", "3", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["steps_per_s_cached"] > res["steps_per_s_uncached"] > 0
+    assert {"copy_only_per_s", "resolution", "nodes"} <= set(res)
