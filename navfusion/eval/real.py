@@ -129,6 +129,16 @@ class RealAgent:
         return np.concatenate(out)
 
 
+def _uses_features(agent: str) -> bool:
+    """Whether a recipe name / kind reads encoder features (recipe files are read to find out)."""
+    from navfusion.agents import load_agent_config
+
+    try:
+        return load_agent_config(agent).uses_features
+    except NavFusionError:
+        return True
+
+
 def _noised(features, noise_mask: np.ndarray, std: float, gen: torch.Generator):
     """Gaussian noise of ``std`` × each encoder's feature RMS on the encoders marked in ``noise_mask`` (K,)."""
     per = list(features.unbind(1)) if isinstance(features, torch.Tensor) else list(features)
@@ -157,8 +167,11 @@ class RealBackend:
         """The entry's agent recipe with the reproduction's resolution and training overrides."""
         from navfusion.agents import load_agent_config
 
-        ac = load_agent_config(entry.agent, **entry.overrides)
-        if ac.resolution is None and "resolution" not in entry.overrides:
+        over = {**cfg.agent_overrides, **entry.overrides}
+        if not _uses_features(entry.agent):
+            over.pop("encoders", None)
+        ac = load_agent_config(entry.agent, **over)
+        if ac.resolution is None and "resolution" not in over:
             ac.resolution = cfg.resolution
         ac.train = {**ac.train, **cfg.train, **entry.train}
         return ac
@@ -247,7 +260,8 @@ class RealBackend:
             over.update(iterations=1, val_episodes=0, dagger_every=0)
         tc = resolve_train_config(ac, over)
         r = train_imitation(ac, tc, run_dir, progress=False)
-        val = "" if r.best_val is None else f", best val success {r.best_val:.3f}"
+        best = getattr(r, "best_val_success", None)
+        val = "" if best is None else f", best val success {best:.3f}"
         log(f"  trained {key} seed {seed}: {r.iterations} iterations{val}")
 
     def load(self, run_dir: Path, entry, cfg) -> RealAgent:

@@ -7,6 +7,8 @@ Example::
     resolution: 64               # RGB side for views (gate / ResNet input)
     seeds: [0]
     episodes_per_scene: 256
+    train: {iterations: 300}     # training overrides for every agent (entries add their own)
+    agent_overrides: {encoders: [depth_zbuffer, normal]}   # agent-recipe fields for every agent
     agents:                      # Table-1 rows, in order
       random: {label: Random}
       action_fusion: {label: Action-level fusion, train: {iterations: 300}}
@@ -123,6 +125,7 @@ class ReproduceConfig:
     robustness: RobustnessConfig | None = field(default_factory=RobustnessConfig)
     situational: SituationalConfig | None = field(default_factory=SituationalConfig)
     train: dict[str, Any] = field(default_factory=dict)
+    agent_overrides: dict[str, Any] = field(default_factory=dict)
     build: dict[str, Any] = field(default_factory=dict)
     small_sample: bool = False
     notes: str = ""
@@ -136,6 +139,9 @@ class ReproduceConfig:
               self.episodes_per_scene, "an int >= 1")
         check(isinstance(self.resolution, int) and 8 <= self.resolution <= 512, "resolution", self.resolution,
               "an int in [8, 512]")
+        check(isinstance(self.train, dict), "train", self.train, "a mapping of training overrides")
+        check(isinstance(self.agent_overrides, dict), "agent_overrides", self.agent_overrides,
+              "a mapping of agent-recipe fields (e.g. encoders)")
         check(isinstance(self.agents, dict) and len(self.agents) > 0, "agents", self.agents,
               "a non-empty mapping of agent entries")
         agents = {}

@@ -81,7 +81,9 @@ class Reproduction:
         return hash_jsonable([self.cfg.suite, self.cfg.resolution, *parts])
 
     def _train_fp(self, key: str, seed: int, entry) -> str:
-        return self._fp("train", entry.agent, entry.train, entry.overrides, self.cfg.train, self.cfg.train_split, seed)
+        c = self.cfg
+        return self._fp("train", entry.agent, entry.train, entry.overrides, c.agent_overrides, c.train, c.train_split,
+                        seed)
 
     def _eval_fp(self, train_fp: str, *extra: Any) -> str:
         c = self.cfg
