@@ -120,3 +120,26 @@ def test_random_encoder_is_deterministic_per_seed():
     assert a.shape == (2, 8, 8, 8)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+def test_documented_user_encoder_example_builds_features(tmp_path):
+    import importlib.util
+
+    from navfusion.config import repo_root
+    from navfusion.vision.features import FeatureStore
+
+    spec = importlib.util.spec_from_file_location("my_encoder_example", repo_root() / "examples" / "my_encoder.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    register_encoder("test_color_grid", mod.ColorGrid)
+    try:
+        views = np.random.default_rng(1).integers(0, 256, (3, 8, 64, 64, 3), dtype=np.uint8)
+        store = FeatureStore("nf64", root=tmp_path)
+        store.build_scene("s", views, ["test_color_grid"])
+        feats = store.load("s", ["test_color_grid"])
+        assert feats.shape == (3, 1, 8, 8, 8, 8)
+        # channel 0 is the mean red of each cell, in [-1, 1]
+        cell = views[2, 4, :8, 8:16, 0].mean() / 127.5 - 1
+        assert float(feats[2, 0, 4, 0, 0, 1]) == pytest.approx(cell, abs=1e-2)
+    finally:
+        unregister_encoder("test_color_grid")
