@@ -119,11 +119,13 @@ void main() {
 """
 
 
-def _chunk_scene(scene: Scene, chunk_size: float):
-    """Merge all instances and split the faces into square cells of the floor plan.
+def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True):
+    """Merge all instances and split the faces into culling chunks.
 
-    Cells, not instances, are the culling unit: llvmpipe pays per draw command, so a few dozen
-    large chunks beat hundreds of small ones.
+    Faces are sorted by floor-plan cell (``chunk_size`` metres square) and, within a cell, by
+    instance; a chunk is one instance's faces in one cell (or the whole cell when
+    ``per_instance=False``). Chunks of a cell are adjacent in the index buffer, so runs of visible
+    chunks collapse into one draw command (llvmpipe pays per command as well as per triangle).
 
     Returns vertices (V, 3) float32, per-vertex instance index (V,) int32, faces (F, 3) int32 sorted
     by chunk, chunk face ranges (C, 2) int64 ``[first, end)`` and chunk boxes (C, 2, 3) float32.
@@ -133,9 +135,10 @@ def _chunk_scene(scene: Scene, chunk_size: float):
     owner_v[faces.reshape(-1)] = np.repeat(owner_f, 3)
     tri = verts[faces]  # (F, 3, 3)
     cell = np.floor(tri.mean(1)[:, :2] / chunk_size).astype(np.int64)
-    _, key = np.unique(cell, axis=0, return_inverse=True)
-    key = key.reshape(-1)
-    order = np.argsort(key, kind="stable")
+    _, cell_key = np.unique(cell, axis=0, return_inverse=True)
+    cell_key = cell_key.reshape(-1).astype(np.int64)
+    key = cell_key * (len(scene.instances) + 1) + (owner_f if per_instance else 0)
+    order = np.lexsort((owner_f, key))
     faces, tri, key = faces[order], tri[order], key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ends = np.r_[starts[1:], len(faces)]
@@ -178,12 +181,12 @@ class GLRenderer(Renderer):
     backend = "gl"
 
     def __init__(self, scene: Scene, camera: Camera, max_views_per_pass: int = MAX_VIEWS,
-                 chunk_size: float = 2.5) -> None:
+                 chunk_size: float = 2.5, per_instance: bool = True) -> None:
         super().__init__(scene, camera)
         if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height)))
-        self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size)
+        self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size, per_instance)
         corners = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._corners = np.concatenate([lo[:, None] + corners[None] * (hi - lo)[:, None],
