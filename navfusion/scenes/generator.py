@@ -243,7 +243,8 @@ def _build_structure(bld: _Builder) -> dict[int, list[tuple[str, float, float]]]
         wall_mat = bld.material("wet_wall" if rtype == "bathroom" else "wall")
         bld.add(f"floor_{i}", "floor", floor_mat, quad(r.x0, r.y0, r.x1, r.y1, 0.0, up=True), i)
         bld.add(f"ceiling_{i}", "ceiling", ceiling_mat, quad(r.x0, r.y0, r.x1, r.y1, h, up=False), i)
-        panels, skirting, win_parts, glass = [], [], [], []
+        panels, skirting, win_parts, glass, switches = [], [], [], [], []
+        extras: list[tuple[str, str, Mesh]] = []
         windows[i] = []
         for side, orient, c, lo, hi in _edges(r):
             openings = sorted(d.pos for d in plan.doors
@@ -278,14 +279,52 @@ def _build_structure(bld: _Builder) -> dict[int, list[tuple[str, float, float]]]
                                   _wall_box(side, c, wc - 0.02, wc + 0.02, t / 2 + 0.02, 0, z0, z1),
                                   _wall_box(side, c, w0 - f - 0.03, w1 + f + 0.03, t / 2 + 0.06, 0, z0 - f - 0.03,
                                             z0 - f)]
+                    win_parts.append(_wall_box(side, c, w0, w1, t / 2 + 0.02, 0, (z0 + z1) / 2 - 0.02,
+                                               (z0 + z1) / 2 + 0.02))
                     glass.append(_wall_box(side, c, w0, w1, t / 2 + 0.01, 0, z0, z1))
-                    windows[i].append((side, w0 - f - 0.03, w1 + f + 0.03))
+                    span = (w0 - f - 0.03, w1 + f + 0.03)
+                    face = t / 2
+                    if rng.random() < 0.5:  # radiator below the window, off the wall
+                        rw = ww * float(rng.uniform(0.6, 0.9))
+                        n = max(4, int(rw / 0.09))
+                        ra = wc - rw / 2
+                        rad = [_wall_box(side, c, ra + k * rw / n + 0.01, ra + (k + 1) * rw / n - 0.01, face + 0.1,
+                                         -(face + 0.03), 0.15, min(0.7, z0 - 0.12)) for k in range(n)]
+                        rad += [_wall_box(side, c, ra, ra + rw, face + 0.08, -(face + 0.05), z, z + 0.03)
+                                for z in (0.2, min(0.62, z0 - 0.2))]
+                        extras.append(("radiator", "misc", merge(rad)))
+                    if rng.random() < 0.6:  # curtains on a rod
+                        long = rng.random() < 0.5
+                        cz0 = 0.04 if long else z0 - 0.12
+                        cur = [_wall_box(side, c, w0 - 0.35, w1 + 0.35, face + 0.13, -(face + 0.1), z1 + 0.12,
+                                         z1 + 0.15)]
+                        for sgn in (-1, 1):
+                            pw = float(rng.uniform(0.2, 0.35))
+                            x0 = w0 - 0.3 if sgn < 0 else w1 + 0.3 - pw
+                            cur += [_wall_box(side, c, x0 + k * pw / 3, x0 + (k + 1) * pw / 3,
+                                              face + (0.08 if k % 2 else 0.11), -(face + (0.04 if k % 2 else 0.06)),
+                                              cz0, z1 + 0.12) for k in range(3)]
+                        extras.append(("curtain", "misc", merge(cur)))
+                        span = (w0 - 0.36, w1 + 0.36)
+                    windows[i].append((side, *span))
+            for p in openings:  # light switches beside door openings
+                for q in (p - ow / 2 - 0.15, p + ow / 2 + 0.15):
+                    if lo + 0.1 < q < hi - 0.1 and all(abs(q - o) > ow / 2 + 0.1 for o in openings):
+                        switches.append(_wall_box(side, c, q - 0.04, q + 0.04, t / 2 + 0.012, 0, 1.05, 1.17))
+                        break
         bld.add(f"wall_{i}", "wall", wall_mat, merge(panels), i)
         if skirting:
             bld.add(f"skirting_{i}", "wall", trim_mat, merge(skirting), i)
         if win_parts:
             bld.add(f"window_{i}", "wall", trim_mat, merge(win_parts), i)
             bld.add(f"window_{i}.glass", "wall", glass_mat, merge(glass), i)
+        if switches:
+            bld.add(f"switches_{i}", "wall", trim_mat, merge(switches), i)
+        for kind, cat, mesh in extras:
+            bld.add(bld.next_name(cat), cat, bld.material(kind), mesh, i)
+            lo_, hi_ = mesh[0].min(0), mesh[0].max(0)
+            if lo_[2] < 1.5:  # reaches into walking height: furniture keeps off, paths go around
+                bld._mark(bld.furn, lo_[0] - 0.03, lo_[1] - 0.03, hi_[0] + 0.03, hi_[1] + 0.03)
 
     # Doors: frame (+ open leaf) centred in the opening; door zones are kept free of furniture.
     door_mats = [bld.material("door") for _ in range(1 + int(rng.random() < 0.3))]
@@ -728,6 +767,7 @@ def _decorate(bld: _Builder, windows) -> None:
             picture(i)
     fu = _Furnisher(bld, windows)
     pictures = dict.fromkeys(range(len(bld.plan.rects)), 2)
+    on_tops = [0] * len(bld.tops)
     tries = 0
     while sum(len(x.faces) for x in bld.instances) < cfg.min_triangles and tries < 300:
         tries += 1
@@ -735,9 +775,12 @@ def _decorate(bld: _Builder, windows) -> None:
         u = rng.random()
         if u < 0.4 and pictures[room] < 4:
             pictures[room] += int(picture(room))
-        elif u < 0.85 and bld.tops:
-            base, p, rm = bld.tops[int(rng.integers(len(bld.tops)))]
-            fu.on_top(base, p, rm, "items")
+        elif u < 0.85 and bld.tops and min(on_tops) < 3:
+            k = int(rng.integers(len(on_tops)))
+            if on_tops[k] < 3:  # no piles: a few groups of things per surface
+                on_tops[k] += 1
+                base, p, rm = bld.tops[k]
+                fu.on_top(base, p, rm, "items")
         elif u < 0.9:
             ceiling_light(room)
         else:

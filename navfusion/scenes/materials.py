@@ -54,7 +54,7 @@ SURFACE_TEXTURES: dict[str, tuple[str, ...]] = {
     "pot": ("plain", "marble", "tiles"),
     "foliage": ("foliage",),
     "tv": ("screen",),
-    "ceramic": ("ceramic", "marble"),
+    "ceramic": ("ceramic", "ceramic", "plain"),
     "lamp": ("metal", "plain", "fabric"),
     "counter": ("marble", "wood", "tiles", "plain"),
     "desk": ("wood", "plain", "metal"),
@@ -67,6 +67,8 @@ SURFACE_TEXTURES: dict[str, tuple[str, ...]] = {
     "ceiling": ("ceiling",),
     "trim": ("plain", "wood"),
     "glass": ("glass",),
+    "radiator": ("plain", "metal"),
+    "curtain": ("fabric", "fabric", "plain"),
 }
 
 
