@@ -54,7 +54,7 @@ SURFACE_TEXTURES: dict[str, tuple[str, ...]] = {
     "pot": ("plain", "marble", "tiles"),
     "foliage": ("foliage",),
     "tv": ("screen",),
-    "ceramic": ("ceramic", "ceramic", "plain"),
+    "ceramic": ("ceramic",),
     "lamp": ("metal", "plain", "fabric"),
     "counter": ("marble", "wood", "tiles", "plain"),
     "desk": ("wood", "plain", "metal"),
