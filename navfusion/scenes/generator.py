@@ -333,6 +333,8 @@ def _build_structure(bld: _Builder) -> dict[int, list[tuple[str, float, float]]]
         mesh = F.door_leaf_and_frame(rng, cfg.door_width, t, cfg.door_height, leaf)
         # local frame: wall along x, leaf opening into -y (room a or b at random)
         into_a = rng.random() < 0.5
+        if "corridor" in (plan.types[d.a], plan.types[d.b]):  # a leaf swung into a corridor would block it
+            into_a = plan.types[d.b] == "corridor"
         ra = plan.rects[d.a]
         if d.orient == "h":
             a_below = ra.y1 <= d.c + 1e-6
