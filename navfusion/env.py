@@ -131,7 +131,7 @@ class OctoNavEnv(gym.Env):
     that changed node and ``l`` the shortest such count that succeeds: ``start distance - 3`` in
     ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.eval``; the oracle scores
     exactly 1),
-    ``oracle_action`` (shortest-path action from here), ``node``, ``position`` (x, y, z), ``scene_id``,
+    ``oracle_action`` (shortest-path action from here), ``node``, ``position`` (x, y, z) tuple, ``scene_id``,
     ``target``, ``collided``, ``steps``.
 
     Args:
@@ -287,7 +287,11 @@ class OctoNavEnv(gym.Env):
         self._world = world
         self._scene_id = world.scene_id
         self._nb = world.graph.neighbors
-        self._positions = world.graph.positions
+        # plain tuples: an info dict then allocates no array per step
+        key = "positions_as_tuples"
+        if key not in world._tables:
+            world._tables[key] = [tuple(p) for p in world.graph.positions.tolist()]
+        self._positions = world._tables[key]
         self._dist_table = world.distance_table()
         self._oracle_table = world.oracle_table()
         if self.view_mode == "cached":
@@ -323,7 +327,7 @@ class OctoNavEnv(gym.Env):
         return {"distance": d, "success": success,
                 "spl": (l / max(l, self._moves)) if success else 0.0,
                 "oracle_action": int(self._oracle[node]), "node": node,
-                "position": self._positions[node].copy(), "scene_id": self._scene_id,
+                "position": self._positions[node], "scene_id": self._scene_id,
                 "target": TARGETS[self._target], "collided": collided, "steps": self._steps}
 
     def step(self, action):

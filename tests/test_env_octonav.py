@@ -142,7 +142,7 @@ def test_bad_action_raises(toy_worlds):
 def test_unknown_id_suggests():
     with pytest.raises(NavFusionError, match="Did you mean 'NavFusion/OctoNav-tiny-v0'"):
         make("NavFusion/OctoNav-tinyy-v0")
-    with pytest.raises(gym.error.Error):
+    with pytest.raises(gym.error.Error, match="Did you mean: `OctoNav-tiny`"):  # gymnasium's own hint
         gym.make("NavFusion/OctoNav-tinyy-v0")
 
 
@@ -159,6 +159,16 @@ def test_render_rgb_array(toy_worlds):
     env.step(0)
     img = env.render()
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[0] == 256 and img.shape[1] > 256
+
+
+def test_reset_with_fixed_episode(toy_worlds):
+    from navfusion.nav.episodes import evaluation_episodes
+
+    eps = evaluation_episodes(toy_worlds[0], count=5, seed=0)
+    env = _make(toy_worlds)
+    for ep in eps:
+        obs, info = env.reset(options={"episode": ep})
+        assert (info["node"], info["target"], info["distance"]) == (ep.start, ep.target, ep.distance)
 
 
 def test_live_views_match_cache(toy_worlds):
