@@ -56,6 +56,8 @@ def register(sub, bench) -> None:
     b.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="view sizes to feed (default 64 128)")
     b.add_argument("--views", type=int, default=512, help="views per measurement")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    b.add_argument("--taskonomy", action="store_true",
+                   help="also time the original Taskonomy encoder (ResNet-50, 256x256, random weights)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
 
@@ -179,6 +181,17 @@ def _bench(args: argparse.Namespace) -> int:
         res["sizes"][size] = {"per_encoder_median": float(np.median(list(per.values()))),
                               "per_encoder_min": float(min(per.values())), "zoo": zoo_vps,
                               "per_encoder": per}
+    if args.taskonomy:
+        from navfusion.vision.taskonomy import TaskonomyEncoder
+
+        tk = TaskonomyEncoder().eval()
+        n = max(4, args.views // 32)
+        x = torch.zeros(n, 3, 256, 256)
+        with torch.no_grad():
+            tk(x[:1])
+            t0 = time.perf_counter()
+            tk(x)
+        res["taskonomy_256"] = n / (time.perf_counter() - t0)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -188,4 +201,7 @@ def _bench(args: argparse.Namespace) -> int:
     print("|---|---|---|---|")
     for size, r in res["sizes"].items():
         print(f"| {size}² | {r['per_encoder_median']:.0f} | {r['per_encoder_min']:.0f} | {r['zoo']:.1f} |")
+    if "taskonomy_256" in res:
+        print(f"| 256² (Taskonomy ResNet-50 encoder, one) | {res['taskonomy_256']:.1f} | | "
+              f"{res['taskonomy_256'] / len(tasks):.2f} (x{len(tasks)} encoders) |")
     return 0
