@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from navfusion.common import MOVE_NAMES, NUM_ACTIONS, NUM_SEMANTIC_CLASSES, STOP_ACTION, TARGETS, suggest
 from navfusion.config import check
-from navfusion.errors import NavFusionError
+from navfusion.errors import ConfigError, NavFusionError
 from navfusion.nav.episodes import MAX_DISTANCE, MIN_DISTANCE, Episode, episode_targets, sample_episode
 from navfusion.nav.registration import ENV_IDS, MAX_EPISODE_STEPS, SUITES, env_id, register_envs
 from navfusion.nav.views import RendererFactory, render_node_views
@@ -162,7 +162,13 @@ class OctoNavEnv(gym.Env):
                  max_distance: int = MAX_DISTANCE, reward: RewardConfig | dict | None = None,
                  backend: str = "auto", renderer_factory: RendererFactory | None = None,
                  render_mode: str | None = None, zoo: str | None = None,
-                 encoders: Sequence[str] | None = None) -> None:
+                 encoders: Sequence[str] | None = None, **unknown: Any) -> None:
+        if unknown:  # name the bad keyword with a suggestion instead of a bare TypeError
+            import inspect
+
+            known = [p for p in inspect.signature(OctoNavEnv.__init__).parameters if p not in ("self", "unknown")]
+            k = sorted(unknown)[0]
+            raise ConfigError(f"OctoNavEnv: unknown argument {k!r}; allowed: {', '.join(known)}.{suggest(k, known)}")
         check(isinstance(resolution, (int, np.integer)) and 1 <= resolution <= 4096, "resolution", resolution,
               "an integer in 1..4096")
         check(success_mode in SUCCESS_MODES, "success_mode", success_mode, f"one of {SUCCESS_MODES}")

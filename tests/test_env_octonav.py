@@ -149,6 +149,8 @@ def test_unknown_id_suggests():
 def test_bad_kwargs_name_the_field(toy_worlds):
     with pytest.raises(NavFusionError, match="success_mode"):
         OctoNavEnv(worlds=toy_worlds, success_mode="reached")
+    with pytest.raises(NavFusionError, match="unknown argument 'resolutoin'.*Did you mean 'resolution'"):
+        gym.make(ENV_IDS[0], worlds=toy_worlds, resolutoin=16)
     with pytest.raises(NavFusionError, match="obs_mode.*Did you mean"):
         OctoNavEnv(worlds=toy_worlds, obs_mode="rgbb")
 
