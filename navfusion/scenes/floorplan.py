@@ -98,7 +98,7 @@ def _assign_types(rng: np.random.Generator, rects: list[Rect], corridor: set[int
     rest = rooms[1:]
     if len(rest) >= 3:  # the smallest room becomes the bathroom
         types[rest.pop()] = "bathroom"
-    wanted = ["bedroom", "kitchen"] + [str(rng.choice(["bedroom", "office", "bedroom", "office", "kitchen"]))
+    wanted = ["bedroom", "kitchen"] + [str(rng.choice(["bedroom", "office", "bedroom", "office", "bathroom"]))
                                        for _ in range(max(0, len(rest) - 2))]
     order = rng.permutation(len(rest))
     for k, j in enumerate(order):
