@@ -138,14 +138,13 @@ def make_plan(rng: np.random.Generator, n_rooms: int, room_size: tuple[float, fl
         da, db = float(rng.uniform(smin, smax)), float(rng.uniform(smin, smax))
         rects = [Rect(0.0, da, length, da + cw)]
         corr_ids.add(0)
-        for row, (widths, y0, y1) in enumerate(((wa, 0.0, da), (wb, da + cw, da + cw + db))):
+        for widths, y0, y1 in ((wa, 0.0, da), (wb, da + cw, da + cw + db)):
             if not widths:
                 continue
             xs = np.cumsum([0.0] + _split_widths(rng, len(widths), length, min(smin, length / len(widths))))
             xs = np.round(xs, 2)
             xs[-1] = length
             rects += [Rect(float(xs[i]), y0, float(xs[i + 1]), y1) for i in range(len(widths))]
-            del row
     else:
         side = float(rng.uniform(smin, smax)) * 1.1
         area = n_rooms * side * side
