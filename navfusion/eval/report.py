@@ -107,7 +107,7 @@ def write_report(rep) -> Path:
              _pm(v["spl"], v["spl_std"], v["seeds"]), _ci(v["spl_ci"]),
              _pm(v["success_stop"], v["success_stop_std"], v["seeds"]), f"{v['steps']:.1f}",
              f"{v['collisions']:.2f}", v["episodes"], v["seeds"]] for v in t1.values()]
-    md1 = _write_table(out, "table1", header, rows, t1)
+    md1 = _write_table(out, "table1", header, rows, [{"key": k, **v} for k, v in t1.items()])
     rep.table_markdown = md1
     args1 = ([v["label"] for v in t1.values()], [v["success"] for v in t1.values()],
              [v["success_ci"][0] for v in t1.values()], [v["success_ci"][1] for v in t1.values()])
@@ -138,7 +138,7 @@ def write_report(rep) -> Path:
         r2 = [[n, plots.GROUP_LABELS.get(se[n]["group"], se[n]["group"]),
                _pm(se[n]["success"], se[n]["success_std"], se[n]["seeds"]), _ci(se[n]["success_ci"]),
                f"{se[n]['spl']:.3f}"] for n in order]
-        md2 = _write_table(out, "single_experts", h2, r2, se)
+        md2 = _write_table(out, "single_experts", h2, r2, [{"representation": n, **se[n]} for n in order])
         ref = {v["label"]: v["success"] for k, v in t1.items() if k in ("action_fusion", "action_fusion_affinity")}
         args2 = (names, [se[n]["success"] for n in names], [se[n]["success_ci"][0] for n in names],
                  [se[n]["success_ci"][1] for n in names], [se[n]["group"] for n in names])
