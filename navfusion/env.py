@@ -285,21 +285,20 @@ class OctoNavEnv(gym.Env):
         self._moves = 0
         self._done = False
         self._path = [ep.start]
-        d = int(self._dist[ep.start])
+        d = self._dist[ep.start]
         return self._observe(ep.start), self._info(ep.start, d, False, False)
 
     def _bind(self, world: World) -> None:
         """Cache the per-world arrays the step reads, so a step touches no Python objects but these."""
         self._world = world
         self._scene_id = world.scene_id
-        self._nb = world.graph.neighbors
-        # plain tuples: an info dict then allocates no array per step
-        key = "positions_as_tuples"
-        if key not in world._tables:
-            world._tables[key] = [tuple(p) for p in world.graph.positions.tolist()]
-        self._positions = world._tables[key]
-        self._dist_table = world.distance_table()
-        self._oracle_table = world.oracle_table()
+        # Python lists index several times faster than numpy scalars, and position tuples let the
+        # info dict allocate no array per step
+        t = world._tables
+        if "env_lists" not in t:
+            t["env_lists"] = (world.graph.neighbors.tolist(), world.distance_table().tolist(),
+                              world.oracle_table().tolist(), [tuple(p) for p in world.graph.positions.tolist()])
+        self._nb, self._dist_table, self._oracle_table, self._positions = t["env_lists"]
         if self.view_mode == "cached":
             self._rgb = world.views.rgb
             self._extra = [(b, world.views.get(b)) for b in self.buffers]
@@ -332,7 +331,7 @@ class OctoNavEnv(gym.Env):
         l = self._shortest
         return {"distance": d, "success": success,
                 "spl": (l / max(l, self._moves)) if success else 0.0,
-                "oracle_action": int(self._oracle[node]), "node": node,
+                "oracle_action": self._oracle[node], "node": node,
                 "position": self._positions[node], "scene_id": self._scene_id,
                 "target": TARGETS[self._target], "collided": collided, "steps": self._steps}
 
@@ -348,14 +347,14 @@ class OctoNavEnv(gym.Env):
         a = int(a)
         node = self._node
         dist = self._dist
-        d_before = int(dist[node])
+        d_before = dist[node]
         collided = False
         self._steps += 1
         if a == STOP_ACTION:
             stop = True
         else:
             stop = False
-            nxt = int(self._nb[node, a])
+            nxt = self._nb[node][a]
             if nxt < 0:
                 collided = True
             else:
@@ -363,7 +362,7 @@ class OctoNavEnv(gym.Env):
                 node = nxt
                 self._node = nxt
                 self._path.append(nxt)
-        d = int(dist[node])
+        d = dist[node]
         near = d <= self.success_distance
         if self.success_mode == "reach":
             success = near
