@@ -254,7 +254,7 @@ def _build_structure(bld: _Builder) -> dict[int, list[tuple[str, float, float]]]
             solid, cur = [], lo
             for p in openings:
                 solid.append((cur, p - ow / 2))
-                panels.append(_wall_box(side, c, p - ow / 2, p + ow / 2, t / 2, t_out, cfg.door_height, h))
+                panels.append(_wall_box(side, c, p - ow / 2, p + ow / 2, t / 2, t_out, cfg.door_height + _JAMB, h))
                 cur = p + ow / 2
             solid.append((cur, hi))
             for a, b in solid:
