@@ -1,8 +1,8 @@
 """`navfusion reproduce configs/test_tiny.yaml` on the real stack (scenes, renderer, features, agents).
 
 Marked slow (about two minutes on 2 cores): the fast suite runs the same orchestration on the
-synthetic backend (tests/test_reproduce_pipeline.py). One interrupted run that continues, then a re-run that must reuse everything; plus `evaluate`,
-`visualize` on its runs and the recipe errors.
+synthetic backend (tests/test_reproduce_pipeline.py). One interrupted run that continues, then a
+re-run that must reuse everything; plus `evaluate`, `visualize` on its runs and the recipe errors.
 """
 
 from __future__ import annotations
