@@ -24,7 +24,7 @@ from navfusion.nav.occupancy import BAND, OccupancyGrid, detect_floor_height, ra
 from navfusion.scenes.scene import Scene
 
 #: Bump when the graph construction changes: old caches then rebuild.
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 #: (dx, dy) lattice offsets of the 8 moves.
 MOVE_OFFSETS: np.ndarray = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)],
                                     dtype=np.int64)

@@ -156,14 +156,18 @@ def rasterize_instance(grid: OccupancyGrid, vertices: np.ndarray, faces: np.ndar
 
 
 def _draw(grid: np.ndarray, polys: list[np.ndarray], origin: np.ndarray, res: float, value: float = 1) -> None:
-    """Rasterise xy polygons (P, 2) into ``grid`` with ``value``, conservatively (edges drawn too)."""
+    """Rasterise xy polygons (P, 2) into ``grid`` with ``value``, conservatively (edges drawn too).
+
+    Edges are 4-connected lines, so a sampled sight line or segment cannot slip diagonally between
+    the pixels of a thin wall's outline.
+    """
     scale = float(1 << _SHIFT) / res
     for p in polys:
         # cell (r, c) centre is origin + (c, r) * res; shift by half a cell so centres map to integers
         pts = np.round((p[:, :2] - origin) * scale).astype(np.int32).reshape(-1, 1, 2)
         if len(pts) >= 3:
             cv2.fillConvexPoly(grid, pts, value, lineType=cv2.LINE_8, shift=_SHIFT)
-        cv2.polylines(grid, [pts], True, value, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.polylines(grid, [pts], True, value, thickness=1, lineType=cv2.LINE_4, shift=_SHIFT)
 
 
 def rasterize_occupancy(scene: Scene, floor_height: float, agent_radius: float = 0.2,
