@@ -119,3 +119,19 @@ def test_bad_settings():
 
     with pytest.raises(ConfigError, match="spacing"):
         build_graph(toy_scene(), spacing=-1)
+
+
+def test_graph_on_imported_unlabelled_mesh(tmp_path):
+    import trimesh
+
+    from navfusion.scenes.io import import_mesh
+
+    scene = toy_scene()
+    v, f, _ = scene.merged()
+    path = tmp_path / "flat.ply"
+    trimesh.Trimesh((v + np.float32([0, 0, 0.7])), f, process=False).export(path)
+    with pytest.warns(UserWarning):
+        imported = import_mesh(path, up="z")  # one unlabelled mesh: the floor is found from geometry
+    g = build_graph(imported)
+    assert np.allclose(g.positions[:, 2], 0.7, atol=0.03)
+    assert abs(g.num_nodes - build_graph(scene).num_nodes) <= 2

@@ -126,10 +126,11 @@ def build_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, r
 
 
 def resolve_floor_height(scene: Scene, floor_height: float | None) -> float:
-    """The floor z used for ``scene``: given, the scene's own (it has a ``floor`` instance), or detected."""
+    """The floor z used for ``scene``: given; the scene's own when it has a ``floor`` instance or was
+    imported (``import_mesh`` sets it, estimated or given); else detected from the mesh."""
     if floor_height is not None:
         return float(floor_height)
-    if any(i.category == "floor" for i in scene.instances):
+    if scene.metadata.get("imported") or any(i.category == "floor" for i in scene.instances):
         return float(scene.floor_height)
     return detect_floor_height(scene)
 
