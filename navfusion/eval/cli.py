@@ -31,14 +31,19 @@ def register(sub, bench) -> None:
     r = sub.add_parser("reproduce", help="the paper's experiment end to end from a recipe (configs/NAME.yaml)")
     r.add_argument("recipe", help="configs/NAME.yaml or a recipe name (quickstart, paper, test_tiny)")
     r.add_argument("--out", required=True, help="output folder (re-running reuses what is there)")
-    r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out))
+    r.add_argument("--export-docs", default=None, metavar="DIR",
+                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
+    r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out, a.export_docs,
+                                             f"navfusion reproduce {a.recipe} --out {a.out}"))
 
     q = sub.add_parser("quickstart", help="the main job: reproduce configs/quickstart.yaml into runs/quickstart")
     q.add_argument("--out", default=QUICKSTART_OUT, help=f"output folder (default: {QUICKSTART_OUT})")
-    q.set_defaults(func=lambda a: _reproduce("quickstart", a.out))
+    q.add_argument("--export-docs", default=None, metavar="DIR",
+                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
+    q.set_defaults(func=lambda a: _reproduce("quickstart", a.out, a.export_docs, "navfusion quickstart"))
 
 
-def _reproduce(recipe: str, out: str) -> int:
+def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = "") -> int:
     from navfusion.eval.reproduce import Reproduction
 
     rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True))
@@ -46,6 +51,10 @@ def _reproduce(recipe: str, out: str) -> int:
     print()
     print(rep.table_markdown, end="")
     print()
+    if docs:
+        from navfusion.eval.report import export_docs
+
+        print(f"Docs: {export_docs(out, docs, command)}")
     print(f"Report: {index.resolve()}")
     return 0
 

@@ -237,3 +237,37 @@ def _caveat(cfg, backend: str, n_scenes: int) -> str:
     return (f"Small-sample recipe: {n_scenes} test scenes, ≤ {cfg.episodes_per_scene} episodes per scene, short "
             f"training. Orderings between methods rest on a small sample; overlapping CIs mean no ordering is "
             f"established. Run configs/paper.yaml for paper-scale numbers.")
+
+
+def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
+    """Copy a finished reproduction's tables and main figures into ``docs`` (``results.md`` + ``figures/``).
+
+    ``command`` is the command line that produced ``out`` (quoted in the page).
+    """
+    import shutil
+
+    out, docs = Path(out), Path(docs)
+    figs = docs / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    picks = [("figures/table1.png", "Success on unseen scenes (95% CI)"),
+             ("figures/single_experts.png", "Single-expert success, sorted and grouped"),
+             ("figures/robustness.png", "Robustness to dropped / noised representations"),
+             ("situational/figures/gate_heatmap.png", "Mean gate weight per scene and representation"),
+             ("situational/figures/openness.png", "Openness vs 3D / semantic group weight"),
+             ("situational/figures/episode.gif", "An episode: views, map and trajectory, gate weights")]
+    maps = sorted((out / "situational" / "figures").glob("map_*.png"))[:2]
+    picks += [(str(m.relative_to(out)), "Group gate weight at every node") for m in maps]
+    lines = ["# Results", "", f"Made by `{command}` (see the report `index.html` in the output folder for CIs "
+             "per scene/target, the recipe, versions and hardware).", ""]
+    body = (out / "results.md").read_text() if (out / "results.md").is_file() else ""
+    lines += [body, "## Figures", ""]
+    for rel, cap in picks:
+        src = out / rel
+        if not src.is_file():
+            continue
+        dst = figs / src.name
+        shutil.copyfile(src, dst)
+        lines += [f"![{cap}](figures/{dst.name})", "", f"*{cap}*", ""]
+    page = docs / "results.md"
+    atomic_write_text(page, "\n".join(lines))
+    return page

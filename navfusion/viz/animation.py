@@ -45,8 +45,8 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
     T = min(len(trajectory), max_frames)
     k = len(names)
     cols = [GROUP_COLORS.get(group_of(n), GROUP_COLORS["other"]) for n in names]
-    fig = plt.figure(figsize=(9.0, 4.2), dpi=72)
-    gs = fig.add_gridspec(3, 5, width_ratios=[1, 1, 1, 0.15, 2.2])
+    fig = plt.figure(figsize=(12.0, 4.4), dpi=72)
+    gs = fig.add_gridspec(3, 7, width_ratios=[1, 1, 1, 0.1, 3.2, 1.1, 1.8], wspace=0.15)
     ims = []
     for v, (r, c) in _COMPASS.items():
         ax = fig.add_subplot(gs[r, c])
@@ -54,15 +54,18 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
         ax.set_axis_off()
         ax.set_title(MOVE_NAMES[v], fontsize=7, pad=1)
     ax = fig.add_subplot(gs[1, 1])
-    ax.scatter(pos[:, 0], pos[:, 1], s=1, c="#bbbbbb")
+    ax.text(0.5, 0.5, "views\n(world-aligned)", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+    ax.set_axis_off()
+    ax = fig.add_subplot(gs[:, 4])
+    ax.scatter(pos[:, 0], pos[:, 1], s=4, c="#bbbbbb")
     if goal_nodes is not None and len(goal_nodes):
         g = pos[np.asarray(goal_nodes)]
-        ax.scatter(g[:, 0], g[:, 1], s=8, marker="*", c="red")
-    (line,) = ax.plot([], [], "-", c="blue", lw=1)
-    (dot,) = ax.plot([], [], "o", c="blue", ms=3)
+        ax.scatter(g[:, 0], g[:, 1], s=30, marker="*", c="red", label="goal")
+    (line,) = ax.plot([], [], "-", c="blue", lw=1.5)
+    (dot,) = ax.plot([], [], "o", c="blue", ms=5)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    axg = fig.add_subplot(gs[:, 4])
+    axg = fig.add_subplot(gs[:, 6])
     g_all = np.zeros((T, k)) if gates is None else np.nan_to_num(np.asarray(gates, float)[:T])
     bars = axg.barh(range(k), g_all[0], color=cols)
     axg.set_xlim(0, max(0.3, float(g_all.max()) * 1.05 if g_all.size else 0.3))

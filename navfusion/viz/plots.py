@@ -94,7 +94,8 @@ def robustness_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]
         curves: ``{agent_label: {mode: [[share, success, lo, hi], ...]}}`` with mode ``drop`` or ``noise``.
     """
     modes = sorted({m for c in curves.values() for m in c})
-    fig, axes = plt.subplots(1, max(1, len(modes)), figsize=(4.2 * max(1, len(modes)), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(modes)), figsize=(4.4 * max(1, len(modes)), 3.4), squeeze=False,
+                             layout="constrained")
     for ax, mode in zip(axes[0], modes):
         for j, (label, c) in enumerate(curves.items()):
             if mode not in c:
@@ -187,7 +188,8 @@ def openness_scatter(openness: np.ndarray, series: Mapping[str, np.ndarray], sta
         stats: ``{group: (r, lo, hi, p)}`` from ``correlation_ci``.
     """
     groups = list(series)
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.0 * len(groups), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.4 * len(groups), 3.4), squeeze=False,
+                             layout="constrained")
     x = np.asarray(openness, float)
     for ax, g in zip(axes[0], groups):
         y = np.asarray(series[g], float)
