@@ -124,3 +124,15 @@ def test_bad_config_names_field(field, value):
 def test_bad_seed():
     with pytest.raises(NavFusionError, match="seed"):
         generate_scene(TINY, -1)
+
+
+def test_room_queries():
+    from navfusion.scenes import room_at, room_situations
+
+    s = generate_scene(SceneConfig(corridor_prob=1.0, rooms=(4, 4)), 3)
+    centres = np.array([np.asarray(r.polygon).mean(0) for r in s.rooms])
+    assert room_at(s, centres).tolist() == [r.id for r in s.rooms]
+    assert int(room_at(s, s.bounds()[0, :2] - 5.0)) == -1
+    sit = room_situations(s)
+    assert set(sit.values()) <= {"narrow", "cluttered", "open"}
+    assert [sit[r.id] for r in s.rooms if r.type == "corridor"] == ["narrow"]
