@@ -59,7 +59,9 @@ class PretrainConfig:
         heldout_scenes: per suite, how many pretrain scenes (the last ones) are held out for the metric.
         samples_per_scene: rendered samples per scene and task.
         image_size: rendered (and encoder input) size in pixels.
-        dense_size: resolution of dense targets and decoder outputs.
+        cache_dense_size: resolution dense targets are cached at (pooled from ``image_size``).
+        dense_size: resolution of dense targets and decoder outputs (divides ``cache_dense_size``;
+            pooled again when the data are loaded, so it can change without re-rendering).
         backend: renderer backend (auto, gl, raycast).
         arch: encoder architecture (``arch.input_size`` must equal ``image_size``).
         steps: optimisation steps per task.
@@ -79,6 +81,7 @@ class PretrainConfig:
     heldout_scenes: int = 1
     samples_per_scene: int = 256
     image_size: int = 64
+    cache_dense_size: int = 32
     dense_size: int = 32
     backend: str = "auto"
     arch: EncoderArch = field(default_factory=EncoderArch)
@@ -102,7 +105,10 @@ class PretrainConfig:
         check(self.samples_per_scene >= 1, "samples_per_scene", self.samples_per_scene, ">= 1")
         check(self.arch.input_size == self.image_size, "arch.input_size", self.arch.input_size,
               f"equal to image_size ({self.image_size})")
-        check(1 <= self.dense_size <= self.image_size, "dense_size", self.dense_size, "in 1..image_size")
+        check(1 <= self.cache_dense_size <= self.image_size and self.image_size % self.cache_dense_size == 0,
+              "cache_dense_size", self.cache_dense_size, "a divisor of image_size")
+        check(1 <= self.dense_size <= self.cache_dense_size and self.cache_dense_size % self.dense_size == 0,
+              "dense_size", self.dense_size, f"a divisor of cache_dense_size ({self.cache_dense_size})")
         for f in ("steps", "batch_size", "ckpt_every", "threads"):
             check(getattr(self, f) >= 1, f, getattr(self, f), ">= 1")
         check(self.lr > 0, "lr", self.lr, "> 0")
@@ -120,8 +126,8 @@ class PretrainConfig:
 
     def data_key(self) -> dict[str, Any]:
         """What determines the rendered dataset."""
-        return {k: getattr(self, k) for k in ("suites", "max_scenes_per_suite", "samples_per_scene",
-                                              "image_size", "dense_size", "backend", "seed")} | {"format": FORMAT}
+        keys = ("suites", "max_scenes_per_suite", "samples_per_scene", "image_size", "backend", "seed")
+        return {k: getattr(self, k) for k in keys} | {"dense_size": self.cache_dense_size, "format": FORMAT}
 
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
@@ -249,14 +255,16 @@ def render_scene_data(scene_id: str, cfg: PretrainConfig) -> dict[str, np.ndarra
     return out
 
 
-def task_arrays(spec: TaskSpec, b, cfg: PretrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """A ``TaskBatch`` -> (uint8 inputs (N, V, 3, S, S), target (dense pooled to ``dense_size``), mask)."""
+def task_arrays(spec: TaskSpec, b, cfg: PretrainConfig,
+                size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A ``TaskBatch`` -> (uint8 inputs (N, V, 3, S, S), target (dense pooled to ``size``, default
+    ``cache_dense_size``), mask)."""
     x = _quantize(b.inputs)
     if spec.views == 1:
         x = x[:, None]
     t, m = b.target, b.mask
     if spec.dense:
-        t, m = _pool_dense(t, m, cfg.dense_size, spec.classification)
+        t, m = _pool_dense(t, m, size or cfg.cache_dense_size, spec.classification)
     return x, t, m
 
 
@@ -286,8 +294,8 @@ class TaskData:
         return len(self.inputs)
 
 
-def load_task_data(d: Path, scene_ids: Sequence[str], task: str) -> TaskData:
-    """Concatenate one task's cached samples over scenes."""
+def load_task_data(d: Path, scene_ids: Sequence[str], task: str, dense_size: int | None = None) -> TaskData:
+    """Concatenate one task's cached samples over scenes (dense targets pooled to ``dense_size``)."""
     xs, ts, ms = [], [], []
     spec = task_spec(task)
     for s in scene_ids:
@@ -302,6 +310,8 @@ def load_task_data(d: Path, scene_ids: Sequence[str], task: str) -> TaskData:
     mask = None if ms[0] is None else np.concatenate(ms)
     target = np.concatenate(ts)
     target = target.astype(np.int64) if spec.classification else target.astype(np.float32)
+    if spec.dense and dense_size is not None and target.shape[-1] != dense_size:
+        target, mask = _pool_dense(target, mask, dense_size, spec.classification)
     return TaskData(np.concatenate(xs), target, mask)
 
 
@@ -488,7 +498,7 @@ def fresh_heldout_metric(zoo: str | os.PathLike, task: str, n: int = 64, seed: i
         scene = load_scene(sid)
         r = create_renderer(scene, Camera(width=cfg.image_size, height=cfg.image_size), backend=cfg.backend)
         try:
-            parts.append(task_arrays(spec, render_task_batch(r, scene, task, k, rng), cfg))
+            parts.append(task_arrays(spec, render_task_batch(r, scene, task, k, rng), cfg, cfg.dense_size))
         finally:
             r.close()
     x = np.concatenate([p[0] for p in parts])
@@ -686,8 +696,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     bar = tqdm(todo, desc=f"pretrain {cfg.zoo}", unit="task", disable=not progress or not todo)
     for task in bar:
         bar.set_postfix(task=task)
-        train = load_task_data(d, train_ids, task)
-        held = load_task_data(d, held_ids, task)
+        train = load_task_data(d, train_ids, task, cfg.dense_size)
+        held = load_task_data(d, held_ids, task, cfg.dense_size)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
         trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb)
         res["head"] = head_info(task_spec(task), cfg)
