@@ -78,8 +78,10 @@ class GateConfig:
 
     Attributes:
         resolution: side of the square RGB views the gate sees (64 on CPU).
-        channels: output channels of the trunk's stride-2 conv layers (the first is a plain conv,
-            the others CondConv2d).
+        channels: output channels of the trunk's conv layers: a plain "patchify" conv (kernel =
+            stride = ``stem_stride``), then stride-2 CondConv2d layers.
+        stem_stride: the first layer's stride (4: a 64² view costs as much as a 16² one after it;
+            the gate runs on 8 views × batch images per step, the bulk of a step's compute).
         cond_experts: number of kernels mixed by each CondConv2d layer.
         hidden: MLP width.
         sees_target: whether the gate also gets the target one-hot (default yes: which
@@ -89,6 +91,7 @@ class GateConfig:
 
     resolution: int = 64
     channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    stem_stride: int = 4
     cond_experts: int = 4
     hidden: int = 64
     sees_target: bool = True
@@ -101,6 +104,8 @@ class GateConfig:
               and all(isinstance(c, int) and c > 0 for c in self.channels), "gate.channels", self.channels,
               "a non-empty list of positive ints")
         self.channels = [int(c) for c in self.channels]
+        check(isinstance(self.stem_stride, int) and self.stem_stride >= 1, "gate.stem_stride", self.stem_stride,
+              "an int >= 1")
         check(isinstance(self.cond_experts, int) and self.cond_experts >= 1, "gate.cond_experts",
               self.cond_experts, "an int >= 1")
         check(isinstance(self.hidden, int) and self.hidden > 0, "gate.hidden", self.hidden, "a positive int")
@@ -120,8 +125,10 @@ class FusionConfig:
         affinity_weight: λ of the inter-task affinity regulariser ``λ · mean_b w_bᵀ Ã w_b`` where Ã
             is the zoo's affinity (similarity) matrix with its diagonal removed, scaled to [0, 1].
             Used by ``action_fusion_affinity`` (default 1.0 there).
-        affinity: where the affinity comes from: ``"zoo"`` (the encoder zoo's affinity file) or a
-            path to a ``.json`` (``{"names": [...], "matrix": [[...]]}``), ``.npy`` or ``.csv`` file.
+        affinity: where the affinity comes from: ``"zoo"`` (the default zoo's ``affinity.json``,
+            linear CKA between the task encoders' features) or a path to a ``.json``
+            (``{"names"|"tasks": [...], "matrix": [[...]]}``), a zoo-format ``.csv`` or a ``.npy``
+            (K×K in expert order) file.
     """
 
     aux_weight: float = 0.5

@@ -207,6 +207,15 @@ class FeatureFrontend(nn.Module):
         """``features``: ``(B, K, 8, C, h, w)`` or K tensors ``(B, 8, C_k, h_k, w_k)``; ``mask``: ``(K,)`` or
         ``(B, K)`` bool (True = keep); ``noise``: Gaussian noise std relative to each encoder's
         feature RMS. Returns ``(B, K, 8, C, h, w)`` float; dropped encoders are zeros."""
+        if isinstance(features, torch.Tensor) and noise == 0 and not self.adapters:
+            if features.shape[1] != len(self.feature_shapes):
+                raise ValueError(f"got features of {features.shape[1]} encoders, the agent has "
+                                 f"{len(self.feature_shapes)}")
+            x = features.float()
+            if mask is not None:
+                m = expand_mask(mask, x.shape[0], x.shape[1], x.device)
+                x = x * m.view(*m.shape, 1, 1, 1, 1).to(x.dtype)
+            return x
         per = list(features.unbind(1)) if isinstance(features, torch.Tensor) else list(features)
         if len(per) != len(self.feature_shapes):
             raise ValueError(f"got features of {len(per)} encoders, the agent has {len(self.feature_shapes)}")

@@ -1,6 +1,6 @@
 """The RGB gate: which representations to trust in the current situation.
 
-The trunk (one plain stride-2 conv, then stride-2 CondConv2d layers) runs on each of the 8 RGB
+The trunk (a plain patchify conv, then stride-2 CondConv2d layers) runs on each of the 8 RGB
 views at the gate's own resolution; the 8 view embeddings are concatenated in world-aligned order
 and, when ``sees_target`` (default), joined with the target one-hot; an MLP gives ``K`` logits and a
 (masked) softmax gives the mixing weights.
@@ -51,7 +51,8 @@ def make_condconv(cin: int, cout: int, kernel_size: int, num_experts: int, strid
 def rgb_to_input(rgb: torch.Tensor, resolution: int) -> torch.Tensor:
     """``(B, 8, H, W, 3)`` uint8 → ``(B*8, 3, r, r)`` float, roughly zero-mean, resized when needed."""
     b = rgb.shape[0]
-    x = rgb.reshape(b * NUM_VIEWS, *rgb.shape[2:]).permute(0, 3, 1, 2).float().div_(255.0).sub_(0.5).div_(0.25)
+    # out-of-place: a float input may be the caller's own tensor (e.g. an SB3 observation)
+    x = (rgb.reshape(b * NUM_VIEWS, *rgb.shape[2:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5) / 0.25
     if x.shape[-1] != resolution or x.shape[-2] != resolution:
         x = F.interpolate(x, size=(resolution, resolution), mode="area")
     return x
@@ -64,7 +65,8 @@ class Gate(nn.Module):
         super().__init__()
         self.cfg, self.resolution, self.num_experts = cfg, resolution, num_experts
         ch = cfg.channels
-        layers: list[nn.Module] = [nn.Conv2d(3, ch[0], 3, stride=2, padding=1), nn.ReLU()]
+        st = cfg.stem_stride
+        layers: list[nn.Module] = [nn.Conv2d(3, ch[0], st, stride=st), nn.ReLU()]
         for cin, cout in zip(ch[:-1], ch[1:]):
             layers += [make_condconv(cin, cout, 3, cfg.cond_experts, stride=2, padding=1), nn.ReLU()]
         self.trunk = nn.Sequential(*layers)

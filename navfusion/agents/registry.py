@@ -113,32 +113,34 @@ def resolve_encoders(cfg: AgentConfig) -> list[str]:
 def load_affinity_matrix(cfg: AgentConfig, encoders: list[str]) -> np.ndarray | None:
     """The ``(K, K)`` affinity in ``encoders`` order, or ``None`` when the recipe does not use one.
 
-    ``fusion.affinity`` is ``"zoo"`` (the encoder zoo's own affinity file) or a path to a
-    ``.json`` (``{"names": [...], "matrix": [[...]]}``), ``.npy`` or ``.csv`` (K×K, expert order) file.
+    ``fusion.affinity`` is ``"zoo"`` (the default zoo's ``affinity.json``, linear CKA between task
+    encoders) or a path to a ``.json`` (``{"names": [...], "matrix": [[...]]}``), a ``.csv`` in the
+    zoo's affinity format (header of task names) or a ``.npy`` (K×K, expert order) file.
     """
     if cfg.fusion.affinity_weight <= 0:
         return None
     src = cfg.fusion.affinity
-    if src == "zoo":
+    if src == "zoo" or src.endswith(".csv"):
+        from navfusion.vision.affinity import load_affinity
+        from navfusion.vision.zoo import DEFAULT_ZOO
+
+        if src.endswith(".csv") and not Path(src).expanduser().is_file():
+            raise NavFusionError(f"agent {cfg.name!r}: affinity file not found: {src} (fusion.affinity)")
         try:
-            from navfusion.vision.affinity import load_affinity
-        except ImportError:
-            raise NavFusionError(f"agent {cfg.name!r}: the encoder zoo offers no affinity "
-                                 "(set fusion.affinity to a file)") from None
-        try:
-            names, a = load_affinity(None, encoders)
+            names, a = load_affinity(DEFAULT_ZOO if src == "zoo" else str(Path(src).expanduser()), encoders)
         except NavFusionError as e:
-            raise NavFusionError(f"agent {cfg.name!r}: cannot load the zoo's affinity: {e}") from None
-        return _reorder(np.asarray(a, np.float64), list(names), encoders, "zoo affinity")
+            raise NavFusionError(f"agent {cfg.name!r}: cannot load the affinity ({src}): {e}") from None
+        return _reorder(np.asarray(a, np.float64), list(names), encoders, f"affinity {src}")
     path = Path(src).expanduser()
     if not path.is_file():
         raise NavFusionError(f"agent {cfg.name!r}: affinity file not found: {path} (fusion.affinity)")
     try:
         if path.suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            return _reorder(np.asarray(data["matrix"], np.float64), list(data["names"]), encoders, str(path))
-        a = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",")
-    except (ValueError, KeyError, OSError) as e:
+            names = data.get("names") or data.get("tasks")
+            return _reorder(np.asarray(data["matrix"], np.float64), list(names), encoders, str(path))
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, KeyError, TypeError, OSError) as e:
         raise NavFusionError(f"agent {cfg.name!r}: cannot read affinity file {path}: {e}") from None
     a = np.asarray(a, np.float64)
     if a.shape != (len(encoders), len(encoders)):

@@ -170,6 +170,9 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
     features = None
     if encoders:
         per_enc = [torch.from_numpy(np.concatenate([f[k] for f in feats])) for k in range(len(encoders))]
+        # float32 in memory when it is small: no per-batch conversion
+        small = sum(p.numel() for p in per_enc) * 4 < (512 << 20)
+        per_enc = [p.float() for p in per_enc] if small else per_enc
         features = torch.stack(per_enc, 1) if len(set(shapes)) == 1 else per_enc
     spec = InputSpec(tuple(encoders), tuple(shapes or ()), len(TARGETS))
     rgb = torch.cat(rgbs) if rgbs else None

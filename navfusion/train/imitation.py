@@ -34,6 +34,8 @@ import torch
 from navfusion.agents import AgentConfig, create_agent, load_affinity_matrix, resolve_encoders
 from navfusion.agents.models import Agent
 from navfusion.config import check, from_dict
+from navfusion.dist.device import autocast, host_model, on_device, prepare_model
+from navfusion.dist.world import World, close_world, init_world
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, atomic_write_text
 from navfusion.train import checkpoint as ckpt
@@ -72,6 +74,8 @@ class TrainConfig:
         checkpoint_every: period of the ``last`` checkpoint.
         log_every: period of CSV/TensorBoard rows.
         threads: torch CPU threads (0: leave torch's default).
+        device: ``cpu`` (default), ``cuda`` (each torchrun rank takes ``cuda:<LOCAL_RANK>``) or ``auto``.
+        amp: ``off`` or ``bf16`` (autocast of forward and loss; weights and Adam stay float32).
     """
 
     env: str = "NavFusion/OctoNav-tiny-v0"
@@ -95,6 +99,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     threads: int = 0
+    device: str = "cpu"
+    amp: str = "off"
 
     def __post_init__(self) -> None:
         for name in ("iterations", "batch_size", "checkpoint_every", "log_every"):
@@ -112,6 +118,10 @@ class TrainConfig:
               self.dagger_beta, "a number in [0, 1]")
         check(self.max_scenes is None or (isinstance(self.max_scenes, int) and self.max_scenes >= 1), "max_scenes",
               self.max_scenes, "null or an int >= 1")
+        check(isinstance(self.device, str)
+              and (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")),
+              "device", self.device, "'cpu', 'cuda', 'cuda:N' or 'auto'")
+        check(self.amp in ("off", "bf16"), "amp", self.amp, "'off' or 'bf16'")
 
 
 def resolve_train_config(agent_cfg: AgentConfig, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -179,6 +189,19 @@ class _Logger:
             self.tb.close()
 
 
+class _NullLogger:
+    """What ranks other than 0 log to: nothing."""
+
+    def log(self, iteration: int, values: dict[str, float]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _rng_state(rng: np.random.Generator) -> str:
     return json.dumps(rng.bit_generator.state)
 
@@ -200,7 +223,8 @@ class TrainResult:
 
 def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.PathLike,
                     train_data: NavData | None = None, val_data: NavData | None = None,
-                    progress: bool = True, restart: bool = False, stop_after: int | None = None) -> TrainResult:
+                    progress: bool = True, restart: bool = False, stop_after: int | None = None,
+                    world: World | None = None) -> TrainResult:
     """Train ``agent_cfg`` by imitation into run folder ``out`` (resuming a previous run there).
 
     Args:
@@ -208,7 +232,14 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
         restart: ignore an existing checkpoint in ``out`` and start over.
         stop_after: stop (as if killed) after this many iterations in this call -- for tests and
             time-sliced jobs; the run resumes from its last checkpoint.
+        world: the data-parallel group (default: joined from torchrun's environment, else a single
+            process). Every rank draws the same global batch and trains on its slice; rank 0 alone
+            writes files, logs and validates (see ``navfusion.dist.world``).
     """
+    owns_group = world is None and not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    world = world if world is not None else init_world(cfg.device)
+    world.check_batch(cfg.batch_size)
+    progress = progress and world.is_main
     out = Path(out)
     ck_dir = out / "checkpoints"
     if cfg.threads:
@@ -218,12 +249,13 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
         train_data = load_data(agent_cfg, cfg, cfg.train_split)
     if val_data is None and not preloaded and cfg.val_episodes > 0:
         val_data = load_data(agent_cfg, cfg, cfg.val_split, episodes=cfg.val_episodes)
-    agent = build_agent(agent_cfg, train_data, cfg.seed)
+    agent = prepare_model(build_agent(agent_cfg, train_data, cfg.seed), world.device)
     resolved = {"agent": agent_cfg.to_dict(), "train": asdict(cfg),
                 "encoders": list(train_data.spec.encoders),
                 "feature_shapes": [list(s) for s in train_data.spec.feature_shapes],
                 "train_scenes": train_data.scene_ids,
-                "val_scenes": None if val_data is None else val_data.scene_ids}
+                "val_scenes": None if val_data is None else val_data.scene_ids,
+                "world": {"size": world.size, "device": str(world.device)}}
 
     trainable = agent.trainable
     opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) if trainable else None
@@ -246,17 +278,22 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
         best = st.get("best_val")
         best = None if best is None or (isinstance(best, float) and math.isnan(best)) else float(best)
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        if world.is_main:
+            out.mkdir(parents=True, exist_ok=True)
         buffer = oracle_states(train_data, rng, cfg.initial_states, cfg.min_state_distance)
-    atomic_write_json(out / "config.json", resolved)
-    try:
-        import yaml
+    if world.is_main:
+        atomic_write_json(out / "config.json", resolved)
+        try:
+            import yaml
 
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    except Exception:
-        pass
+            atomic_write_text(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        except Exception:
+            pass
 
-    logger = _Logger(out, resumed_from)
+    logger = _Logger(out, resumed_from) if world.is_main else _NullLogger()
+    model = world.wrap(agent)  # DDP when distributed: gradients averaged over ranks
+    roll = host_model(agent, world.device, cfg.amp)  # rollouts/validation read outputs on the host
+    batch_data = on_device(train_data, world.device)  # features resident on the GPU when they fit
     last_val = None
 
     def state_dict(it: int) -> dict[str, Any]:
@@ -278,20 +315,22 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
             if trainable and cfg.dagger_every and it >= cfg.dagger_start and it > 0 \
                     and (it - cfg.dagger_start) % cfg.dagger_every == 0:
                 rnd = (it - cfg.dagger_start) // cfg.dagger_every
-                new = dagger_states(agent, train_data, rng, cfg.dagger_episodes, cfg.dagger_beta ** rnd,
-                                    cfg.min_state_distance)
+                new = world.main_only(lambda rnd=rnd: dagger_states(
+                    roll, train_data, rng, cfg.dagger_episodes, cfg.dagger_beta ** rnd, cfg.min_state_distance), rng)
                 buffer = np.concatenate([buffer, new])
             logs: dict[str, float] = {}
             if trainable:
                 t0 = time.perf_counter()
-                pick = buffer[rng.integers(len(buffer), size=cfg.batch_size)]
+                pick = world.shard(buffer[rng.integers(len(buffer), size=cfg.batch_size)])
                 s, n, tg = pick[:, 0], pick[:, 1], pick[:, 2]
-                inp = train_data.inputs(s, n, tg)
-                actions = torch.as_tensor(train_data.oracle(s, n, tg))
+                inp = batch_data.inputs(s, n, tg)
+                actions = torch.as_tensor(train_data.oracle(s, n, tg)).to(world.device, non_blocking=True)
                 t1 = time.perf_counter()
-                out_p = agent(inp)
-                loss, logs = agent.loss(out_p, actions)
-                if not torch.isfinite(loss):
+                with autocast(world.device, cfg.amp):
+                    out_p = model(inp)
+                    loss, logs = agent.loss(out_p, actions)
+                global_loss = world.mean(float(loss.detach()))  # every rank sees a NaN anywhere
+                if not math.isfinite(global_loss):
                     last = ckpt.find_resume(ck_dir)
                     where = f"{last[0]} (iteration {ckpt.load_state(last[1])['iteration']})" if last else "none yet"
                     raise TrainingDiverged(
@@ -306,7 +345,7 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                 opt.step()
                 t_data += t1 - t0
                 t_model += time.perf_counter() - t1
-                logs["loss"] = float(loss.detach())
+                logs["loss"] = global_loss
                 logs["buffer"] = float(len(buffer))
                 if out_p.gate is not None:
                     g = out_p.gate.detach()
@@ -317,14 +356,15 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                 logger.log(done, logs)
                 bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.3f}",
                                 val=f"{last_val:.2f}" if last_val is not None else "-")
-            if val_data is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iterations):
-                last_val = evaluate(agent, val_data, seed=0).success
+            if world.is_main and val_data is not None and (
+                    (cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iterations):
+                last_val = evaluate(roll, val_data, seed=0).success
                 logger.log(done, {"val_success": last_val})
                 if best is None or last_val > best:
                     best = last_val
                     ckpt.save_weights(ck_dir / "best.safetensors", agent, {"iteration": done, "val_success": best})
                     atomic_write_json(ck_dir / "best.json", {"iteration": done, "val_success": best})
-            if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+            if world.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.iterations):
                 logger.flush()
                 ckpt.save_last(ck_dir, agent, state_dict(done), done)
             bar.update(1)
@@ -334,7 +374,9 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
     finally:
         bar.close()
         logger.close()
-    if val_data is None and best is None and done_here and it + 1 == cfg.iterations:
+        if owns_group:
+            close_world(world)
+    if world.is_main and val_data is None and best is None and done_here and it + 1 == cfg.iterations:
         ckpt.save_weights(ck_dir / "best.safetensors", agent, {"iteration": cfg.iterations})
     return TrainResult(out, it + 1 if done_here else start_it, best, last_val, resumed_from)
 

@@ -1,0 +1,109 @@
+"""``navfusion train``, ``navfusion train-rl`` and ``navfusion bench train``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from navfusion.errors import NavFusionError
+
+
+def _agent_help() -> str:
+    from navfusion.agents.config import AGENT_KINDS, list_recipes
+
+    return (f"recipe name ({', '.join(list_recipes()) or 'none shipped'}), path to a YAML recipe, "
+            f"'single:<encoder>' or a kind ({', '.join(AGENT_KINDS)})")
+
+
+def register(sub, bench) -> None:
+    """Add ``train``, ``train-rl`` and ``bench train``."""
+    p = sub.add_parser("train", help="train an agent by imitation of the shortest-path oracle (BC + DAgger)",
+                       description="Imitation training. Resumes automatically when --out holds a checkpoint "
+                                   "of the same run (use --restart to start over).")
+    p.add_argument("--env", default=None, help="environment id, e.g. NavFusion/OctoNav-tiny-v0 (default: recipe's)")
+    p.add_argument("--agent", required=True, help=_agent_help())
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, resolved config)")
+    p.add_argument("--iterations", type=int, default=None, help="optimiser steps (paper: 16000)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=None, help="validation period in iterations")
+    p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of each split")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    r = sub.add_parser("train-rl", help="train an agent with PPO (stable-baselines3) in feature mode")
+    r.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help="environment id")
+    r.add_argument("--agent", required=True, help=_agent_help())
+    r.add_argument("--out", required=True, help="run folder")
+    r.add_argument("--timesteps", type=int, default=20000, help="environment steps")
+    r.add_argument("--init", default=None, help="imitation checkpoint (.safetensors) to warm-start the policy from")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--n-envs", type=int, default=4, help="parallel environments (in-process)")
+    r.add_argument("--n-steps", type=int, default=256, help="PPO rollout length per environment")
+    r.add_argument("--lr", type=float, default=3e-4)
+    r.add_argument("--eval-episodes", type=int, default=64, help="episodes per val scene before/after")
+    r.add_argument("--threads", type=int, default=None)
+    r.set_defaults(func=_train_rl)
+
+    b = bench.add_parser("train", help="imitation-training iterations/s at batch 256 with 25 experts")
+    b.add_argument("--experts", type=int, default=25)
+    b.add_argument("--batch-size", type=int, default=256)
+    b.add_argument("--iterations", type=int, default=10)
+    b.add_argument("--agent", default="action_fusion", help="agent kind or recipe")
+    b.add_argument("--gate-resolution", type=int, default=64)
+    b.add_argument("--threads", type=int, default=None)
+    b.add_argument("--json", action="store_true", help="print JSON")
+    b.set_defaults(func=_bench)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from navfusion.agents import load_agent_config
+    from navfusion.train.imitation import resolve_train_config, train_imitation
+
+    agent_cfg = load_agent_config(args.agent)
+    cfg = resolve_train_config(agent_cfg, {
+        "env": args.env, "iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
+        "seed": args.seed, "eval_every": args.eval_every, "max_scenes": args.max_scenes, "threads": args.threads,
+    })
+    res = train_imitation(agent_cfg, cfg, args.out, progress=not args.no_progress, restart=args.restart)
+    msg = f"trained {agent_cfg.name} for {res.iterations} iterations -> {Path(args.out) / 'checkpoints'}"
+    if res.resumed_from is not None:
+        msg += f" (resumed from iteration {res.resumed_from})"
+    if res.best_val_success is not None:
+        msg += f"; val success last {res.last_val_success:.3f}, best {res.best_val_success:.3f}"
+    print(msg)
+    return 0
+
+
+def _train_rl(args: argparse.Namespace) -> int:
+    from navfusion.agents import load_agent_config
+    from navfusion.train.ppo import PPOConfig, train_ppo
+
+    agent_cfg = load_agent_config(args.agent)
+    cfg = PPOConfig(env=args.env, timesteps=args.timesteps, seed=args.seed, n_envs=args.n_envs,
+                    n_steps=args.n_steps, lr=args.lr, init=args.init, eval_episodes=args.eval_episodes,
+                    threads=args.threads or 0)
+    res = train_ppo(agent_cfg, cfg, args.out)
+    print(f"PPO {agent_cfg.name}: val success {res['success_before']:.3f} -> {res['success_after']:.3f} "
+          f"({args.timesteps} steps) -> {args.out}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from navfusion.train.bench import bench_train
+
+    if args.experts < 1 or args.batch_size < 1 or args.iterations < 1:
+        raise NavFusionError("--experts, --batch-size and --iterations must be >= 1")
+    res = bench_train(args.agent, args.experts, args.batch_size, args.iterations, args.gate_resolution,
+                      args.threads)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"{res['agent']}: K={res['experts']} batch {res['batch_size']}: {res['iterations_per_s']:.2f} it/s "
+              f"({res['ms_per_iteration']:.0f} ms/it; data {100 * res['data_share']:.0f}%, "
+              f"model {100 * (1 - res['data_share']):.0f}%; {res['threads']} threads)")
+    return 0
