@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +28,7 @@ def register(sub, bench) -> None:
     g.add_argument("--limit", type=int, default=None, help="only the first N scenes of each split")
     g.add_argument("--pictures", action="store_true", help="also write <scene>.png (map + rendered view)")
     g.add_argument("--backend", default="auto", help="renderer for --pictures: auto, gl or raycast")
-    g.set_defaults(func=_generate)
+    g.set_defaults(func=lambda a: _quiet(_generate, a))
 
     i = sp.add_parser("import", help="import an external mesh (GLB/glTF/OBJ/PLY) as a navfusion scene")
     i.add_argument("file", help="mesh file")
@@ -32,17 +36,31 @@ def register(sub, bench) -> None:
     i.add_argument("--out", required=True, help="output folder for <name>.glb + <name>.json")
     i.add_argument("--floor-height", type=float, default=None, help="floor z (estimated if omitted)")
     i.add_argument("--up", choices=("y", "z"), default=None, help="up axis of the file (default: y for glTF)")
-    i.set_defaults(func=_import)
+    i.set_defaults(func=lambda a: _quiet(_import, a))
 
     s = sp.add_parser("show", help="picture of a scene: labelled top-down map and the buffers of one view")
     s.add_argument("scene", help="scene id like tiny/train/0, or a .glb/.json/.obj/.ply file")
     s.add_argument("--out", required=True, help="output PNG")
     s.add_argument("--backend", default="auto", help="renderer: auto, gl or raycast")
     s.add_argument("--resolution", type=int, default=256, help="view resolution in pixels (16..2048)")
-    s.set_defaults(func=_show)
+    s.set_defaults(func=lambda a: _quiet(_show, a))
 
     ls = sp.add_parser("list", help="list suites and their splits")
     ls.set_defaults(func=_list)
+
+
+def _quiet(fn, args: argparse.Namespace) -> int:
+    with _warnings_as_lines():
+        return fn(args)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show library warnings as one ``navfusion: warning: ...`` line each (no source lines)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = lambda message, *a, **k: print(f"navfusion: warning: {message}", file=sys.stderr)
+        yield
 
 
 def _scene_ids(suite_name: str, split: str, limit: int | None):
