@@ -210,6 +210,20 @@ def write_report(rep) -> Path:
         sections.append(s4)
         md_parts += ["## Situational fusion weights", "", md4]
 
+    # ---------------------------------------------------------------- runs
+    sr = Section("Runs")
+    sr.p("Every trained run keeps its resolved config, training curves (CSV + TensorBoard) and checkpoints; "
+         "every evaluation its per-episode CSV and per-scene / per-target summary.")
+    items = []
+    for p in sorted((out / "runs").glob("*")) if (out / "runs").is_dir() else []:
+        for f, what in (("config.yaml", "config"), ("metrics.csv", "training log")):
+            items.append((f"{p.name}: {what}", f"runs/{p.name}/{f}"))
+    for p in sorted((out / "eval").glob("*")) if (out / "eval").is_dir() else []:
+        items.append((f"{p.name}: evaluation summary", f"eval/{p.name}/summary.md"))
+        items.append((f"{p.name}: episodes", f"eval/{p.name}/episodes.csv"))
+    sr.links([(t, r) for t, r in items if (out / r).is_file()])
+    sections.append(sr)
+
     # ---------------------------------------------------------------- config & environment
     s5 = Section("Recipe")
     s5.pre((out / "recipe.yaml").read_text())

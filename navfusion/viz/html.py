@@ -48,6 +48,11 @@ class Section:
         self.blocks.append(("note", text))
         return self
 
+    def links(self, items: list[tuple[str, str]]) -> Section:
+        """A list of links ``(text, relpath)``; missing files are listed without a link."""
+        self.blocks.append(("links", items))
+        return self
+
     def pre(self, text: str) -> Section:
         self.blocks.append(("pre", text))
         return self
@@ -83,6 +88,14 @@ def render_html(title: str, sections: list[Section], root: str | os.PathLike) ->
                 out.append(f"<p class='note'>{html.escape(b[1])}</p>")
             elif kind == "pre":
                 out.append(f"<pre>{html.escape(b[1])}</pre>")
+            elif kind == "links":
+                items = []
+                for text, rel in b[1]:
+                    if (root / rel).is_file():
+                        items.append(f"<li><a href='{html.escape(rel)}'>{html.escape(text)}</a></li>")
+                    else:
+                        items.append(f"<li>{html.escape(text)}</li>")
+                out.append("<ul>" + "".join(items) + "</ul>")
             elif kind == "html":
                 out.append(b[1])
             elif kind == "table":
