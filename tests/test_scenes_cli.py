@@ -55,3 +55,18 @@ def test_list(capsys):
     assert main(["scenes", "list"]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "quickstart" in out and "paper" in out
+
+
+def test_import_unlabelled_warns_in_one_line(tmp_path, capsys):
+    import trimesh
+
+    trimesh.creation.box((3.0, 3.0, 2.5)).export(tmp_path / "room.obj")
+    assert main(["scenes", "import", str(tmp_path / "room.obj"), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "navfusion: warning:" in err and "unlabelled" in err and "UserWarning" not in err
+    labels = tmp_path / "l.json"
+    labels.write_text('{"*": "wall"}')
+    assert main(["scenes", "import", str(tmp_path / "room.obj"), "--labels", str(labels), "--out",
+                 str(tmp_path / "o2")]) == 0
+    captured = capsys.readouterr()
+    assert "categories: wall" in captured.out and "warning" not in captured.err
