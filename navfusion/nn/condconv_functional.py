@@ -1,0 +1,85 @@
+"""Functional CondConv: a per-example mixed kernel computed as one grouped convolution."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from navfusion.nn.grouped_conv_op import batch_grouped_conv2d
+from navfusion.nn.shapes import ShapeError, check_shape, fmt_shape
+
+IMPLS = ("auto", "grouped", "grouped_op", "bmm")
+
+IntPair = int | tuple[int, int]
+
+
+def check_condconv_inputs(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, routing: torch.Tensor,
+                          groups: int) -> None:
+    """Validate shapes: x (B, C_in, H, W), weight (K, C_out, C_in/groups, kh, kw), bias (K, C_out), routing (B, K)."""
+    if weight.dim() != 5:
+        raise ShapeError("condconv: weight must have shape (K, C_out, C_in/groups, kh, kw), "
+                         f"got {fmt_shape(weight.shape)}")
+    k, c_out, c_in_g = weight.shape[:3]
+    if groups < 1 or c_out % groups:
+        raise ValueError(f"condconv: groups={groups} must divide C_out={c_out}")
+    check_shape("x", x, ("B", c_in_g * groups, "H", "W"), "condconv")
+    check_shape("routing", routing, (x.shape[0], k), "condconv")
+    if bias is not None:
+        check_shape("bias", bias, (k, c_out), "condconv")
+
+
+def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, routing: torch.Tensor,
+               stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
+               impl: str = "auto") -> torch.Tensor:
+    """``y_b = conv(x_b, Σ_k r_bk W_k) + Σ_k r_bk bias_k``.
+
+    x (B, C_in, H, W); weight (K, C_out, C_in/groups, kh, kw); bias (K, C_out) | None;
+    routing (B, K) → (B, C_out, H_out, W_out) (channels_last when x is).
+
+    ``impl``: ``"grouped"`` folds the batch into the groups of one convolution (B·groups groups);
+    ``"grouped_op"`` is the same wrapped as the opaque custom operator
+    ``navfusion::batch_grouped_conv2d`` (Inductor cannot lower a convolution whose group count
+    is a dynamic size; the operator keeps compiled/exported graphs batch-size generic);
+    ``"bmm"`` uses unfold + batched matmul; ``"auto"``: ``"grouped"`` in eager mode,
+    ``"grouped_op"`` while compiling or exporting.
+    """
+    check_condconv_inputs(x, weight, bias, routing, groups)
+    if impl == "auto":
+        impl = "grouped_op" if torch.compiler.is_compiling() else "grouped"
+    k, c_out, c_in_g, kh, kw = weight.shape
+    h, w = x.shape[-2:]
+    mixed = routing @ weight.reshape(k, -1)  # (B, C_out·C_in/g·kh·kw): the per-example kernels
+    mixed_bias = None if bias is None else routing @ bias  # (B, C_out)
+    if impl == "grouped":
+        # -1 keeps the batch size symbolic under torch.export instead of baking it in
+        y = F.conv2d(x.reshape(1, -1, h, w), mixed.reshape(-1, c_in_g, kh, kw),
+                     None if mixed_bias is None else mixed_bias.reshape(-1),
+                     stride, padding, dilation, groups * x.shape[0])
+        y = y.reshape(-1, c_out, y.shape[-2], y.shape[-1])
+    elif impl == "bmm":
+        cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)  # (B, C_in·kh·kw, L)
+        cols = cols.reshape(x.shape[0] * groups, c_in_g * kh * kw, -1)
+        wts = mixed.reshape(x.shape[0] * groups, c_out // groups, c_in_g * kh * kw)
+        y = torch.bmm(wts, cols)  # (B·g, C_out/g, L)
+        ho = _out_size(h, kh, stride, padding, dilation, 0)
+        wo = _out_size(w, kw, stride, padding, dilation, 1)
+        y = y.reshape(-1, c_out, ho, wo)
+        if mixed_bias is not None:
+            y = y + mixed_bias[:, :, None, None]
+    elif impl == "grouped_op":
+        y = batch_grouped_conv2d(x, mixed.reshape(-1, c_out, c_in_g, kh, kw), mixed_bias, list(_pair(stride)),
+                                 list(_pair(padding)), list(_pair(dilation)), groups)
+    else:
+        raise ValueError(f"condconv2d: impl must be one of {IMPLS}, got {impl!r}")
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        y = y.contiguous(memory_format=torch.channels_last)
+    return y
+
+
+def _pair(v: IntPair) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _out_size(n: int, k: int, stride: IntPair, padding: IntPair, dilation: IntPair, i: int) -> int:
+    s, p, d = _pair(stride)[i], _pair(padding)[i], _pair(dilation)[i]
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
