@@ -131,7 +131,8 @@ def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
     assert (tmp_path / "v" / "figures" / "openness.png").is_file()
 
 
-def test_recipe_errors(recipe, tmp_path):
+def test_recipe_errors(recipe, tmp_path, capsys):
+    from navfusion.cli import main
     from navfusion.eval.reproduce import reproduce
 
     bad = tmp_path / "bad.yaml"
@@ -141,3 +142,12 @@ def test_recipe_errors(recipe, tmp_path):
     bad.write_text(recipe.read_text().replace("suite: tiny", "suite: tinyy"))
     with pytest.raises(NavFusionError, match="tinyy"):
         reproduce(bad, tmp_path / "o", log=lambda s: None)
+    # through the command line: one line on stderr, exit code 1
+    f = tmp_path / "afile"
+    f.write_text("x")
+    for argv, msg in ((["reproduce", str(bad), "--out", str(tmp_path / "o")], "unknown suite 'tinyy'"),
+                      (["reproduce", str(recipe), "--out", str(f)], "is a file"),
+                      (["reproduce", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")], "recipe not found")):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1, err
