@@ -334,8 +334,9 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                     last = ckpt.find_resume(ck_dir)
                     where = f"{last[0]} (iteration {ckpt.load_state(last[1])['iteration']})" if last else "none yet"
                     raise TrainingDiverged(
-                        f"loss became {float(loss)} at iteration {it}; training stopped. Last good checkpoint: "
-                        f"{where}. Lower the learning rate (lr={cfg.lr}) or check the features for NaN/inf."
+                        f"loss became {float(loss.detach())} at iteration {it}; training stopped. "
+                        f"Last good checkpoint: {where}. Lower the learning rate (lr={cfg.lr}) or check "
+                        "the features for NaN/inf."
                     )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
