@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--lp-threads", type=int, default=1, help="LP_NUM_THREADS for gl worker processes")
+    ap.add_argument("--lp-threads", type=int, default=0, help="LP_NUM_THREADS for gl worker processes")
     ap.add_argument("--out", default="benchmarks/results/render.json")
     args = ap.parse_args(argv)
 

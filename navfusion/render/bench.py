@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import queue as queue_mod
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from navfusion.errors import NavFusionError
 from navfusion.render.camera import BUFFERS, Camera, Poses
 from navfusion.scenes.scene import Scene
 
@@ -52,8 +54,9 @@ class Job:
     seed: int = 0
 
 
-def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float]:
-    """Render for ~``job.seconds``; returns (views, wall seconds, triangles drawn per view or -1)."""
+def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float, float]:
+    """Render for ~``job.seconds``; returns (views, wall seconds, triangles drawn per view or -1,
+    CPU seconds of this process, renderer threads included)."""
     if job.lp_num_threads is not None:
         os.environ["LP_NUM_THREADS"] = str(job.lp_num_threads)
     from navfusion.render.base import create_renderer
@@ -67,8 +70,9 @@ def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float
         r.render(Poses(poses.positions[:job.batch], poses.yaws[:job.batch]), job.buffers)  # warm-up: context, JIT
         work.append((r, poses))
     if barrier is not None:
-        barrier.wait()
+        barrier.wait(timeout=600)
     views, tri0 = 0, sum(getattr(r, "triangles_drawn", 0) for r, _ in work)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     deadline = t0 + job.seconds
     while time.perf_counter() < deadline:
@@ -77,10 +81,11 @@ def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float
                 r.render(Poses(poses.positions[s:s + job.batch], poses.yaws[s:s + job.batch]), job.buffers)
                 views += min(job.batch, len(poses) - s)
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     tri = sum(getattr(r, "triangles_drawn", 0) for r, _ in work) - tri0
     for r, _ in work:
         r.close()
-    return views, dt, (tri / views if work[0][0].backend == "gl" and views else -1.0)
+    return views, dt, (tri / views if work[0][0].backend == "gl" and views else -1.0), cpu
 
 
 def _worker(job: Job, scenes: list[Scene], barrier, queue) -> None:
@@ -94,26 +99,42 @@ def _worker(job: Job, scenes: list[Scene], barrier, queue) -> None:
 def measure(job: Job, scenes: list[Scene], processes: int = 1) -> dict:
     """Views per second of ``job`` over ``scenes`` with ``processes`` processes (1 = this process).
 
-    Returns ``{"fps", "processes", "views", "seconds", "triangles_drawn_per_view"}``.
+    Returns ``{"fps", "processes", "views", "seconds", "triangles_drawn_per_view", "cpu_ms_per_view"}``;
+    ``cpu_ms_per_view`` (CPU time of all processes and their threads per view) is what the
+    throughput of an otherwise idle machine is bounded by: ``cores * 1000 / cpu_ms_per_view``.
     """
     if processes <= 1:
-        views, dt, tri = _run(job, scenes)
-        return {"fps": views / dt, "processes": 1, "views": views, "seconds": dt, "triangles_drawn_per_view": tri}
+        views, dt, tri, cpu = _run(job, scenes)
+        return {"fps": views / dt, "processes": 1, "views": views, "seconds": dt, "triangles_drawn_per_view": tri,
+                "cpu_ms_per_view": 1000 * cpu / max(views, 1)}
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(job, scenes, barrier, queue), daemon=True) for _ in range(processes)]
     for p in procs:
         p.start()
-    results = [queue.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results: list = []
+    try:
+        while len(results) < processes:
+            try:
+                results.append(queue.get(timeout=1.0))
+            except queue_mod.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead and len(results) < processes:
+                    raise NavFusionError(f"render benchmark worker died (exit code {dead[0].exitcode})") from None
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
     for res in results:
         if isinstance(res, BaseException):
             raise res
     views = sum(r[0] for r in results)
     dt = max(r[1] for r in results)
     tri = float(np.mean([r[2] for r in results]))
-    return {"fps": views / dt, "processes": processes, "views": views, "seconds": dt, "triangles_drawn_per_view": tri}
+    cpu = sum(r[3] for r in results)
+    return {"fps": views / dt, "processes": processes, "views": views, "seconds": dt, "triangles_drawn_per_view": tri,
+            "cpu_ms_per_view": 1000 * cpu / max(views, 1)}
 
 
 def load_bench_scenes(n: int, suite: str = "quickstart") -> tuple[list[Scene], str]:

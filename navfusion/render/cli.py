@@ -55,7 +55,7 @@ def run_bench(resolution: int, backends: list[str], scenes: int, processes: int,
             log(f"{b}: {single['fps']:.0f} views/s in one process")
         best = single
         if processes > 1:
-            multi = measure(Job(b, resolution, batch, seconds, lp_num_threads=1 if b == "gl" else None), sc, processes)
+            multi = measure(Job(b, resolution, batch, seconds, lp_num_threads=0 if b == "gl" else None), sc, processes)
             if log:
                 log(f"{b}: {multi['fps']:.0f} views/s with {processes} processes")
             if multi["fps"] > best["fps"]:

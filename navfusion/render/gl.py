@@ -1,21 +1,21 @@
 """The ``gl`` backend: moderngl on a headless EGL context.
 
-How it is fast on a CPU (Mesa llvmpipe), where vertex work dominates:
+How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
 
-* all geometry lives in one vertex/index buffer, split into spatial chunks (each instance, large
-  ones cut into cells) with their own bounding boxes;
-* up to 16 views are drawn in one ``glMultiDrawElementsIndirect`` call: every view lists only the
-  chunks inside its frustum (culled on the CPU), its commands carry the view index as base
-  instance, and the vertex shader routes the triangle to that view's viewport of a tall atlas
-  (``gl_ViewportIndex`` from the vertex shader, ``GL_ARB_shader_viewport_layer_array``);
-* all six buffers come from one pass through three render targets — rgba8 (colour + semantic id in
-  alpha), rgba32f (camera-frame normal + z depth) and r32i (instance id + 1); Euclidean depth is z
-  depth times a fixed per-pixel factor;
-* each target is read back once per pass straight into the output arrays' memory.
-
-Normals are the triangle's plane normal, from screen-space derivatives of the world position, so
-meshes need no per-face vertex copies. Textures are computed in the fragment shader
-(``navfusion.render.shading``).
+* all geometry lives in one vertex/index buffer, sorted into culling chunks (one instance's faces
+  within one floor-plan cell) with their own bounding boxes;
+* up to 16 views are drawn with one ``glMultiDrawElementsIndirect`` call into a tall atlas (one
+  horizontal band per view): each view lists only the chunks inside its frustum (culled on the
+  CPU), nearest first; each command's base instance selects a per-command attribute (view index,
+  first face), and the vertex shader squeezes the view's clip space into its band, clipping to it
+  with two clip distances;
+* deferred shading: the geometry pass writes only face id (``gl_PrimitiveID`` + first face) and
+  z depth, so hidden fragments cost almost nothing; one full-screen pass then computes, once per
+  pixel, the procedural texture and lighting (``navfusion.render.shading``), the camera-frame
+  normal (from a per-face normal table), the semantic and instance ids, into three render
+  targets: rgba8 (colour + semantic id in alpha), rgba32f (normal + z depth) and r32i (instance + 1);
+* each target is read back once per pass straight into the output arrays; Euclidean depth is z
+  depth times a fixed per-pixel factor.
 """
 
 from __future__ import annotations
@@ -191,6 +191,7 @@ class GLRenderer(Renderer):
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._corners = np.concatenate([lo[:, None] + corners[None] * (hi - lo)[:, None],
                                         np.ones((len(lo), 8, 1), np.float32)], axis=2)  # (C, 8, 4)
+        self._centers = 0.5 * (lo + hi)
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
@@ -257,25 +258,28 @@ class GLRenderer(Renderer):
         ctx.enable_direct(0x3001)  # GL_CLIP_DISTANCE1
 
     # -------------------------------------------------------------- rendering
-    def _commands(self, vp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _commands(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indirect draw commands (M, 5) uint32 and their per-command attribute (M, 2) int32
-        (view, first face) for the chunks inside each view's frustum; runs of consecutive visible
-        chunks share one command."""
+        (view, first face): the chunks inside each view's frustum, nearest first so that the depth
+        test rejects hidden fragments early."""
         clip = np.einsum("vij,ckj->vcki", vp, self._corners)  # (V, C, 8, 4)
         x, y, z, w = clip[..., 0], clip[..., 1], clip[..., 2], clip[..., 3]
         out = ((x < -w).all(-1) | (x > w).all(-1) | (y < -w).all(-1) | (y > w).all(-1)
                | (z < -w).all(-1) | (z > w).all(-1))
-        vis = np.pad(~out, ((0, 0), (1, 1)))
-        edge = np.diff(vis.astype(np.int8), axis=1)
-        sv, sc = np.nonzero(edge == 1)  # run starts (row-major: sorted by view, then chunk)
-        _, ec = np.nonzero(edge == -1)  # run ends (exclusive), same order
-        first = self._ranges[sc, 0]
-        cmds = np.zeros((len(sc), 5), np.uint32)
-        cmds[:, 0] = (self._ranges[ec - 1, 1] - first) * 3
+        d = self._centers[None] - eyes[:, None]
+        dist = np.einsum("vci,vci->vc", d, d)
+        dist[out] = np.inf
+        order = np.argsort(dist, axis=1)
+        keep = np.take_along_axis(~out, order, axis=1)
+        views = np.broadcast_to(np.arange(len(vp))[:, None], order.shape)[keep]
+        chunks = order[keep]
+        first = self._ranges[chunks, 0]
+        cmds = np.zeros((len(chunks), 5), np.uint32)
+        cmds[:, 0] = (self._ranges[chunks, 1] - first) * 3
         cmds[:, 1] = 1
         cmds[:, 2] = first * 3
-        cmds[:, 4] = np.arange(len(sc))
-        return cmds, np.stack([sv, first], 1).astype(np.int32)
+        cmds[:, 4] = np.arange(len(chunks))
+        return cmds, np.stack([views, first], 1).astype(np.int32)
 
     def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:
         buffers = check_buffers(buffers)
@@ -305,7 +309,7 @@ class GLRenderer(Renderer):
         for s in range(0, n, B):
             e = min(n, s + B)
             k = e - s
-            cmds, attr = self._commands(vp_all[s:e])
+            cmds, attr = self._commands(vp_all[s:e], eyes[s:e])
             gp["u_vp"].write(vp_cols[s:e].tobytes() + bytes(64 * (16 - k)))
             pad3 = bytes(12 * (16 - k))
             gp["u_eye"].write(eyes[s:e].tobytes() + pad3)
