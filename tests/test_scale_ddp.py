@@ -78,3 +78,26 @@ def test_batch_must_split_evenly():
     batch = np.arange(12)
     assert w.shard(batch).tolist() == [4, 5, 6, 7]
     assert np.concatenate([World(rank=r, size=3).shard(batch) for r in range(3)]).tolist() == batch.tolist()
+
+
+def test_torchrun_command_lines():
+    from navfusion.dist.launch import strip_launch_args, torchrun_command
+    from navfusion.errors import NavFusionError
+
+    argv = ["train", "--agent", "action_fusion", "--nproc", "4", "--out", "runs/x", "--nnodes=1"]
+    rest = strip_launch_args(argv)
+    assert rest == ["train", "--agent", "action_fusion", "--out", "runs/x"]
+    one = torchrun_command(4, rest)
+    assert "--standalone" in one and "--nproc-per-node=4" in one and one[-6:] == ["-m", "navfusion", *rest]
+    multi = torchrun_command(8, rest, nnodes=2, node_rank=1, endpoint="node0:29400")
+    assert {"--nnodes=2", "--node-rank=1", "--rdzv-endpoint=node0:29400", "--rdzv-backend=c10d"} <= set(multi)
+    with pytest.raises(NavFusionError, match="rdzv-endpoint"):
+        torchrun_command(8, rest, nnodes=2)
+
+
+def test_train_cli_has_launch_options():
+    from navfusion.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--agent", "random", "--out", "x", "--nproc", "2", "--device", "cpu",
+                                      "--amp", "bf16"])
+    assert (args.nproc, args.device, args.amp) == (2, "cpu", "bf16")

@@ -100,3 +100,25 @@ def spawn(fn: Callable[..., Any], nproc: int, args: tuple = (), device: str = "c
     import torch.multiprocessing as tmp
 
     tmp.spawn(_spawned, args=(fn, nproc, free_port(), device, threads, tuple(args)), nprocs=nproc, join=True)
+
+
+def add_launch_args(p: Any) -> None:
+    """``--device``, ``--amp``, ``--nproc``, ``--nnodes``, ``--node-rank``, ``--rdzv-endpoint`` on a training parser."""
+    p.add_argument("--device", default=None, help="cpu (default), cuda (one GPU per process) or auto")
+    p.add_argument("--amp", default=None, choices=["off", "bf16"], help="bf16 autocast (GPU; default off)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes on this machine (re-runs itself under torchrun; DDP)")
+    p.add_argument("--nnodes", type=int, default=1, help="machines in the run (each runs the same command)")
+    p.add_argument("--node-rank", type=int, default=0, help="this machine's index (0 = the rendezvous host)")
+    p.add_argument("--rdzv-endpoint", default=None, help="HOST:PORT of node 0 (several machines)")
+
+
+def maybe_launch(args: Any, argv: Sequence[str] | None = None) -> int | None:
+    """Re-run the command under torchrun when ``--nproc``/``--nnodes`` ask for more than one process
+    and this process is not already a torchrun rank; returns the exit code, or ``None`` to go on."""
+    nproc, nnodes = int(getattr(args, "nproc", 1) or 1), int(getattr(args, "nnodes", 1) or 1)
+    if (nproc <= 1 and nnodes <= 1) or "WORLD_SIZE" in os.environ:
+        return None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return launch_torchrun(nproc, strip_launch_args(argv), nnodes=nnodes, node_rank=int(args.node_rank or 0),
+                           endpoint=args.rdzv_endpoint)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from navfusion.dist.launch import add_launch_args, maybe_launch
 from navfusion.errors import NavFusionError
 
 
@@ -33,6 +34,7 @@ def register(sub, bench) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_launch_args(p)  # --device/--amp/--nproc/--nnodes... (navfusion.dist)
     p.set_defaults(func=_train)
 
     r = sub.add_parser("train-rl", help="train an agent with PPO (stable-baselines3) in feature mode")
@@ -64,10 +66,15 @@ def _train(args: argparse.Namespace) -> int:
     from navfusion.agents import load_agent_config
     from navfusion.train.imitation import resolve_train_config, train_imitation
 
+    rc = maybe_launch(args)  # --nproc N: re-run under torchrun, one DDP rank per process
+    if rc is not None:
+        return rc
+
     agent_cfg = load_agent_config(args.agent)
     cfg = resolve_train_config(agent_cfg, {
         "env": args.env, "iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
         "seed": args.seed, "eval_every": args.eval_every, "max_scenes": args.max_scenes, "threads": args.threads,
+        "device": args.device, "amp": args.amp,
     })
     res = train_imitation(agent_cfg, cfg, args.out, progress=not args.no_progress, restart=args.restart)
     msg = f"trained {agent_cfg.name} for {res.iterations} iterations -> {Path(args.out) / 'checkpoints'}"

@@ -245,10 +245,14 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     preloaded = train_data is not None
+    if not preloaded and not world.is_main:
+        world.barrier()  # rank 0 builds missing views/features first (one writer per scene folder)
     if train_data is None:
         train_data = load_data(agent_cfg, cfg, cfg.train_split)
     if val_data is None and not preloaded and cfg.val_episodes > 0:
         val_data = load_data(agent_cfg, cfg, cfg.val_split, episodes=cfg.val_episodes)
+    if not preloaded and world.is_main:
+        world.barrier()
     agent = prepare_model(build_agent(agent_cfg, train_data, cfg.seed), world.device)
     resolved = {"agent": agent_cfg.to_dict(), "train": asdict(cfg),
                 "encoders": list(train_data.spec.encoders),
