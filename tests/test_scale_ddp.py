@@ -88,7 +88,7 @@ def test_torchrun_command_lines():
     rest = strip_launch_args(argv)
     assert rest == ["train", "--agent", "action_fusion", "--out", "runs/x"]
     one = torchrun_command(4, rest)
-    assert "--standalone" in one and "--nproc-per-node=4" in one and one[-6:] == ["-m", "navfusion", *rest]
+    assert "--standalone" in one and "--nproc-per-node=4" in one and one[-7:] == ["-m", "navfusion", *rest]
     multi = torchrun_command(8, rest, nnodes=2, node_rank=1, endpoint="node0:29400")
     assert {"--nnodes=2", "--node-rank=1", "--rdzv-endpoint=node0:29400", "--rdzv-backend=c10d"} <= set(multi)
     with pytest.raises(NavFusionError, match="rdzv-endpoint"):
