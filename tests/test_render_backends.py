@@ -78,3 +78,25 @@ def test_views_batched_equal_views_one_by_one():
         np.testing.assert_allclose(getattr(batched, b), np.concatenate([getattr(s, b) for s in single]), atol=1e-4)
     for b in ("semantic", "instance"):
         assert (getattr(batched, b) == np.concatenate([getattr(s, b) for s in single])).mean() > 0.999
+
+
+def test_wall_occlusion_culls_but_changes_nothing():
+    from navfusion.render.occlusion import WallOcclusion
+
+    scene = apartment()
+    cam = Camera(32, 32)
+    poses = _poses()
+    with create_renderer(scene, cam, "gl") as on, create_renderer(scene, cam, "gl", occlusion=False) as off:
+        a, b = on.render(poses), off.render(poses)
+        assert on.triangles_drawn < 0.7 * off.triangles_drawn  # walls hide most of the other rooms
+    for name in ("depth_z", "normal", "semantic", "instance", "rgb"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    # a camera in the middle of room (0, 0) cannot see the far room's chunks; the occluders are walls
+    v, f, _ = scene.merged()
+    occ = WallOcclusion(v, f, scene.floor_height, scene.ceiling_height)
+    assert occ.enabled
+    far_box = np.array([[[12.0, 7.0, 0.0], [13.0, 8.0, 1.0]]])
+    near_box = np.array([[[3.0, 3.0, 0.0], [3.5, 3.5, 1.0]]])
+    eye = np.array([2.5, 2.5, 1.25])
+    assert occ.occluded(eye, far_box)[0] and not occ.occluded(eye, near_box)[0]
+    assert not occ.occluded(np.array([2.5, 2.5, 3.5]), far_box)[0]  # above the ceiling: no culling

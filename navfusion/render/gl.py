@@ -28,6 +28,7 @@ from navfusion.errors import NavFusionError
 from navfusion.render import shading
 from navfusion.render.base import Renderer, check_buffers, empty_buffer, ray_directions
 from navfusion.render.camera import BUFFERS, Camera, Frames, Poses
+from navfusion.render.occlusion import WallOcclusion
 from navfusion.scenes.scene import Scene
 
 MAX_VIEWS = 16  # views per pass (uniform arrays are sized for 16)
@@ -175,13 +176,15 @@ class GLRenderer(Renderer):
     Args:
         scene, camera: what to render and how.
         max_views_per_pass: views drawn per draw call (1..64).
-        chunk_size: edge of the culling cells large instances are cut into, metres.
+        chunk_size: edge of the floor-plan culling cells, metres.
+        per_instance: cull per instance within a cell (else per cell).
+        occlusion: also cull chunks hidden behind full-height walls (``navfusion.render.occlusion``).
     """
 
     backend = "gl"
 
     def __init__(self, scene: Scene, camera: Camera, max_views_per_pass: int = MAX_VIEWS,
-                 chunk_size: float = 2.5, per_instance: bool = True) -> None:
+                 chunk_size: float = 2.5, per_instance: bool = True, occlusion: bool = True) -> None:
         super().__init__(scene, camera)
         if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
@@ -192,6 +195,9 @@ class GLRenderer(Renderer):
         self._corners = np.concatenate([lo[:, None] + corners[None] * (hi - lo)[:, None],
                                         np.ones((len(lo), 8, 1), np.float32)], axis=2)  # (C, 8, 4)
         self._centers = 0.5 * (lo + hi)
+        self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
+            if occlusion else None
+        self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
@@ -266,6 +272,16 @@ class GLRenderer(Renderer):
         x, y, z, w = clip[..., 0], clip[..., 1], clip[..., 2], clip[..., 3]
         out = ((x < -w).all(-1) | (x > w).all(-1) | (y < -w).all(-1) | (y > w).all(-1)
                | (z < -w).all(-1) | (z > w).all(-1))
+        if self._occ is not None and self._occ.enabled:
+            # the 8 views of a node share their position: one horizon per distinct position
+            for v, e in enumerate(eyes):
+                key = e.tobytes()
+                hidden = self._hidden.get(key)
+                if hidden is None:
+                    if len(self._hidden) >= 64:
+                        self._hidden.pop(next(iter(self._hidden)))
+                    hidden = self._hidden[key] = self._occ.occluded(e.astype(np.float64), self._boxes)
+                out[v] |= hidden
         d = self._centers[None] - eyes[:, None]
         dist = np.einsum("vci,vci->vc", d, d)
         dist[out] = np.inf
