@@ -48,6 +48,9 @@ def register(sub, bench) -> None:
     p.add_argument("--splits", nargs="+", default=None, help="suite splits (default: all but pretrain)")
     p.add_argument("--encoders", nargs="+", default=None, help="encoders (default: all zoo tasks)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (one scene each)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run one Ray task per scene (pip install 'navfusion[distributed]'): on the cluster at "
+                        "ADDRESS ('auto' = the one `ray start` joined), or a local one with --workers CPUs")
     p.add_argument("--batch-size", type=int, default=256)
     p.set_defaults(func=_features_build)
 
@@ -146,7 +149,14 @@ def _features_build(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise NavFusionError(f"--workers={args.workers}: must be >= 1")
     t0 = time.perf_counter()
-    out = build_features(ids, _zoo(args.zoo), args.encoders, workers=args.workers, batch_size=args.batch_size)
+    if args.ray:  # navfusion.dist: same per-scene build, scheduled on Ray, hashes checked afterwards
+        from navfusion.dist.build import build_features_sharded
+
+        out = build_features_sharded(ids, _zoo(args.zoo), args.encoders, backend="ray", workers=args.workers,
+                                     batch_size=args.batch_size,
+                                     ray_address=None if args.ray == "local" else args.ray)
+    else:
+        out = build_features(ids, _zoo(args.zoo), args.encoders, workers=args.workers, batch_size=args.batch_size)
     comp = sum(len(c) for c, _ in out.values())
     reused = sum(len(r) for _, r in out.values())
     print(f"{len(ids)} scenes: {comp} feature files computed, {reused} up to date "
