@@ -208,12 +208,17 @@ class RealBackend:
         return names
 
     def prepare(self, cfg, log) -> dict:
+        import os
+
         from navfusion.nav import load_world
         from navfusion.train.data import split_scene_ids
         from navfusion.vision.features import build_features
         from navfusion.vision.zoo import DEFAULT_ZOO
 
         info: dict[str, Any] = {}
+        # Feature building runs one process per scene; each uses one torch thread.
+        workers = int(cfg.build.get("workers", min(os.cpu_count() or 1, 4)))
+        threads = torch.get_num_threads()
         splits = [cfg.train_split, "val", cfg.eval_split]
         encoders = self._encoders(cfg)
         for split in splits:
@@ -228,7 +233,8 @@ class RealBackend:
                 load_world(sid, resolution=cfg.resolution, progress=False)
             if encoders:
                 log(f"build {split}: features of {len(encoders)} encoders")
-                build_features(ids, DEFAULT_ZOO, encoders, progress=False)
+                build_features(ids, DEFAULT_ZOO, encoders, workers=min(workers, len(ids)), progress=False)
+                torch.set_num_threads(threads)  # an in-process build sets one thread
             info[split] = ids
         info["encoders"] = encoders
         return info

@@ -140,6 +140,8 @@ class ReproduceConfig:
         check(isinstance(self.resolution, int) and 8 <= self.resolution <= 512, "resolution", self.resolution,
               "an int in [8, 512]")
         check(isinstance(self.train, dict), "train", self.train, "a mapping of training overrides")
+        check(isinstance(self.build, dict) and set(self.build) <= {"workers"}, "build", self.build,
+              "a mapping with optional 'workers' (feature-building processes)")
         check(isinstance(self.agent_overrides, dict), "agent_overrides", self.agent_overrides,
               "a mapping of agent-recipe fields (e.g. encoders)")
         check(isinstance(self.agents, dict) and len(self.agents) > 0, "agents", self.agents,
