@@ -12,10 +12,10 @@ How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
 * deferred shading: the geometry pass writes only face id (``gl_PrimitiveID`` + first face) and
   z depth, so hidden fragments cost almost nothing; one full-screen pass then computes, once per
   pixel, the procedural texture and lighting (``navfusion.render.shading``), the camera-frame
-  normal (from a per-face normal table), the semantic and instance ids, into three render
-  targets: rgba8 (colour + semantic id in alpha), rgba32f (normal + z depth) and r32i (instance + 1);
-* each target is read back once per pass straight into the output arrays; Euclidean depth is z
-  depth times a fixed per-pixel factor.
+  normal (from a per-face normal table), the depths and the semantic and instance ids, into six
+  render targets laid out exactly like the output buffers (rgb8, r32f, r32f, rgb32f, r8, r32i);
+* each target is read back once per pass straight into the output arrays (no numpy conversion:
+  strided copies in numpy cost more than the rendering at 128²).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from navfusion.errors import NavFusionError
 from navfusion.render import shading
-from navfusion.render.base import Renderer, check_buffers, empty_buffer, ray_directions
+from navfusion.render.base import Renderer, check_buffers, empty_buffer
 from navfusion.render.camera import BUFFERS, Camera, Frames, Poses
 from navfusion.render.occlusion import WallOcclusion
 from navfusion.scenes.scene import Scene
@@ -84,15 +84,18 @@ uniform isampler2D u_face;
 uniform sampler2D u_depth;
 uniform sampler2D u_faces;  // per face: world normal xyz, instance index
 uniform sampler2D u_mat;    // per instance: 3 texels
-layout(location = 0) out vec4 o_color;
-layout(location = 1) out vec4 o_geom;
-layout(location = 2) out int o_inst;
+layout(location = 0) out vec3 o_rgb;  // locations follow BUFFERS
+layout(location = 1) out float o_depth_z;
+layout(location = 2) out float o_depth_e;
+layout(location = 3) out vec3 o_normal;
+layout(location = 4) out float o_sem;
+layout(location = 5) out int o_inst;
 %(shading)s
 void main() {
     ivec2 px = ivec2(gl_FragCoord.xy);
     int face = texelFetch(u_face, px, 0).r - 1;
     if (face < 0) {
-        o_color = vec4(0.0); o_geom = vec4(0.0); o_inst = 0;
+        o_rgb = vec3(0.0); o_sem = 0.0; o_normal = vec3(0.0); o_depth_z = 0.0; o_depth_e = 0.0; o_inst = -1;
         return;
     }
     float dz = texelFetch(u_depth, px, 0).r;
@@ -113,9 +116,12 @@ void main() {
     vec4 m1 = texelFetch(u_mat, base + ivec2(1, 0), 0);
     vec4 m2 = texelFetch(u_mat, base + ivec2(2, 0), 0);
     float t = nf_pattern(int(m0.w + 0.5), world, n, m1.w);
-    o_color = vec4(nf_shade(mix(m0.rgb, m1.rgb, t), n, to_eye, dist), m2.y / 255.0);
-    o_geom = vec4(transpose(rot) * n, dz);
-    o_inst = int(m2.x + 0.5) + 1;
+    o_rgb = nf_shade(mix(m0.rgb, m1.rgb, t), n, to_eye, dist);
+    o_sem = m2.y / 255.0;
+    o_normal = transpose(rot) * n;
+    o_depth_z = dz;
+    o_depth_e = dz * length(ray);
+    o_inst = int(m2.x + 0.5);
 }
 """
 
@@ -204,7 +210,6 @@ class GLRenderer(Renderer):
         self._face_table = np.c_[nrm, self._owner[self._faces[:, 0]]].astype(np.float32)
         self._table = shading.material_table(scene)
         self._proj = projection(camera)
-        self._ray_norm = np.linalg.norm(ray_directions(camera), axis=-1).astype(np.float32)
         self._ctx = None
         self.triangles_drawn = 0  # statistics: triangles submitted (after culling) since creation
 
@@ -249,8 +254,10 @@ class GLRenderer(Renderer):
         self._face_t.filter = self._depth_t.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._gfbo = ctx.framebuffer(color_attachments=[self._face_t, self._depth_t],
                                      depth_attachment=ctx.depth_renderbuffer(size))
-        self._targets = [ctx.texture(size, 4, dtype="f1"), ctx.texture(size, 4, dtype="f4"),
-                         ctx.texture(size, 1, dtype="i4")]
+        # one target per output buffer, in BUFFERS order, so each reads back without conversion
+        self._targets = [ctx.texture(size, 3, dtype="f1"), ctx.texture(size, 1, dtype="f4"),
+                         ctx.texture(size, 1, dtype="f4"), ctx.texture(size, 3, dtype="f4"),
+                         ctx.texture(size, 1, dtype="f1"), ctx.texture(size, 1, dtype="i4")]
         self._sfbo = ctx.framebuffer(color_attachments=self._targets)
         for unit, (name, tex) in enumerate([("u_face", self._face_t), ("u_depth", self._depth_t),
                                             ("u_faces", self._ftex), ("u_mat", self._mat)]):
@@ -302,13 +309,15 @@ class GLRenderer(Renderer):
         if self._ctx is None:
             self._setup()
         n, h, w = len(poses), self.camera.height, self.camera.width
-        want = set(buffers)
         out = {b: empty_buffer(b, n) for b in BUFFERS}
-        need_color = bool(want & {"rgb", "semantic"})
-        need_geom = bool(want & {"normal", "depth_z", "depth_euclidean"})
-        rgba = np.empty((n, h, w, 4), np.uint8) if need_color else None
-        geom = np.empty((n, h, w, 4), np.float32) if need_geom else None
-        inst = np.empty((n, h, w), np.int32) if "instance" in want else None
+        shapes = {"rgb": ((n, h, w, 3), np.uint8, 3, "f1"), "depth_z": ((n, h, w), np.float32, 1, "f4"),
+                  "depth_euclidean": ((n, h, w), np.float32, 1, "f4"), "normal": ((n, h, w, 3), np.float32, 3, "f4"),
+                  "semantic": ((n, h, w), np.uint8, 1, "f1"), "instance": ((n, h, w), np.int32, 1, "i4")}
+        reads = []  # (attachment, array, components, dtype)
+        for b in dict.fromkeys(buffers):
+            shape, dtype, comps, gltype = shapes[b]
+            out[b] = np.empty(shape, dtype)
+            reads.append((BUFFERS.index(b), out[b], comps, gltype))
         rots = rotations(poses)  # camera -> world
         w2c = np.transpose(rots, (0, 2, 1))
         view = np.zeros((n, 4, 4))
@@ -348,28 +357,8 @@ class GLRenderer(Renderer):
             self._sfbo.viewport = vpt
             ctx.disable(ctx.DEPTH_TEST)
             self._svao.render()
-            if rgba is not None:
-                self._sfbo.read_into(rgba[s:e], viewport=vpt, components=4, attachment=0, dtype="f1")
-            if geom is not None:
-                self._sfbo.read_into(geom[s:e], viewport=vpt, components=4, attachment=1, dtype="f4")
-            if inst is not None:
-                self._sfbo.read_into(inst[s:e], viewport=vpt, components=1, attachment=2, dtype="i4")
-        if rgba is not None:
-            if "rgb" in want:
-                out["rgb"] = np.ascontiguousarray(rgba[..., :3])
-            if "semantic" in want:
-                out["semantic"] = np.ascontiguousarray(rgba[..., 3])
-        if geom is not None:
-            if "normal" in want:
-                out["normal"] = np.ascontiguousarray(geom[..., :3])
-            dz = np.ascontiguousarray(geom[..., 3])
-            if "depth_z" in want:
-                out["depth_z"] = dz
-            if "depth_euclidean" in want:
-                out["depth_euclidean"] = dz * self._ray_norm
-        if inst is not None:
-            inst -= 1
-            out["instance"] = inst
+            for att, arr, comps, gltype in reads:
+                self._sfbo.read_into(arr[s:e], viewport=vpt, components=comps, attachment=att, dtype=gltype)
         return Frames(**out)
 
     def close(self) -> None:
