@@ -49,6 +49,9 @@ def register(sub, bench) -> None:
     r.add_argument("--lr", type=float, default=3e-4)
     r.add_argument("--eval-episodes", type=int, default=64, help="episodes per val scene before/after")
     r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--vec-env", default="dummy", choices=["dummy", "subproc"],
+                   help="environments in this process (dummy) or one spawned process each (subproc)")
+    r.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     r.set_defaults(func=_train_rl)
 
     b = bench.add_parser("train", help="imitation-training iterations/s at batch 256 with 25 experts")
@@ -93,7 +96,7 @@ def _train_rl(args: argparse.Namespace) -> int:
     agent_cfg = load_agent_config(args.agent)
     cfg = PPOConfig(env=args.env, timesteps=args.timesteps, seed=args.seed, n_envs=args.n_envs,
                     n_steps=args.n_steps, lr=args.lr, init=args.init, eval_episodes=args.eval_episodes,
-                    threads=args.threads or 0)
+                    threads=args.threads or 0, vec_env=args.vec_env, device=args.device)
     res = train_ppo(agent_cfg, cfg, args.out)
     print(f"PPO {agent_cfg.name}: val success {res['success_before']:.3f} -> {res['success_after']:.3f} "
           f"({args.timesteps} steps) -> {args.out}")

@@ -135,6 +135,9 @@ class PPOConfig:
         eval_episodes: episodes per scene of ``eval_split`` for success before / after.
         eval_split: split of the before/after evaluation.
         threads: torch CPU threads (0: torch's default).
+        vec_env: ``dummy`` (environments in this process) or ``subproc`` (one spawned worker process
+            per environment: ``navfusion.dist.vecenv``).
+        device: where PPO's policy trains (``cpu``, ``cuda``, ``auto``).
     """
 
     env: str = "NavFusion/OctoNav-tiny-v0"
@@ -153,12 +156,15 @@ class PPOConfig:
     eval_episodes: int = 64
     eval_split: str = "val"
     threads: int = 0
+    vec_env: str = "dummy"
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for name in ("timesteps", "n_envs", "n_steps", "batch_size", "n_epochs"):
             v = getattr(self, name)
             check(isinstance(v, int) and v >= 1, name, v, "an int >= 1")
         check(self.lr > 0, "lr", self.lr, "> 0")
+        check(self.vec_env in ("dummy", "subproc"), "vec_env", self.vec_env, "'dummy' or 'subproc'")
         check(isinstance(self.eval_episodes, int) and self.eval_episodes >= 0, "eval_episodes", self.eval_episodes,
               "an int >= 0")
 
@@ -169,6 +175,7 @@ def make_ppo(agent_cfg: AgentConfig, cfg: PPOConfig, encoders: list[str], featur
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
+    from navfusion.dist.world import resolve_device
     from navfusion.env import register_envs
     from navfusion.train.data import suite_of_env
 
@@ -179,14 +186,20 @@ def make_ppo(agent_cfg: AgentConfig, cfg: PPOConfig, encoders: list[str], featur
     if agent_cfg.uses_features:
         kw.update(obs_mode="features", encoders=list(encoders))
     kw.update(env_kwargs or {})
-    venv = make_vec_env(env_id, n_envs=cfg.n_envs, seed=cfg.seed, env_kwargs=kw)
+    vec = {}
+    if cfg.vec_env == "subproc":  # spawned workers (navfusion.dist.vecenv): never fork after EGL
+        from stable_baselines3.common.vec_env import SubprocVecEnv
+
+        vec = {"vec_env_cls": SubprocVecEnv, "vec_env_kwargs": {"start_method": "spawn"}}
+    venv = make_vec_env(env_id, n_envs=cfg.n_envs, seed=cfg.seed, env_kwargs=kw, **vec)
     policy_kwargs = {"agent_config": agent_cfg.to_dict(),
                      "input_spec": {"encoders": list(encoders), "feature_shapes": [list(s) for s in feature_shapes]},
                      "affinity": None if affinity is None else np.asarray(affinity).tolist()}
     torch.manual_seed(cfg.seed)
     return PPO(FusionPolicy, venv, learning_rate=cfg.lr, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef,
-               clip_range=cfg.clip_range, seed=cfg.seed, policy_kwargs=policy_kwargs, verbose=0, device="cpu")
+               clip_range=cfg.clip_range, seed=cfg.seed, policy_kwargs=policy_kwargs, verbose=0,
+               device=str(resolve_device(cfg.device)))
 
 
 def train_ppo(agent_cfg: AgentConfig, cfg: PPOConfig, out: str | os.PathLike, eval_data=None) -> dict[str, Any]:
