@@ -46,28 +46,28 @@ vec3 nf_plane(vec3 p, vec3 n) {
     if (an.x >= an.y) return p.yzx;
     return p.xzy;
 }
+// Branch-free on purpose: llvmpipe runs both sides of divergent branches for a whole SIMD block,
+// so every kind shares ONE value-noise evaluation (at a kind-specific frequency) plus cheap terms.
 float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
     vec3 q = nf_plane(p, n) / scale;
-    if (kind == 1) {  // wood: stretched rings along a
-        float r = q.y + 0.6 * nf_noise(q * vec3(0.15, 2.0, 2.0));
-        return smoothstep(0.2, 0.8, abs(fract(r) * 2.0 - 1.0));
-    } else if (kind == 2) {  // tiles: grout lines, per-tile tint
-        vec2 g = fract(q.xy);
-        float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
-        return e < 0.04 ? 1.0 : 0.25 * nf_rand(ivec3(floor(q.xy), 7));
-    } else if (kind == 3) {  // fabric: weave
-        return clamp(0.5 + 0.3 * sin(6.2831853 * q.x) * sin(6.2831853 * q.y) + 0.3 * (nf_noise(q * 0.25) - 0.5),
-                     0.0, 1.0);
-    } else if (kind == 4) {  // wall: soft blotches
-        return 0.7 * nf_noise(q) + 0.3 * nf_noise(q * 5.0);
-    } else if (kind == 5) {  // marble: veins
-        return 0.5 + 0.5 * sin(3.0 * (q.x + q.y) + 5.0 * nf_noise(q));
-    } else if (kind == 6) {  // metal: brushed streaks
-        return nf_noise(vec3(q.x * 0.05, q.y * 12.0, q.z));
-    } else if (kind == 7) {  // carpet: speckle
-        return nf_rand(ivec3(floor(q * 4.0)));
-    }
-    return 0.0;
+    vec3 f = kind == 1 ? vec3(0.15, 2.0, 2.0) : (kind == 3 ? vec3(0.25) : (kind == 6 ? vec3(0.05, 12.0, 1.0)
+                                                                                  : vec3(1.0)));
+    float nz = nf_noise(q * f);
+    float wood = smoothstep(0.2, 0.8, abs(fract(q.y + 0.6 * nz) * 2.0 - 1.0));
+    vec2 g = fract(q.xy);
+    float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
+    float cell = nf_rand(kind == 2 ? ivec3(floor(q.xy), 7) : ivec3(floor(q * 4.0)));
+    float tiles = e < 0.04 ? 1.0 : 0.25 * cell;
+    float fabric = clamp(0.5 + 0.3 * sin(6.2831853 * q.x) * sin(6.2831853 * q.y) + 0.3 * (nz - 0.5), 0.0, 1.0);
+    float marble = 0.5 + 0.5 * sin(3.0 * (q.x + q.y) + 5.0 * nz);
+    float t = 0.0;
+    t = kind == 1 ? wood : t;
+    t = kind == 2 ? tiles : t;
+    t = kind == 3 ? fabric : t;
+    t = (kind == 4 || kind == 6) ? nz : t;  // wall blotches, brushed metal streaks
+    t = kind == 5 ? marble : t;
+    t = kind == 7 ? cell : t;  // carpet speckle
+    return t;
 }
 vec3 nf_shade(vec3 albedo, vec3 n, vec3 to_eye, float dist) {
     float diffuse = max(dot(n, LIGHT_DIR), 0.0);
@@ -153,8 +153,11 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
+_NOISE_FREQ = {1: (0.15, 2.0, 2.0), 3: (0.25, 0.25, 0.25), 6: (0.05, 12.0, 1.0)}
+
+
 def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Mix factor between ``color`` and ``color2``.
+    """Mix factor between ``color`` and ``color2`` (numpy twin of ``nf_pattern``).
 
     Args:
         kind: (M,) int texture kind index; p: (M, 3) world positions; n: (M, 3) normals; scale: (M,).
@@ -168,8 +171,10 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
     for k in np.flatnonzero(present[1:]) + 1:
         m = kind == k
         qm = q[m]
+        if k in (1, 3, 4, 5, 6):
+            nz = _noise(qm * np.float32(_NOISE_FREQ.get(int(k), (1.0, 1.0, 1.0))))
         if k == 1:
-            r = qm[:, 1] + 0.6 * _noise(qm * np.float32([0.15, 2.0, 2.0]))
+            r = qm[:, 1] + np.float32(0.6) * nz
             t[m] = _smoothstep(0.2, 0.8, np.abs((r - np.floor(r)) * 2 - 1))
         elif k == 2:
             g = qm[:, :2] - np.floor(qm[:, :2])
@@ -177,16 +182,13 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
             cell = np.c_[np.floor(qm[:, :2]), np.full(len(qm), 7)]
             t[m] = np.where(e < 0.04, 1.0, 0.25 * _rand(cell))
         elif k == 3:
-            t[m] = np.clip(0.5 + 0.3 * np.sin(two_pi * qm[:, 0]) * np.sin(two_pi * qm[:, 1])
-                           + 0.3 * (_noise(qm * np.float32(0.25)) - 0.5), 0, 1)
-        elif k == 4:
-            t[m] = 0.7 * _noise(qm) + 0.3 * _noise(qm * np.float32(5.0))
+            t[m] = np.clip(0.5 + 0.3 * np.sin(two_pi * qm[:, 0]) * np.sin(two_pi * qm[:, 1]) + 0.3 * (nz - 0.5), 0, 1)
+        elif k in (4, 6):
+            t[m] = nz
         elif k == 5:
-            t[m] = 0.5 + 0.5 * np.sin(3.0 * (qm[:, 0] + qm[:, 1]) + 5.0 * _noise(qm))
-        elif k == 6:
-            t[m] = _noise(np.c_[qm[:, 0] * 0.05, qm[:, 1] * 12.0, qm[:, 2]].astype(np.float32))
+            t[m] = 0.5 + 0.5 * np.sin(3.0 * (qm[:, 0] + qm[:, 1]) + 5.0 * nz)
         elif k == 7:
-            t[m] = _rand(np.floor(qm * 4.0))
+            t[m] = _rand(np.floor(qm * np.float32(4.0)))
     return t
 
 
