@@ -60,11 +60,9 @@ _GEOM_FRAG = """
 #version 330
 in float v_depth;
 flat in int v_face0;
-layout(location = 0) out int o_face;
-layout(location = 1) out float o_depth;
+layout(location = 0) out vec2 o_face_depth;  // (face + 1 as an exact float, z depth)
 void main() {
-    o_face = v_face0 + gl_PrimitiveID + 1;
-    o_depth = v_depth;
+    o_face_depth = vec2(float(v_face0 + gl_PrimitiveID + 1), v_depth);
 }
 """
 
@@ -80,8 +78,7 @@ uniform vec3 u_eye[16];
 uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
 uniform int u_height;
-uniform isampler2D u_face;
-uniform sampler2D u_depth;
+uniform sampler2D u_gbuf;   // (face + 1, z depth)
 uniform sampler2D u_faces;  // per face: world normal xyz, instance index
 uniform sampler2D u_mat;    // per instance: 3 texels
 layout(location = 0) out vec3 o_rgb;  // locations follow BUFFERS
@@ -93,12 +90,13 @@ layout(location = 5) out int o_inst;
 %(shading)s
 void main() {
     ivec2 px = ivec2(gl_FragCoord.xy);
-    int face = texelFetch(u_face, px, 0).r - 1;
+    vec2 g = texelFetch(u_gbuf, px, 0).rg;
+    int face = int(g.x + 0.5) - 1;
     if (face < 0) {
         o_rgb = vec3(0.0); o_sem = 0.0; o_normal = vec3(0.0); o_depth_z = 0.0; o_depth_e = 0.0; o_inst = -1;
         return;
     }
-    float dz = texelFetch(u_depth, px, 0).r;
+    float dz = g.y;
     int view = px.y / u_height;
     float row = gl_FragCoord.y - float(view * u_height);
     vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
@@ -249,17 +247,16 @@ class GLRenderer(Renderer):
         self._mat = table_texture(self._table, _MAT_ROW, 3)
         self._ftex = table_texture(self._face_table, _FACE_ROW, 1)
         size = (w, h * B)
-        self._face_t = ctx.texture(size, 1, dtype="i4")
-        self._depth_t = ctx.texture(size, 1, dtype="f4")
-        self._face_t.filter = self._depth_t.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        self._gfbo = ctx.framebuffer(color_attachments=[self._face_t, self._depth_t],
+        self._gbuf = ctx.texture(size, 2, dtype="f4")
+        self._gbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._gfbo = ctx.framebuffer(color_attachments=[self._gbuf],
                                      depth_attachment=ctx.depth_renderbuffer(size))
         # one target per output buffer, in BUFFERS order, so each reads back without conversion
         self._targets = [ctx.texture(size, 3, dtype="f1"), ctx.texture(size, 1, dtype="f4"),
                          ctx.texture(size, 1, dtype="f4"), ctx.texture(size, 3, dtype="f4"),
                          ctx.texture(size, 1, dtype="f1"), ctx.texture(size, 1, dtype="i4")]
         self._sfbo = ctx.framebuffer(color_attachments=self._targets)
-        for unit, (name, tex) in enumerate([("u_face", self._face_t), ("u_depth", self._depth_t),
+        for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf),
                                             ("u_faces", self._ftex), ("u_mat", self._mat)]):
             tex.use(unit)
             self._sprog[name].value = unit
