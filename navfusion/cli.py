@@ -28,6 +28,7 @@ CLI_MODULES: tuple[str, ...] = (
     "navfusion.train.cli",
     "navfusion.eval.cli",
     "navfusion.viz.cli",
+    "navfusion.dist.cli",
 )
 
 
