@@ -11,6 +11,7 @@ Heads (only used while pretraining; they are not shipped):
 * ``DenseHead``: ``(N, C, h, w) -> (N, K, H, W)`` -- conv + bilinear upsampling decoder.
 * ``GlobalHead``: ``(N, C, h, w) -> (N, K)`` -- flatten + MLP (keeps where things are, which
   vanishing point / room layout / pose need and global pooling would throw away).
+* ``ConvGlobalHead``: ``(N, C, h, w) -> (N, K)`` -- strided convs + small MLP (the relational tasks).
 * Pair / triple tasks are siamese: one encoder is applied to every image and the features are
   concatenated along channels before the head (``n_inputs * C`` input channels).
 """
@@ -165,6 +166,27 @@ class GlobalHead(nn.Module):
         return self.net(z)
 
 
+class ConvGlobalHead(nn.Module):
+    """``(N, Cin, h, w) -> (N, out_dim)``: strided convs down to 2x2, then a small MLP.
+
+    Far fewer weights than :class:`GlobalHead` and translation-equivariant up to the last layer,
+    which keeps the relational (pair/triple) tasks from memorising their few thousand samples.
+    """
+
+    def __init__(self, in_channels: int, in_size: int, out_dim: int, width: int = 32, hidden: int = 64) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, 1, 1), nn.ReLU(inplace=True)]
+        size = in_size
+        while size > 2:
+            layers += [nn.Conv2d(width, width, 3, 2, 1), nn.ReLU(inplace=True)]
+            size = (size + 1) // 2
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * size * size, hidden),
+                                 nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
 class TaskNet(nn.Module):
     """Encoder + head for pretraining one task.
 
@@ -185,15 +207,20 @@ class TaskNet(nn.Module):
         return self.head(z)
 
 
+HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global")
+
+
 def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_inputs: int = 1) -> nn.Module:
-    """The decoder head for a task: ``kind`` ``"dense"`` (``out_dim`` channels at ``out_size``) or
-    ``"global"`` (``out_dim`` outputs)."""
+    """The decoder head for a task: ``kind`` ``"dense"`` (``out_dim`` channels at ``out_size``),
+    ``"global"`` (flatten + MLP, ``out_dim`` outputs) or ``"conv_global"`` (strided convs + MLP)."""
     c, h, w = arch.output_shape
     if kind == "dense":
         return DenseHead(c * n_inputs, h, out_dim, out_size)
     if kind == "global":
         return GlobalHead(c * h * w * n_inputs, out_dim)
-    raise ValueError(f"head kind {kind!r}: must be 'dense' or 'global'")
+    if kind == "conv_global":
+        return ConvGlobalHead(c * n_inputs, h, out_dim)
+    raise ValueError(f"head kind {kind!r}: must be one of {HEAD_KINDS}")
 
 
 def preprocess(rgb: np.ndarray | torch.Tensor, input_size: int,

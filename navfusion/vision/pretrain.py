@@ -73,6 +73,8 @@ class PretrainConfig:
         threads: torch CPU threads.
         tasks: tasks to train (None: all 25).
         task_steps: per-task overrides of ``steps`` (harder tasks, e.g. the pose tasks).
+        relational_head: head of the pair/triple tasks: ``conv_global`` (strided convs, few
+            weights) or ``global`` (flatten + MLP, as the single-view global tasks).
     """
 
     zoo: str = "nf64"
@@ -94,6 +96,7 @@ class PretrainConfig:
     threads: int = 2
     tasks: list[str] | None = None
     task_steps: dict[str, int] = field(default_factory=dict)
+    relational_head: str = "conv_global"
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -114,6 +117,8 @@ class PretrainConfig:
         check(self.lr > 0, "lr", self.lr, "> 0")
         if self.tasks is not None:
             self.tasks = [task_spec(t).name for t in self.tasks]
+        check(self.relational_head in ("conv_global", "global"), "relational_head", self.relational_head,
+              "'conv_global' or 'global'")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
             check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
@@ -135,6 +140,8 @@ class PretrainConfig:
         for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps"):
             d.pop(k)
         d["steps"] = self.steps_for(task)
+        if task_spec(task).views == 1:
+            d.pop("relational_head")
         return hash_jsonable({"cfg": d, "task": task, "format": FORMAT})[:16]
 
 
@@ -317,9 +324,14 @@ def load_task_data(d: Path, scene_ids: Sequence[str], task: str, dense_size: int
 
 # ----------------------------------------------------------------------------- losses and metrics
 
+def head_kind(spec: TaskSpec, cfg: PretrainConfig) -> str:
+    if spec.dense:
+        return "dense"
+    return cfg.relational_head if spec.views > 1 else "global"
+
+
 def head_for(spec: TaskSpec, cfg: PretrainConfig) -> torch.nn.Module:
-    kind = "dense" if spec.dense else "global"
-    return make_head(cfg.arch, kind, spec.channels, cfg.dense_size, n_inputs=spec.views)
+    return make_head(cfg.arch, head_kind(spec, cfg), spec.channels, cfg.dense_size, n_inputs=spec.views)
 
 
 @dataclass
@@ -447,7 +459,7 @@ class TrainedTask:
 
 
 def head_info(spec: TaskSpec, cfg: PretrainConfig) -> dict[str, Any]:
-    return {"kind": "dense" if spec.dense else "global", "out_dim": spec.channels,
+    return {"kind": head_kind(spec, cfg), "out_dim": spec.channels,
             "out_size": cfg.dense_size if spec.dense else 0, "n_inputs": spec.views}
 
 
