@@ -194,11 +194,11 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height)))
         self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size, per_instance)
-        corners = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
-        self._corners = np.concatenate([lo[:, None] + corners[None] * (hi - lo)[:, None],
-                                        np.ones((len(lo), 8, 1), np.float32)], axis=2)  # (C, 8, 4)
         self._centers = 0.5 * (lo + hi)
+        bits = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
+        corners = lo[:, None] + bits[None] * (hi - lo)[:, None]  # (C, 8, 3)
+        self._corners_t = np.ascontiguousarray(np.c_[corners.reshape(-1, 3), np.ones(8 * len(lo))].T, np.float32)
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
         self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
@@ -272,10 +272,10 @@ class GLRenderer(Renderer):
         """Indirect draw commands (M, 5) uint32 and their per-command attribute (M, 2) int32
         (view, first face): the chunks inside each view's frustum, nearest first so that the depth
         test rejects hidden fragments early."""
-        clip = np.einsum("vij,ckj->vcki", vp, self._corners)  # (V, C, 8, 4)
-        x, y, z, w = clip[..., 0], clip[..., 1], clip[..., 2], clip[..., 3]
-        out = ((x < -w).all(-1) | (x > w).all(-1) | (y < -w).all(-1) | (y > w).all(-1)
-               | (z < -w).all(-1) | (z > w).all(-1))
+        # a box is outside when all 8 corners are behind one of the 6 clip planes (w +- x, y, z >= 0)
+        planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1)  # (V, 6, 4)
+        side = (planes @ self._corners_t).reshape(len(vp), 6, -1, 8)  # (V, 6, C, 8)
+        out = (side < 0).all(-1).any(1)
         if self._occ is not None and self._occ.enabled:
             # the 8 views of a node share their position: one horizon per distinct position
             for v, e in enumerate(eyes):
