@@ -192,7 +192,9 @@ class GLRenderer(Renderer):
         super().__init__(scene, camera)
         if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
-        self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height)))
+        # the atlas stays within GL's 16384-pixel limit and ~2 Mpixels (~80 MB of render targets)
+        self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height),
+                                      max(1, (1 << 21) // (camera.width * camera.height))))
         self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size, per_instance)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._centers = 0.5 * (lo + hi)
