@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--lp-threads", type=int, default=0, help="LP_NUM_THREADS for gl worker processes")
     ap.add_argument("--out", default="benchmarks/results/render.json")
+    ap.add_argument("--table", metavar="JSON", help="only print the table of an earlier run's JSON")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return 0
 
     from navfusion.render.base import egl_available
     from navfusion.render.bench import Job, load_bench_scenes, measure
@@ -46,43 +50,54 @@ def main(argv: list[str] | None = None) -> int:
         "buffers": ["rgb", "depth_z", "depth_euclidean", "normal", "semantic", "instance"],
         "processes_machine": args.processes, "runs": [],
     }
-    rows = []
     for res in args.resolutions:
         for backend in backends:
             for batch in args.batches:
-                figs = {}
                 for procs in sorted({1, args.processes}):
                     lp = args.lp_threads if (backend == "gl" and procs > 1) else None
                     m = measure(Job(backend, res, batch, args.seconds, lp_num_threads=lp), scenes, procs)
                     m.update(backend=backend, resolution=res, batch=batch, lp_num_threads=lp)
                     result["runs"].append(m)
-                    figs[procs] = m["fps"]
-                    print(f"{backend:8s} {res:4d}px batch {batch}: {m['fps']:8.1f} views/s with {procs} process(es)",
-                          file=sys.stderr, flush=True)
-                best = max(figs.values())
-                rows.append((res, backend, batch, figs[1], best))
-    # gl / raycast ratios from the same run
-    ratios = {}
-    for res, backend, batch, _single, best in rows:
-        if backend == "gl":
-            other = [r for r in rows if r[0] == res and r[1] == "raycast" and r[2] == batch]
-            if other and other[0][4] > 0:
-                ratios[f"{res}px_batch{batch}"] = round(best / other[0][4], 2)
-    result["gl_over_raycast_machine"] = ratios
+                    print(f"{backend:8s} {res:4d}px batch {batch}: {m['fps']:8.1f} views/s with {procs} process(es), "
+                          f"{m['cpu_ms_per_view']:.2f} CPU ms/view", file=sys.stderr, flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))
     tmp.replace(out)
-    print(f"\nscenes: {source}; triangles per scene: {tri}\n")
-    print("| resolution | backend | views per call | 1 process (views/s) | whole machine (views/s) |")
-    print("|---:|---|---:|---:|---:|")
-    for res, backend, batch, single, best in rows:
-        print(f"| {res}² | {backend} | {batch} | {single:,.0f} | {best:,.0f} |")
-    if ratios:
-        print("\ngl / raycast (whole machine): " + ", ".join(f"{k}: {v}×" for k, v in ratios.items()))
+    print(table(result))
     print(f"\nwrote {out}")
     return 0
+
+
+def table(result: dict) -> str:
+    """The Markdown table of a result: measured views/s (1 process, whole machine), CPU time per view
+    and the capacity it implies for the whole machine when nothing else runs (cores / CPU time)."""
+    cores = result["machine"]["cpus"] or 1
+    runs = result["runs"]
+    keys = sorted({(r["resolution"], r["backend"], r["batch"]) for r in runs},
+                  key=lambda k: (k[0], k[1] != "gl", k[2]))
+    lines = [f"scenes: {result['scenes']}; triangles per scene: {result['triangles_per_scene']}", "",
+             "| resolution | backend | views per call | 1 process (views/s) | whole machine (views/s) "
+             f"| CPU ms per view | capacity of {cores} idle cores (views/s) |",
+             "|---:|---|---:|---:|---:|---:|---:|"]
+    best = {}
+    for k in keys:
+        rs = [r for r in runs if (r["resolution"], r["backend"], r["batch"]) == k]
+        one = max((r["fps"] for r in rs if r["processes"] == 1), default=0.0)
+        machine = max(r["fps"] for r in rs)
+        cpu = min(r["cpu_ms_per_view"] for r in rs)
+        cap = cores * 1000.0 / cpu if cpu > 0 else 0.0
+        best[k] = (machine, cap)
+        lines.append(f"| {k[0]}² | {k[1]} | {k[2]} | {one:,.0f} | {machine:,.0f} | {cpu:.2f} | {cap:,.0f} |")
+    ratios = []
+    for (res, backend, batch), (machine, cap) in best.items():
+        other = best.get((res, "raycast", batch))
+        if backend == "gl" and other and other[0] > 0 and other[1] > 0:
+            ratios.append(f"{res}² batch {batch}: {machine / other[0]:.1f}x measured, {cap / other[1]:.1f}x capacity")
+    if ratios:
+        lines += ["", "gl / raycast: " + "; ".join(ratios)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
