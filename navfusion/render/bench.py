@@ -75,11 +75,14 @@ def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float
     c0 = time.process_time()
     t0 = time.perf_counter()
     deadline = t0 + job.seconds
+    calls = [(r, Poses(poses.positions[s:s + job.batch], poses.yaws[s:s + job.batch]))
+             for r, poses in work for s in range(0, len(poses), job.batch)]
+    k = 0
     while time.perf_counter() < deadline:
-        for r, poses in work:
-            for s in range(0, len(poses), job.batch):
-                r.render(Poses(poses.positions[s:s + job.batch], poses.yaws[s:s + job.batch]), job.buffers)
-                views += min(job.batch, len(poses) - s)
+        r, p = calls[k % len(calls)]
+        r.render(p, job.buffers)
+        views += len(p)
+        k += 1
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
     tri = sum(getattr(r, "triangles_drawn", 0) for r, _ in work) - tri0
