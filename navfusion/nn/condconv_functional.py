@@ -50,6 +50,9 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     h, w = x.shape[-2:]
     mixed = routing @ weight.reshape(k, -1)  # (B, C_out·C_in/g·kh·kw): the per-example kernels
     mixed_bias = None if bias is None else routing @ bias  # (B, C_out)
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    if impl == "grouped" and channels_last:
+        return _grouped_channels_last(x, weight, routing, mixed_bias, stride, padding, dilation, groups)
     if impl == "grouped":
         # -1 keeps the batch size symbolic under torch.export instead of baking it in
         y = F.conv2d(x.reshape(1, -1, h, w), mixed.reshape(-1, c_in_g, kh, kw),
@@ -71,9 +74,29 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                                  list(_pair(padding)), list(_pair(dilation)), groups)
     else:
         raise ValueError(f"condconv2d: impl must be one of {IMPLS}, got {impl!r}")
-    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+    if channels_last:
         y = y.contiguous(memory_format=torch.channels_last)
     return y
+
+
+def _grouped_channels_last(x: torch.Tensor, weight: torch.Tensor, routing: torch.Tensor,
+                           mixed_bias: torch.Tensor | None, stride: IntPair, padding: IntPair, dilation: IntPair,
+                           groups: int) -> torch.Tensor:
+    """The grouped trick kept in NHWC: oneDNN then convolves without reordering input and output.
+
+    Physical layouts: x (B, H, W, C) → (H, W, B·C) (one copy); kernels mixed directly in
+    (B·C_out, kh, kw, C_in/g) order; output (Ho, Wo, B·C_out) → (B, Ho, Wo, C_out) (one copy).
+    """
+    b, c_in, h, w = x.shape
+    k, c_out, c_in_g, kh, kw = weight.shape
+    xx = x.permute(2, 3, 0, 1).reshape(1, h, w, b * c_in).permute(0, 3, 1, 2)
+    w_ohwi = weight.permute(0, 1, 3, 4, 2).reshape(k, -1)
+    mixed = (routing @ w_ohwi).reshape(b * c_out, kh, kw, c_in_g).permute(0, 3, 1, 2)
+    y = F.conv2d(xx, mixed, None if mixed_bias is None else mixed_bias.reshape(-1), stride, padding, dilation,
+                 groups * b)
+    ho, wo = y.shape[-2:]
+    y = y.permute(0, 2, 3, 1).reshape(ho, wo, b, c_out).permute(2, 3, 0, 1)
+    return y.contiguous(memory_format=torch.channels_last)
 
 
 def _pair(v: IntPair) -> tuple[int, int]:

@@ -28,13 +28,15 @@ def moe_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     w = weight.reshape(k, groups, c_out // groups, *weight.shape[2:]).transpose(0, 1)
     y = F.conv2d(x, w.reshape(groups * k * (c_out // groups), *weight.shape[2:]), None, stride, padding,
                  dilation, groups)
-    h, w_ = y.shape[-2:]
-    y = y.reshape(-1, groups, k, (c_out // groups) * h * w_)
-    out = torch.einsum("bk,bgkn->bgn", routing, y).reshape(-1, c_out, h, w_)
+    b, (h, w_) = x.shape[0], y.shape[-2:]
+    if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+        # NHWC: reduce over experts in place of the channel axis, output stays channels_last
+        y = y.permute(0, 2, 3, 1).reshape(b, h * w_, groups, k, c_out // groups)
+        out = torch.matmul(routing.reshape(b, 1, 1, 1, k), y).reshape(b, h, w_, c_out).permute(0, 3, 1, 2)
+    else:
+        out = torch.matmul(routing.reshape(b, 1, 1, k), y.reshape(b, groups, k, -1)).reshape(b, c_out, h, w_)
     if bias is not None:
         out = out + (routing @ bias)[:, :, None, None]
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-        out = out.contiguous(memory_format=torch.channels_last)
     return out
 
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from navfusion.nn.shapes import ShapeError, check_shape
+from navfusion.nn.stacked_linear import gather_stacked_linear, stacked_linear
 
 
 class NavExpert(nn.Module):
@@ -82,13 +83,13 @@ class NavExpert(nn.Module):
         check_shape("features", features, ("B", k, *self.in_shape), "NavExpert (stacked)")
         b = features.shape[0]
         # expert-major rows (K, B·V, C·h·w): one copy, then every layer is one batched matmul
-        x = features.transpose(0, 1).reshape(k, -1, self.channels * self.height * self.width)
-        y = torch.baddbmm(self.conv.bias.unsqueeze(1), x, self.conv.weight.flatten(2).transpose(1, 2)).relu_()
-        y = y.reshape(k, b, -1)
+        f = self.channels * self.height * self.width
+        x = features.reshape(b, k, self.views, f)
+        y = gather_stacked_linear(x, self.conv.weight.flatten(2), self.conv.bias).relu_().reshape(k, b, -1)
         t = self._one_hot(target, b, y.dtype)
         y = torch.cat([y, t.unsqueeze(0).expand(k, -1, -1)], dim=-1)
-        y = torch.baddbmm(self.fuse.bias.unsqueeze(1), y, self.fuse.weight.transpose(1, 2)).relu_()
-        y = torch.baddbmm(self.head.bias.unsqueeze(1), y, self.head.weight.transpose(1, 2))
+        y = stacked_linear(y, self.fuse.weight, self.fuse.bias).relu_()
+        y = stacked_linear(y, self.head.weight, self.head.bias)
         return y.transpose(0, 1)
 
 

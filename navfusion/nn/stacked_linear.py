@@ -1,0 +1,90 @@
+"""K independent linear layers applied at once: ``y[k] = x[k] @ W[k]ᵀ + b[k]``.
+
+A dedicated autograd function because the obvious ``baddbmm(b, x, W.transpose(1, 2))`` yields a
+transposed weight gradient, which autograd then copies element by element into the parameter's
+layout; here every gradient comes out of one batched matmul already contiguous.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class _StackedLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        wt = weight.transpose(1, 2)
+        return torch.bmm(x, wt) if bias is None else torch.baddbmm(bias.unsqueeze(1), x, wt)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.bmm(grad, weight)  # (K, M, in)
+        if ctx.needs_input_grad[1]:
+            gw = torch.bmm(grad.transpose(1, 2), x)  # (K, out, in), contiguous like the weight
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = grad.sum(1)
+        return gx, gw, gb
+
+
+def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """x (K, M, in), weight (K, out, in), bias (K, out) | None → (K, M, out)."""
+    return _StackedLinear.apply(x, weight, bias)
+
+
+#: bytes of input rows gathered per chunk: small enough to stay in cache between the gather and the matmul
+CHUNK_BYTES = 8 << 20
+
+
+class _GatherStackedLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        b, k, m, f = x.shape
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        out = x.new_empty((k, b * m, weight.shape[1]))
+        wt = weight.transpose(1, 2)
+        for s in _chunks(x):
+            rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)  # gather while it stays in cache
+            if bias is None:
+                torch.bmm(rows, wt[s], out=out[s])
+            else:
+                torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s], out=out[s])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        b, k, m, f = x.shape
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.bmm(grad, weight).reshape(k, b, m, f).transpose(0, 1)
+        if ctx.needs_input_grad[1]:
+            gw = torch.empty_like(weight)
+            for s in _chunks(x):
+                rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)
+                torch.bmm(grad[s].transpose(1, 2), rows, out=gw[s])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = grad.sum(1)
+        return gx, gw, gb
+
+
+def _chunks(x: torch.Tensor) -> list[slice]:
+    b, k, m, f = x.shape
+    per_expert = max(1, b * m * f * x.element_size())
+    step = max(1, min(k, CHUNK_BYTES // per_expert))
+    return [slice(i, min(i + step, k)) for i in range(0, k, step)]
+
+
+def gather_stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """One linear layer per expert on rows taken in place from a batch-major input.
+
+    x (B, K, M, F) (expert k's rows are ``x[:, k]`` flattened, B·M of them), weight (K, out, F),
+    bias (K, out) | None → (K, B·M, out). The expert-major copy a single bmm would need is made a
+    few experts at a time (``CHUNK_BYTES``), so it is consumed from cache instead of memory.
+    """
+    return _GatherStackedLinear.apply(x, weight, bias)
