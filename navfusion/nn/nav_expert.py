@@ -82,7 +82,7 @@ class NavExpert(nn.Module):
         k = self.conv.weight.shape[0]
         check_shape("features", features, ("B", k, *self.in_shape), "NavExpert (stacked)")
         b = features.shape[0]
-        # expert-major rows (K, B·V, C·h·w): one copy, then every layer is one batched matmul
+        # every layer is one batched matmul over experts; the first gathers its rows in cache-sized chunks
         f = self.channels * self.height * self.width
         x = features.reshape(b, k, self.views, f)
         y = gather_stacked_linear(x, self.conv.weight.flatten(2), self.conv.bias).relu_().reshape(k, b, -1)
