@@ -45,13 +45,13 @@ def test_zoo_affinity_round_trip(fake_zoo, tmp_path):
         load_affinity("fakezoo")
     imgs = np.random.default_rng(0).integers(0, 256, (48, 64, 64, 3), dtype=np.uint8)
     names, a = compute_affinity("fakezoo", imgs)
-    assert names == ["normal", "reshading", "segment_semantic"]
+    assert names == ["reshading", "normal", "segment_semantic"]  # canonical task order
     assert a[0, 1] == pytest.approx(1.0) and a[0, 2] < 0.99 and np.allclose(a, a.T)
     save_affinity("fakezoo", names, a, out=tmp_path / "out")
     assert (tmp_path / "out" / "affinity.png").stat().st_size > 0
     got_names, got = load_affinity("fakezoo", ["nf64/segment_semantic", "normal"])
     assert got_names == ["nf64/segment_semantic", "normal"]
-    np.testing.assert_allclose(got, [[1.0, a[2, 0]], [a[0, 2], 1.0]], atol=1e-6)
+    np.testing.assert_allclose(got, [[1.0, a[2, 1]], [a[1, 2], 1.0]], atol=1e-6)
     with pytest.raises(NavFusionError, match="no entry for 'normals'.*Did you mean 'normal'"):
         load_affinity("fakezoo", ["normals"])
     # a user CSV (e.g. Taskonomy's published affinities) loads the same way

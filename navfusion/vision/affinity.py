@@ -28,6 +28,7 @@ from navfusion.common import suggest
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, atomic_write_text, read_json
 from navfusion.vision.encoders import encode_rgb
+from navfusion.vision.features import zoo_encoders
 from navfusion.vision.zoo import AFFINITY, find_zoo, load_manifest, load_zoo_encoder
 
 METHOD = "linear CKA of flattened features on probe views from held-out pretrain scenes"
@@ -82,7 +83,7 @@ def probe_images(zoo: str, n: int = 256, seed: int = 0) -> np.ndarray:
 def compute_affinity(zoo: str, images: np.ndarray, tasks: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
     """(task names, (K, K) affinity) of a zoo's encoders on uint8 images (n, H, W, 3)."""
     d = find_zoo(zoo)
-    names = list(tasks) if tasks else list(load_manifest(d)["tasks"])
+    names = list(tasks) if tasks else zoo_encoders(d)
     feats = [encode_rgb(load_zoo_encoder(d, t), images) for t in names]
     return names, affinity_matrix(feats)
 

@@ -1,7 +1,7 @@
 """The environment's feature mode: ``gym.make(ID, obs_mode="features", zoo=NAME[, encoders=[...]])``.
 
 Adds ``features``, a float32 Box ``(K, 8, C, h, w)``: for each of the K encoders (default: every
-task of the zoo, in manifest order) the features of the 8 views of the agent's node, read from the
+task of the zoo, in the canonical task order) the features of the 8 views of the agent's node, read from the
 :class:`~navfusion.vision.features.FeatureStore`. ``rgb`` stays at the env's ``resolution`` (the
 gate's input); features are computed from views rendered at the encoders' input size, which need
 not be the same. Missing or stale feature files are built on first use (incrementally); build

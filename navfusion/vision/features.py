@@ -55,8 +55,12 @@ def resolve_encoder(zoo: str, name: str) -> str:
 
 
 def zoo_encoders(zoo: str) -> list[str]:
-    """The task names of a zoo, in manifest order."""
-    return list(load_manifest(zoo)["tasks"])
+    """The task names of a zoo, in the canonical task order (``navfusion.vision.tasks.TASKS``)."""
+    from navfusion.vision.tasks import TASKS
+
+    names = list(load_manifest(zoo)["tasks"])
+    rank = {t: i for i, t in enumerate(TASKS)}
+    return sorted(names, key=lambda t: (rank.get(t, len(rank)), t))
 
 
 def encoder_fingerprint(encoder: torch.nn.Module) -> str:

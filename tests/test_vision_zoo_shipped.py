@@ -1,0 +1,77 @@
+"""The shipped zoo: files match the manifest, it loads frozen, and every task beats its baseline --
+also when re-scored on freshly rendered views of the held-out pretrain scenes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from navfusion.config import repo_root
+from navfusion.errors import NavFusionError
+from navfusion.vision.registry import create_encoder, list_encoders
+from navfusion.vision.tasks import TASKS
+from navfusion.vision.zoo import DEFAULT_ZOO, verify_zoo
+
+ZOO = repo_root() / "assets" / "encoders" / DEFAULT_ZOO
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return json.loads((ZOO / "manifest.json").read_text())
+
+
+def test_manifest_matches_files_and_every_task_beats_its_baseline(manifest):
+    assert sorted(manifest["tasks"]) == sorted(TASKS)
+    assert verify_zoo(ZOO) == []
+    size = sum((ZOO / e["file"]).stat().st_size for e in manifest["tasks"].values())
+    assert size <= 30e6
+    for task, e in manifest["tasks"].items():
+        better = e["heldout"] > e["baseline"] if e["higher_is_better"] else e["heldout"] < e["baseline"]
+        assert better and e["beats_baseline"], (task, e)
+    assert manifest["output_shape"] == [8, 8, 8] and manifest["input_size"] == 64
+
+
+def test_create_encoder_loads_the_shipped_zoo_frozen():
+    assert {"normal", f"{DEFAULT_ZOO}/normal", "depth_zbuffer"} <= set(list_encoders())
+    enc = create_encoder("normal")
+    assert not enc.training and not any(p.requires_grad for p in enc.parameters())
+    with torch.no_grad():
+        y = enc(torch.zeros(2, 3, 64, 64))
+    assert y.shape == (2, 8, 8, 8) and torch.isfinite(y).all()
+    with pytest.raises(NavFusionError, match="Did you mean 'normal'"):
+        create_encoder("normals")
+
+
+def test_tampered_weight_file_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(ZOO, tmp_path / DEFAULT_ZOO)
+    f = tmp_path / DEFAULT_ZOO / "normal.safetensors"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+    monkeypatch.setenv("NAVFUSION_ZOO_PATH", str(tmp_path))
+    with pytest.raises(NavFusionError, match="corrupt or was modified"):
+        create_encoder("normal")
+
+
+def _rescore(task: str, n: int, scenes=None):
+    from navfusion.vision.pretrain import fresh_heldout_metric
+
+    value, base, higher = fresh_heldout_metric(ZOO, task, n=n, scenes=scenes)
+    assert np.isfinite(value) and np.isfinite(base)
+    assert (value > base) if higher else (value < base), (task, value, base)
+
+
+@pytest.mark.parametrize("task", ["depth_zbuffer", "segment_semantic", "normal"])
+def test_heldout_metric_recomputed_on_fresh_views(task, nf_cache):
+    _rescore(task, n=32, scenes=["tiny/pretrain/3"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+def test_heldout_metric_recomputed_on_fresh_views_all_tasks(task, nf_cache):
+    _rescore(task, n=128)
