@@ -340,8 +340,9 @@ class GLRenderer(Renderer):
             gp["u_fwd"].write(fwds[s:e].tobytes() + pad3)
             sp["u_eye"].write(eyes[s:e].tobytes() + pad3)
             sp["u_rot"].write(rot_cols[s:e].tobytes() + bytes(36 * (16 - k)))
+            vpt = (0, 0, w, h * k)
             self._gfbo.use()
-            self._gfbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            self._gfbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=vpt)  # only the bands in use
             if len(cmds):
                 self.triangles_drawn += int(cmds[:, 0].sum() // 3)
                 if cmds.nbytes > self._cmd.size:
@@ -351,7 +352,6 @@ class GLRenderer(Renderer):
                 self._cmd_attr.write(attr.tobytes())
                 ctx.enable(ctx.DEPTH_TEST)
                 self._gvao.render_indirect(self._cmd, count=len(cmds))
-            vpt = (0, 0, w, h * k)
             self._sfbo.use()
             self._sfbo.viewport = vpt
             ctx.disable(ctx.DEPTH_TEST)
