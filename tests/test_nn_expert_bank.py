@@ -36,11 +36,13 @@ def test_bank_equals_independent_modules_outputs_and_grads(mode):
     x = torch.randn(b, k, 8, 3, 4, 4, generator=g, dtype=torch.float64)
     target = torch.tensor([0, 3, 1, 2, 0])
     w = torch.randn(b, k, 9, generator=g, dtype=torch.float64)
-    y = bank(x, target)
-    ref = torch.stack([m(x[:, i], target) for i, m in enumerate(mods)], 1)
+    xb, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y = bank(xb, target)
+    ref = torch.stack([m(xr[:, i], target) for i, m in enumerate(mods)], 1)
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-10)
     (y * w).sum().backward()
     (ref * w).sum().backward()
+    torch.testing.assert_close(xb.grad, xr.grad, rtol=1e-5, atol=1e-10)
     for name, p in bank.stacked.named_parameters():
         ref_grad = torch.stack([dict(m.named_parameters())[name].grad for m in mods])
         torch.testing.assert_close(p.grad, ref_grad, rtol=1e-5, atol=1e-10)
@@ -106,3 +108,19 @@ def test_wrong_shapes_state_expected_and_received():
         generic(torch.randn(4, 2, 5), torch.randn(4, 2))
     with pytest.raises(ShapeError, match="different parameter shapes"):
         ExpertBank.from_modules([_small(), NavExpert(**{**SMALL, "hidden": 11})])
+
+
+def test_gathered_chunks_give_the_same_outputs_and_grads(monkeypatch):
+    from navfusion.nn import stacked_linear as sl
+
+    bank = ExpertBank(_small, 5, seed=3).double()
+    x = torch.randn(6, 5, 8, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    t = torch.arange(6) % 4
+    y1 = bank(x, t)
+    g1 = torch.autograd.grad(y1.square().sum(), [x, *bank.parameters()])
+    monkeypatch.setattr(sl, "CHUNK_BYTES", 1)  # one expert per chunk
+    y2 = bank(x, t)
+    g2 = torch.autograd.grad(y2.square().sum(), [x, *bank.parameters()])
+    torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-12)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-12)

@@ -8,7 +8,7 @@ exported graphs stay batch-size generic. (No ``from __future__ import annotation
 operator schema is inferred from the real annotations.)
 """
 
-from typing import Optional
+from typing import Optional, Sequence  # noqa: UP035 (typing.Sequence: the schema types torch 2.4 knows)
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +21,7 @@ def _out(n, k: int, s: int, p: int, d: int):
 
 @torch.library.custom_op("navfusion::batch_grouped_conv2d", mutates_args=())
 def batch_grouped_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor],  # noqa: UP045 (torch 2.4 schema inference)
-                         stride: list[int], padding: list[int], dilation: list[int], groups: int) -> Tensor:
+                         stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int], groups: int) -> Tensor:
     """x (B, C_in, H, W), per-example weight (B, C_out, C_in/groups, kh, kw), bias (B, C_out) | None
     → (B, C_out, H_out, W_out): ``y_b = conv(x_b, weight_b) + bias_b`` as one grouped convolution."""
     b, c_out = weight.shape[:2]
@@ -40,8 +40,9 @@ def _(x, weight, bias, stride, padding, dilation, groups):
 
 
 @torch.library.custom_op("navfusion::batch_grouped_conv2d_backward", mutates_args=())
-def batch_grouped_conv2d_backward(grad: Tensor, x: Tensor, weight: Tensor, stride: list[int], padding: list[int],
-                                  dilation: list[int], groups: int) -> tuple[Tensor, Tensor, Tensor]:
+def batch_grouped_conv2d_backward(grad: Tensor, x: Tensor, weight: Tensor, stride: Sequence[int],
+                                  padding: Sequence[int], dilation: Sequence[int], groups: int
+                                  ) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients (x, weight, bias) of :func:`batch_grouped_conv2d`."""
     b, c_out = weight.shape[:2]
     gx, gw, gb = torch.ops.aten.convolution_backward(
