@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from navfusion.errors import NavFusionError
-from navfusion.render import Camera, Poses, create_renderer, egl_available
+from navfusion.render import BUFFERS, Camera, Poses, create_renderer, egl_available
 from navfusion.render.testscene import box_room
 
 BACKENDS = (["gl"] if egl_available() else []) + ["raycast"]
@@ -125,3 +125,26 @@ def test_cli_bench_render_errors(capsys):
     assert "unknown render backend 'vulkan'" in err and err.count("\n") == 1
     assert main(["bench", "render", "--resolution", "0"]) == 1
     assert "--resolution=0" in capsys.readouterr().err
+
+
+def test_cli_bench_render_json(nf_cache, capsys):
+    import json
+
+    from navfusion.cli import main
+
+    rc = main(["bench", "render", "--resolution", "16", "--backend", "raycast", "--scenes", "1",
+               "--processes", "1", "--seconds", "0.2", "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["resolution"] == 16 and res["buffers"] == list(BUFFERS)
+    assert res["triangles"] >= 5000  # quickstart scenes
+    assert res["fps"]["raycast"] > 0 and res["fps_single_process"]["raycast"] > 0
+
+
+@pytest.mark.slow
+def test_bench_whole_machine_processes(nf_cache):
+    from navfusion.render.bench import Job, measure
+    from navfusion.render.testscene import apartment
+
+    m = measure(Job(BACKENDS[0], 32, 8, 0.5), [apartment()], processes=2)
+    assert m["processes"] == 2 and m["views"] > 0 and m["fps"] > 0
