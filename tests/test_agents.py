@@ -102,19 +102,37 @@ def test_encoder_with_another_output_shape_is_adapted_and_trained():
     assert proj.weight.grad is not None and proj.weight.grad.abs().sum() > 0
 
 
-def test_expert_bank_batched_forward_equals_the_loop():
+def test_expert_bank_equals_separate_experts_and_free_space_head_shapes_the_moves():
     from navfusion.agents.config import ExpertConfig
+    from navfusion.agents.experts import LoopBank
 
-    for policy in ("direction", "flat"):
-        cfg = ExpertConfig(policy=policy)
-        torch.manual_seed(0)
-        bank = make_bank(lambda cfg=cfg: ExpertPolicy(cfg, 4), 3)
-        x = torch.randn(5, 3, 8, 8, 8, 8)
-        t = torch.nn.functional.one_hot(torch.arange(5) % 4, 4).float()
-        bank.mode = "stacked"
-        a = bank(x, t)
-        bank.mode = "loop"
-        torch.testing.assert_close(a, bank(x, t), atol=1e-5, rtol=1e-5)
+    cfg = ExpertConfig(free_space=True)
+    torch.manual_seed(0)
+    bank = make_bank(lambda: ExpertPolicy(cfg, 4), 3)
+    assert type(bank).__name__ == "ExpertBank"
+    experts = bank.to_modules()
+    loop = LoopBank(lambda: ExpertPolicy(cfg, 4), 3)
+    loop.experts = experts
+    x = torch.randn(5, 3, 8, 8, 8, 8)
+    t = torch.nn.functional.one_hot(torch.arange(5) % 4, 4).float()
+    out = bank(x, t)
+    assert out.shape == (5, 3, 17)
+    torch.testing.assert_close(out, loop(x, t))
+    # move logits carry log P(free): a move predicted blocked loses probability
+    head = experts[0].head
+    with torch.no_grad():
+        head.free.bias.fill_(-20.0)
+    blocked = experts[0](x[:, 0], t)
+    assert (torch.softmax(blocked[:, :9], -1)[:, 8] > 0.99).all()  # only stop remains
+
+
+def test_free_space_auxiliary_loss_is_used_when_labels_are_given():
+    agent, _ = _build("action_fusion", expert={"free_space": True})
+    out = agent(_input())
+    actions = torch.zeros(B, dtype=torch.long)
+    plain, logs = agent.loss(out, actions)
+    with_free, logs2 = agent.loss(out, actions, torch.ones(B, 8, dtype=torch.bool))
+    assert "free_bce" not in logs and "free_bce" in logs2 and with_free > plain
 
 
 def test_direction_policy_is_equivariant_to_45_degree_turns():

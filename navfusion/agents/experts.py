@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from navfusion.agents.config import ExpertConfig
@@ -56,74 +57,62 @@ class PolicyTrunk(nn.Module):
 
 
 class PolicyHead(nn.Module):
-    """``(B, D, H)`` → 9 action logits: per direction a shared linear score (D = 8) and a stop logit
-    from the max over directions; or one linear layer (D = 1)."""
+    """``(B, D, H)`` → ``(B, 17)``: 9 action logits, then 8 free-space logits.
 
-    def __init__(self, hidden: int, policy: str) -> None:
+    Per direction a shared linear score (D = 8) and a stop logit from the max over directions; or
+    linear layers (D = 1). With ``free_space`` the head also predicts whether each move is blocked
+    (trained from the graph as an auxiliary task) and adds ``log P(move k is free)`` to move k's
+    logit: with few training scenes, "is there a wall ahead" is learnt from 8 labels per state
+    instead of being inferred from the oracle's single action.
+    """
+
+    def __init__(self, hidden: int, policy: str, free_space: bool = True) -> None:
         super().__init__()
-        self.direction = policy == "direction"
+        self.direction, self.free_space = policy == "direction", free_space
         if self.direction:
             self.move = nn.Linear(hidden, 1)
             self.stop = nn.Linear(hidden, 1)
+            self.free = nn.Linear(hidden, 1) if free_space else None
         else:
             self.out = nn.Linear(hidden, NUM_ACTIONS)
+            self.free = nn.Linear(hidden, NUM_VIEWS) if free_space else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if not self.direction:
-            return self.out(z[:, 0])
-        return torch.cat([self.move(z).squeeze(-1), self.stop(z.amax(1))], -1)
+        if self.direction:
+            logits = torch.cat([self.move(z).squeeze(-1), self.stop(z.amax(1))], -1)
+            free = self.free(z).squeeze(-1) if self.free is not None else None
+        else:
+            logits = self.out(z[:, 0])
+            free = self.free(z[:, 0]) if self.free is not None else None
+        if free is None:
+            return torch.cat([logits, torch.zeros_like(logits[:, :NUM_VIEWS])], -1)
+        moves = logits[:, :NUM_VIEWS] + F.logsigmoid(free)
+        return torch.cat([moves, logits[:, NUM_VIEWS:], free], -1)
+
+
+def split_head(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A head's ``(..., 17)`` output → action logits ``(..., 9)`` and free-space logits ``(..., 8)``."""
+    return raw[..., :NUM_ACTIONS], raw[..., NUM_ACTIONS:]
 
 
 class ExpertPolicy(nn.Module):
-    """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → logits ``(B, 9)``
-    (``head=True``) or the trunk's embedding ``(B, D, H)`` (``head=False``, for feature fusion /
-    concat). A view-shared stem embeds each view, then :class:`PolicyTrunk` and :class:`PolicyHead`.
+    """One expert: ``features (B, 8, C, h, w)`` + ``target one-hot (B, T)`` → ``(B, 17)`` (action
+    logits + free-space logits, see :class:`PolicyHead`; ``head=True``) or the trunk's embedding
+    ``(B, D, H)`` (``head=False``, for feature fusion / concat). A view-shared stem embeds each view,
+    then :class:`PolicyTrunk` and :class:`PolicyHead`.
     """
 
     def __init__(self, cfg: ExpertConfig, num_targets: int, head: bool = True) -> None:
         super().__init__()
         self.stem, size = view_stem(cfg)
         self.trunk = PolicyTrunk(size, cfg.hidden, num_targets, cfg.policy)
-        self.head = PolicyHead(cfg.hidden, cfg.policy) if head else None
+        self.head = PolicyHead(cfg.hidden, cfg.policy, cfg.free_space) if head else None
 
     def forward(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         v = self.stem(x.reshape(b * NUM_VIEWS, *x.shape[2:])).reshape(b, NUM_VIEWS, -1)
         z = self.trunk(v, target_onehot)
         return z if self.head is None else self.head(z)
-
-    def forward_stacked(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
-        """The K experts of an ExpertBank at once (this module then holds ``(K, ...)`` parameters):
-        ``x (B, K, 8, C, h, w)`` → ``(B, K, 9)`` or ``(B, K, D, H)``. Linear stems only."""
-        b, k = x.shape[:2]
-        lin = self.stem[1]
-        xf = x.reshape(b, k, NUM_VIEWS, -1).permute(1, 0, 2, 3).reshape(k, b * NUM_VIEWS, -1)
-        v = torch.relu(torch.baddbmm(lin.bias.unsqueeze(1), xf, lin.weight.transpose(1, 2)))  # (K, B·8, S)
-        v = v.reshape(k, b, NUM_VIEWS, -1)
-        tr, fc = self.trunk, self.trunk.fc
-        t = target_onehot.float()
-        if tr.direction:
-            z = v[:, :, _ROLLS.to(v.device)].reshape(k, b * NUM_VIEWS, -1)  # (K, B·8 dirs, 8·S)
-            extra = torch.cat([_DIAGONAL.to(v.device).expand(b, -1, -1),
-                               t.unsqueeze(1).expand(b, NUM_VIEWS, t.shape[-1])], -1).reshape(b * NUM_VIEWS, -1)
-            d = NUM_VIEWS
-        else:
-            z, extra, d = v.reshape(k, b, -1), t, 1
-        n_in = z.shape[-1]
-        # split the first layer: [views | extras] so the shared extras are not copied K times
-        h = torch.baddbmm(fc.bias.unsqueeze(1), z, fc.weight[:, :, :n_in].transpose(1, 2))
-        h = torch.relu(h + torch.einsum("ne,khe->knh", extra, fc.weight[:, :, n_in:]))  # (K, B·D, H)
-        h = h.reshape(k, b, d, -1)
-        if self.head is None:
-            return h.permute(1, 0, 2, 3)
-        hd = self.head
-        if hd.direction:
-            move = torch.einsum("kbdh,kh->kbd", h, hd.move.weight[:, 0]) + hd.move.bias.unsqueeze(-1)
-            stop = torch.einsum("kbh,kh->kb", h.amax(2), hd.stop.weight[:, 0]) + hd.stop.bias
-            out = torch.cat([move, stop.unsqueeze(-1)], -1)
-        else:
-            out = torch.einsum("kbh,kah->kba", h[:, :, 0], hd.out.weight) + hd.out.bias.unsqueeze(1)
-        return out.permute(1, 0, 2)
 
 
 class LoopBank(nn.Module):
@@ -149,8 +138,8 @@ def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str =
 
     ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else the local
     :class:`LoopBank`), ``"bank"`` or ``"loop"``. The bank runs its experts in ``"loop"`` mode:
-    measured on a 2-core CPU at batch 256, K = 25, the hand-batched ``forward_stacked`` (kept,
-    tested equal) took 0.71 s per forward+backward against 0.49 s for the loop.
+    measured on a 2-core CPU at batch 256, K = 25, a hand-batched ``forward_stacked`` took 0.71 s
+    per forward+backward against 0.49 s for the loop (and ``vmap`` is slower than the loop).
     """
     if backend in ("auto", "bank"):
         try:

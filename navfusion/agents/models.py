@@ -27,6 +27,7 @@ from navfusion.agents.experts import (
     PolicyTrunk,
     expand_mask,
     make_bank,
+    split_head,
 )
 from navfusion.agents.gate import Gate, rgb_to_input
 from navfusion.agents.resnet import ResNetTrunk
@@ -73,10 +74,26 @@ class Agent(nn.Module):
     def onehot(self, target: torch.Tensor) -> torch.Tensor:
         return F.one_hot(target.long(), self.spec.num_targets).float()
 
-    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Negative log-likelihood of the oracle's actions under the fused policy."""
+    def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative log-likelihood of the oracle's actions under the fused policy, plus the
+        free-space auxiliary loss when ``free`` ``(B, 8)`` bool (move k not blocked) is given."""
         nll = F.nll_loss(out.log_probs, actions)
-        return nll, {"nll": float(nll.detach())}
+        total, logs = nll, {"nll": float(nll.detach())}
+        return self._add_free(total, logs, out, free)
+
+    def _add_free(self, total: torch.Tensor, logs: dict[str, float], out: PolicyOutput,
+                  free: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        fl = out.aux.get("free_logits")
+        w = self.cfg.fusion.free_weight
+        if fl is None or free is None or w <= 0 or not self.cfg.expert.free_space:
+            return total, logs
+        target = free.float().to(fl.device)
+        if fl.dim() == 3:  # (B, K, 8): every expert learns it
+            target = target.unsqueeze(1).expand_as(fl)
+        bce = F.binary_cross_entropy_with_logits(fl, target)
+        logs["free_bce"] = float(bce.detach())
+        return total + w * bce, logs
 
 
 class RandomAgent(Agent):
@@ -117,16 +134,17 @@ class ActionFusion(Agent):
         m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
         oh = self.onehot(inp.target)
         x = self.frontend(inp.features, m, noise, generator)
-        logits = self.bank(x, oh)  # (B, K, 9)
+        logits, free = split_head(self.bank(x, oh))  # (B, K, 9), (B, K, 8)
         w = self.gate(inp.rgb, oh, m)  # (B, K)
         logp_k = torch.log_softmax(logits, -1)
         logw = torch.log(w.clamp_min(1e-30)) if m is None else torch.log(w).masked_fill(~m, -1e30)
         log_probs = torch.logsumexp(logw.unsqueeze(-1) + logp_k, dim=1)
-        return PolicyOutput(log_probs=log_probs, gate=w, expert_logits=logits)
+        return PolicyOutput(log_probs=log_probs, gate=w, expert_logits=logits, aux={"free_logits": free})
 
-    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, float]]:
         nll = F.nll_loss(out.log_probs, actions)
-        total, logs = nll, {"nll": float(nll.detach())}
+        total, logs = self._add_free(nll, {"nll": float(nll.detach())}, out, free)
         fc = self.cfg.fusion
         if fc.aux_weight > 0:
             k = out.expert_logits.shape[1]
@@ -152,7 +170,7 @@ class FeatureFusion(Agent):
         self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
         self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
         self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
-        self.head = PolicyHead(hdim, cfg.expert.policy)
+        self.head = PolicyHead(hdim, cfg.expert.policy, cfg.expert.free_space)
         a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
         self.register_buffer("affinity", a, persistent=False)
 
@@ -163,11 +181,12 @@ class FeatureFusion(Agent):
         e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, D, H)
         w = self.gate(inp.rgb, oh, m)
         fused = (w.view(b, k, 1, 1) * e).sum(1)
-        logits = self.head(fused)
-        return PolicyOutput(log_probs=torch.log_softmax(logits, -1), gate=w)
+        logits, free = split_head(self.head(fused))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1), gate=w, aux={"free_logits": free})
 
-    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        total, logs = super().loss(out, actions)
+    def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+        total, logs = super().loss(out, actions, free)
         pen = affinity_penalty(out.gate, self.affinity)
         logs["affinity_mass"] = float(pen.detach())
         if self.cfg.fusion.affinity_weight > 0:
@@ -188,7 +207,7 @@ class Concat(Agent):
         self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
         self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
         self.mix = nn.Linear(k * hdim, hdim)
-        self.head = PolicyHead(hdim, cfg.expert.policy)
+        self.head = PolicyHead(hdim, cfg.expert.policy, cfg.expert.free_space)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
         b, k = inp.batch_size, self.spec.num_experts
@@ -196,8 +215,8 @@ class Concat(Agent):
         oh = self.onehot(inp.target)
         e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, D, H)
         z = torch.relu(self.mix(e.permute(0, 2, 1, 3).reshape(b, e.shape[2], -1)))
-        logits = self.head(z)
-        return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
+        logits, free = split_head(self.head(z))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1), aux={"free_logits": free})
 
 
 class SingleExperts(Agent):
@@ -217,23 +236,25 @@ class SingleExperts(Agent):
         b, k = inp.batch_size, self.spec.num_experts
         m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
         oh = self.onehot(inp.target)
-        logits = self.bank(self.frontend(inp.features, m, noise, generator), oh)
+        logits, free = split_head(self.bank(self.frontend(inp.features, m, noise, generator), oh))
         logp_k = torch.log_softmax(logits, -1)
         if m is None:
             w = torch.full((b, k), 1.0 / k, device=logits.device)
         else:
             w = m.float() / m.float().sum(-1, keepdim=True)
         logw = torch.log(w).clamp_min(-1e30)
-        return PolicyOutput(log_probs=torch.logsumexp(logw.unsqueeze(-1) + logp_k, 1), expert_logits=logits)
+        return PolicyOutput(log_probs=torch.logsumexp(logw.unsqueeze(-1) + logp_k, 1), expert_logits=logits,
+                            aux={"free_logits": free})
 
-    def loss(self, out: PolicyOutput, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, float]]:
         k = out.expert_logits.shape[1]
         ce = F.cross_entropy(out.expert_logits.reshape(-1, NUM_ACTIONS), actions.repeat_interleave(k),
                              reduction="none").reshape(-1, k).mean(0)
         logs = {"nll": float(ce.mean().detach())}
         if k > 1:
             logs.update({f"ce/{n}": float(c) for n, c in zip(self.spec.encoders, ce.detach())})
-        return ce.sum(), logs
+        return self._add_free(ce.sum(), logs, out, free)
 
 
 class ResNetAgent(Agent):
@@ -249,7 +270,7 @@ class ResNetAgent(Agent):
         if rc.init:
             self.trunk.load_torchvision(rc.init)
         self.policy = PolicyTrunk(self.trunk.out_channels, rc.hidden, spec.num_targets, cfg.expert.policy)
-        self.head = PolicyHead(rc.hidden, cfg.expert.policy)
+        self.head = PolicyHead(rc.hidden, cfg.expert.policy, cfg.expert.free_space)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
         b = inp.batch_size
@@ -257,8 +278,8 @@ class ResNetAgent(Agent):
         if noise > 0:
             x = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
         v = self.trunk(x).reshape(b, 8, -1)
-        logits = self.head(self.policy(v, self.onehot(inp.target)))
-        return PolicyOutput(log_probs=torch.log_softmax(logits, -1))
+        logits, free = split_head(self.head(self.policy(v, self.onehot(inp.target))))
+        return PolicyOutput(log_probs=torch.log_softmax(logits, -1), aux={"free_logits": free})
 
 
 def normalise_affinity(a: torch.Tensor) -> torch.Tensor:

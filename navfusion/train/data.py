@@ -91,6 +91,14 @@ class NavData:
             out[m] = self.arrays[s].oracle[target[m], node[m]]
         return out
 
+    def free(self, scene: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """``(B, 8)`` bool: move k from the node is not blocked (the free-space auxiliary labels)."""
+        out = np.empty((len(node), 8), bool)
+        for s in np.unique(scene):
+            m = scene == s
+            out[m] = self.arrays[s].neighbors[node[m]] >= 0
+        return out
+
     def distance(self, scene: np.ndarray, node: np.ndarray, target: np.ndarray) -> np.ndarray:
         out = np.empty(len(node), np.int64)
         for s in np.unique(scene):

@@ -64,6 +64,9 @@ class TrainConfig:
         min_state_distance: states this close to the goal or closer are not trained on: with the
             paper's success rule (reach within 3 steps) such states end the episode, so the default
             4 never teaches the agent to stop (stopping can only fail); 0 trains on every state.
+        feature_noise: Gaussian noise (std relative to each representation's RMS) added to the
+            features of training batches -- a regulariser against memorising the few training
+            scenes' nodes (0: off).
         dagger_start, dagger_every: first DAgger round and rounds' spacing in iterations (0: off).
         dagger_episodes: rollouts per scene and round.
         dagger_beta: probability that the oracle acts in a rollout step, ``dagger_beta ** round``.
@@ -87,6 +90,7 @@ class TrainConfig:
     seed: int = 0
     initial_states: int = 0
     min_state_distance: int = 4
+    feature_noise: float = 0.0
     dagger_start: int = 500
     dagger_every: int = 250
     dagger_episodes: int = 64
@@ -111,6 +115,8 @@ class TrainConfig:
             v = getattr(self, name)
             check(isinstance(v, int) and v >= 0, name, v, "an int >= 0")
         check(isinstance(self.lr, (int, float)) and self.lr > 0, "lr", self.lr, "a positive number")
+        check(isinstance(self.feature_noise, (int, float)) and self.feature_noise >= 0, "feature_noise",
+              self.feature_noise, "a number >= 0")
         check(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0, "weight_decay",
               self.weight_decay, "a number >= 0")
         check(isinstance(self.grad_clip, (int, float)) and self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0")
@@ -329,10 +335,11 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                 s, n, tg = pick[:, 0], pick[:, 1], pick[:, 2]
                 inp = batch_data.inputs(s, n, tg)
                 actions = torch.as_tensor(train_data.oracle(s, n, tg)).to(world.device, non_blocking=True)
+                free = torch.as_tensor(train_data.free(s, n)).to(world.device, non_blocking=True)
                 t1 = time.perf_counter()
                 with autocast(world.device, cfg.amp):
-                    out_p = model(inp)
-                    loss, logs = agent.loss(out_p, actions)
+                    out_p = model(inp, noise=cfg.feature_noise)  # noise draws from torch RNG (checkpointed)
+                    loss, logs = agent.loss(out_p, actions, free)
                 global_loss = world.mean(float(loss.detach()))  # every rank sees a NaN anywhere
                 if not math.isfinite(global_loss):
                     last = ckpt.find_resume(ck_dir)
