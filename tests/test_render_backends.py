@@ -100,3 +100,18 @@ def test_wall_occlusion_culls_but_changes_nothing():
     eye = np.array([2.5, 2.5, 1.25])
     assert occ.occluded(eye, far_box)[0] and not occ.occluded(eye, near_box)[0]
     assert not occ.occluded(np.array([2.5, 2.5, 3.5]), far_box)[0]  # above the ceiling: no culling
+
+
+def test_back_face_culling_only_for_closed_meshes():
+    from navfusion.render.gl import closed_orientation
+    from navfusion.render.testscene import box_mesh
+
+    v, f = box_mesh((0, 0, 0), (1, 2, 3))
+    assert closed_orientation(v, f) == -closed_orientation(v, f[:, [0, 2, 1]]) != 0
+    assert closed_orientation(v, f[:-1]) == 0  # a missing triangle: open, never culled
+    scene = apartment()
+    cam = Camera(32, 32)
+    with create_renderer(scene, cam, "gl") as on, create_renderer(scene, cam, "gl", cull_back_faces=False) as off:
+        a, b = on.render(_poses()), off.render(_poses())
+    for name in ("depth_z", "normal", "instance"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

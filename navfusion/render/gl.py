@@ -124,33 +124,65 @@ void main() {
 """
 
 
-def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True):
+def closed_orientation(vertices: np.ndarray, faces: np.ndarray) -> int:
+    """+1 if the mesh is closed and consistently wound outwards (counter-clockwise seen from outside),
+    -1 if closed and wound inwards, 0 if it is open or inconsistent (back faces may then be seen)."""
+    if len(faces) < 4:
+        return 0
+    _, weld = np.unique(np.round(np.asarray(vertices, np.float64) * 1e5).astype(np.int64), axis=0,
+                        return_inverse=True)
+    f = weld.reshape(-1)[faces]
+    if np.any((f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])):
+        return 0
+    n = int(f.max()) + 1
+    a = f.reshape(-1)
+    b = f[:, [1, 2, 0]].reshape(-1)
+    fwd = np.sort(a * n + b)
+    if np.any(fwd[1:] == fwd[:-1]) or not np.array_equal(fwd, np.sort(b * n + a)):
+        return 0  # a directed edge twice, or an edge without its opposite half
+    v = np.asarray(vertices, np.float64)[faces]
+    vol = np.einsum("fi,fi->f", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum()
+    return 1 if vol > 0 else (-1 if vol < 0 else 0)
+
+
+def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cull_closed: bool = True):
     """Merge all instances and split the faces into culling chunks.
 
     Faces are sorted by floor-plan cell (``chunk_size`` metres square) and, within a cell, by
     instance; a chunk is one instance's faces in one cell (or the whole cell when
     ``per_instance=False``). Chunks of a cell are adjacent in the index buffer, so runs of visible
     chunks collapse into one draw command (llvmpipe pays per command as well as per triangle).
+    With ``cull_closed``, the faces of closed meshes come first (wound outwards), so they can be
+    drawn with back-face culling: from outside a closed mesh its back faces are never visible.
 
     Returns vertices (V, 3) float32, per-vertex instance index (V,) int32, faces (F, 3) int32 sorted
-    by chunk, chunk face ranges (C, 2) int64 ``[first, end)`` and chunk boxes (C, 2, 3) float32.
+    by chunk, chunk face ranges (C, 2) int64 ``[first, end)``, chunk boxes (C, 2, 3) float32 and
+    the number of leading chunks that belong to closed meshes.
     """
     verts, faces, owner_f = scene.merged()
     owner_v = np.zeros(len(verts), np.int32)
     owner_v[faces.reshape(-1)] = np.repeat(owner_f, 3)
+    orient = np.array([closed_orientation(i.vertices, np.asarray(i.faces)) if cull_closed else 0
+                       for i in scene.instances], np.int64)
+    flip = orient[owner_f] < 0
+    faces = faces.copy()
+    faces[flip] = faces[flip][:, [0, 2, 1]]
+    is_open = (orient[owner_f] == 0).astype(np.int64)
     tri = verts[faces]  # (F, 3, 3)
     cell = np.floor(tri.mean(1)[:, :2] / chunk_size).astype(np.int64)
     _, cell_key = np.unique(cell, axis=0, return_inverse=True)
     cell_key = cell_key.reshape(-1).astype(np.int64)
-    key = cell_key * (len(scene.instances) + 1) + (owner_f if per_instance else 0)
-    order = np.lexsort((owner_f, key))
-    faces, tri, key = faces[order], tri[order], key[order]
+    n_inst = len(scene.instances) + 1
+    key = (is_open * (int(cell_key.max()) + 1) + cell_key) * n_inst + (owner_f if per_instance else 0)
+    order = np.argsort(key, kind="stable")
+    faces, tri, key, is_open = faces[order], tri[order], key[order], is_open[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ends = np.r_[starts[1:], len(faces)]
     boxes = np.stack([np.stack([tri[a:b].reshape(-1, 3).min(0), tri[a:b].reshape(-1, 3).max(0)])
                       for a, b in zip(starts, ends)])
+    n_closed = int((is_open[starts] == 0).sum())
     return (verts, owner_v, faces.astype(np.int32), np.stack([starts, ends], 1).astype(np.int64),
-            boxes.astype(np.float32))
+            boxes.astype(np.float32), n_closed)
 
 
 def projection(camera: Camera) -> np.ndarray:
@@ -183,19 +215,26 @@ class GLRenderer(Renderer):
         chunk_size: edge of the floor-plan culling cells, metres.
         per_instance: cull per instance within a cell (else per cell).
         occlusion: also cull chunks hidden behind full-height walls (``navfusion.render.occlusion``).
+        cull_back_faces: draw closed meshes with back-face culling (a camera inside a closed mesh
+            then sees out of it, where the raycaster sees its inside).
     """
 
     backend = "gl"
 
     def __init__(self, scene: Scene, camera: Camera, max_views_per_pass: int = MAX_VIEWS,
-                 chunk_size: float = 2.5, per_instance: bool = True, occlusion: bool = True) -> None:
+                 chunk_size: float = 2.5, per_instance: bool = True, occlusion: bool = True,
+                 cull_back_faces: bool = True) -> None:
         super().__init__(scene, camera)
         if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
         # the atlas stays within GL's 16384-pixel limit and ~2 Mpixels (~80 MB of render targets)
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height),
                                       max(1, (1 << 21) // (camera.width * camera.height))))
-        self._verts, self._owner, self._faces, self._ranges, self._boxes = _chunk_scene(scene, chunk_size, per_instance)
+        self._verts, self._owner, self._faces, self._ranges, self._boxes, self._n_closed = _chunk_scene(
+            scene, chunk_size, per_instance, cull_back_faces)
+        # faces from here on belong to open meshes (drawn without back-face culling)
+        self._open_first = int(self._ranges[self._n_closed, 0]) if self._n_closed < len(self._ranges) \
+            else len(self._faces)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._centers = 0.5 * (lo + hi)
         bits = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
@@ -266,14 +305,19 @@ class GLRenderer(Renderer):
         self._sprog["u_intr"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
         self._sprog["u_height"].value = h
         ctx.disable(moderngl.CULL_FACE)
+        # the projection flips y (image row 0 at the top), which turns counter-clockwise world
+        # triangles clockwise on screen: front faces are clockwise here
+        ctx.front_face = "cw"
+        ctx.cull_face = "back"
         ctx.enable_direct(0x3000)  # GL_CLIP_DISTANCE0
         ctx.enable_direct(0x3001)  # GL_CLIP_DISTANCE1
 
     # -------------------------------------------------------------- rendering
     def _commands(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indirect draw commands (M, 5) uint32 and their per-command attribute (M, 2) int32
-        (view, first face): the chunks inside each view's frustum, nearest first so that the depth
-        test rejects hidden fragments early."""
+        (view, first face): the chunks inside each view's frustum and not behind walls, nearest
+        first so that the depth test rejects hidden fragments early; the commands of closed meshes
+        come first (``cmds[:, 2] < 3 * first face of the first open chunk``)."""
         # a box is outside when all 8 corners are behind one of the 6 clip planes (w +- x, y, z >= 0)
         planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1)  # (V, 6, 4)
         side = (planes @ self._corners_t).reshape(len(vp), 6, -1, 8)  # (V, 6, C, 8)
@@ -295,6 +339,9 @@ class GLRenderer(Renderer):
         keep = np.take_along_axis(~out, order, axis=1)
         views = np.broadcast_to(np.arange(len(vp))[:, None], order.shape)[keep]
         chunks = order[keep]
+        # closed meshes first (drawn with back-face culling), front-to-back order kept within each part
+        part = np.argsort(chunks >= self._n_closed, kind="stable")
+        views, chunks = views[part], chunks[part]
         first = self._ranges[chunks, 0]
         cmds = np.zeros((len(chunks), 5), np.uint32)
         cmds[:, 0] = (self._ranges[chunks, 1] - first) * 3
@@ -351,7 +398,13 @@ class GLRenderer(Renderer):
                 self._cmd.write(cmds.tobytes())
                 self._cmd_attr.write(attr.tobytes())
                 ctx.enable(ctx.DEPTH_TEST)
-                self._gvao.render_indirect(self._cmd, count=len(cmds))
+                n_closed = int(np.count_nonzero(cmds[:, 2] < self._open_first * 3))
+                if n_closed:
+                    ctx.enable(ctx.CULL_FACE)
+                    self._gvao.render_indirect(self._cmd, count=n_closed)
+                    ctx.disable(ctx.CULL_FACE)
+                if n_closed < len(cmds):
+                    self._gvao.render_indirect(self._cmd, count=len(cmds) - n_closed, first=n_closed)
             self._sfbo.use()
             self._sfbo.viewport = vpt
             ctx.disable(ctx.DEPTH_TEST)
