@@ -28,16 +28,15 @@ uint nf_hash(ivec3 c) {
     return h;
 }
 float nf_rand(ivec3 c) { return float(nf_hash(c) >> 8u) * (1.0 / 16777216.0); }
-float nf_noise(vec3 p) {
-    vec3 fl = floor(p);
-    ivec3 i = ivec3(fl);
-    vec3 f = p - fl;
-    vec3 u = f * f * (3.0 - 2.0 * f);
-    float a = mix(nf_rand(i), nf_rand(i + ivec3(1, 0, 0)), u.x);
-    float b = mix(nf_rand(i + ivec3(0, 1, 0)), nf_rand(i + ivec3(1, 1, 0)), u.x);
-    float c = mix(nf_rand(i + ivec3(0, 0, 1)), nf_rand(i + ivec3(1, 0, 1)), u.x);
-    float d = mix(nf_rand(i + ivec3(0, 1, 1)), nf_rand(i + ivec3(1, 1, 1)), u.x);
-    return mix(mix(a, b, u.y), mix(c, d, u.y), u.z);
+// 2D value noise (4 hashes): patterns live on the surface plane, so 3D noise would only cost more
+float nf_noise2(vec2 p) {
+    vec2 fl = floor(p);
+    ivec2 i = ivec2(fl);
+    vec2 f = p - fl;
+    vec2 u = f * f * (3.0 - 2.0 * f);
+    float a = mix(nf_rand(ivec3(i, 0)), nf_rand(ivec3(i + ivec2(1, 0), 0)), u.x);
+    float b = mix(nf_rand(ivec3(i + ivec2(0, 1), 0)), nf_rand(ivec3(i + ivec2(1, 1), 0)), u.x);
+    return mix(a, b, u.y);
 }
 // surface coordinates (a, b in the plane, c along the dominant normal axis)
 vec3 nf_plane(vec3 p, vec3 n) {
@@ -50,9 +49,9 @@ vec3 nf_plane(vec3 p, vec3 n) {
 // so every kind shares ONE value-noise evaluation (at a kind-specific frequency) plus cheap terms.
 float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
     vec3 q = nf_plane(p, n) / scale;
-    vec3 f = kind == 1 ? vec3(0.15, 2.0, 2.0) : (kind == 3 ? vec3(0.25) : (kind == 6 ? vec3(0.05, 12.0, 1.0)
-                                                                                  : vec3(1.0)));
-    float nz = nf_noise(q * f);
+    vec2 f = kind == 1 ? vec2(0.15, 2.0) : (kind == 3 ? vec2(0.25) : (kind == 6 ? vec2(0.05, 12.0) : vec2(1.0)));
+    // the offset along the normal axis decorrelates parallel surfaces (e.g. two faces of a board)
+    float nz = nf_noise2(q.xy * f + vec2(0.37, 0.71) * q.z);
     float wood = smoothstep(0.2, 0.8, abs(fract(q.y + 0.6 * nz) * 2.0 - 1.0));
     vec2 g = fract(q.xy);
     float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
@@ -116,29 +115,6 @@ def _rand(c: np.ndarray) -> np.ndarray:
     return _to_unit(_hash(np.asarray(c).astype(np.int32).view(np.uint32)))
 
 
-def _noise(p: np.ndarray) -> np.ndarray:
-    """Value noise of (M, 3) float32 points, as ``nf_noise``."""
-    i, f = _cells(p)
-    one = np.uint32(1)
-    hx = (i[:, 0] * _P[0], (i[:, 0] + one) * _P[0])
-    hy = (i[:, 1] * _P[1], (i[:, 1] + one) * _P[1])
-    hz = (i[:, 2] * _P[2], (i[:, 2] + one) * _P[2])
-    u = f * f * (np.float32(3.0) - np.float32(2.0) * f)
-    ux, uy, uz = u[:, 0], u[:, 1], u[:, 2]
-
-    def r(dx, dy, dz):
-        return _to_unit(_mix_hash(hx[dx] ^ hy[dy] ^ hz[dz]))
-
-    def mix(a, b, t):
-        return a + (b - a) * t
-
-    a = mix(r(0, 0, 0), r(1, 0, 0), ux)
-    b = mix(r(0, 1, 0), r(1, 1, 0), ux)
-    c = mix(r(0, 0, 1), r(1, 0, 1), ux)
-    d = mix(r(0, 1, 1), r(1, 1, 1), ux)
-    return mix(mix(a, b, uy), mix(c, d, uy), uz)
-
-
 def _plane(p: np.ndarray, n: np.ndarray) -> np.ndarray:
     """(M, 3) surface coordinates as ``nf_plane``: (a, b) in the plane of the dominant normal axis, c along it."""
     an = np.abs(n)
@@ -153,7 +129,24 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-_NOISE_FREQ = {1: (0.15, 2.0, 2.0), 3: (0.25, 0.25, 0.25), 6: (0.05, 12.0, 1.0)}
+_NOISE_FREQ = {1: (0.15, 2.0), 3: (0.25, 0.25), 6: (0.05, 12.0)}
+
+
+def _noise2(p: np.ndarray) -> np.ndarray:
+    """2D value noise of (M, 2) float32 points, as ``nf_noise2``."""
+    i, f = _cells(p)
+    one = np.uint32(1)
+    hx = (i[:, 0] * _P[0], (i[:, 0] + one) * _P[0])
+    hy = (i[:, 1] * _P[1], (i[:, 1] + one) * _P[1])
+    u = f * f * (np.float32(3.0) - np.float32(2.0) * f)
+    ux, uy = u[:, 0], u[:, 1]
+
+    def r(dx, dy):
+        return _to_unit(_mix_hash(hx[dx] ^ hy[dy]))  # z = 0: its hash term is 0
+
+    a = r(0, 0) + (r(1, 0) - r(0, 0)) * ux
+    b = r(0, 1) + (r(1, 1) - r(0, 1)) * ux
+    return a + (b - a) * uy
 
 
 def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -172,7 +165,8 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
         m = kind == k
         qm = q[m]
         if k in (1, 3, 4, 5, 6):
-            nz = _noise(qm * np.float32(_NOISE_FREQ.get(int(k), (1.0, 1.0, 1.0))))
+            nz = _noise2(qm[:, :2] * np.float32(_NOISE_FREQ.get(int(k), (1.0, 1.0)))
+                         + np.float32([0.37, 0.71]) * qm[:, 2:3])
         if k == 1:
             r = qm[:, 1] + np.float32(0.6) * nz
             t[m] = _smoothstep(0.2, 0.8, np.abs((r - np.floor(r)) * 2 - 1))
