@@ -27,15 +27,19 @@ def _setup():
     agent.resolution = 16 if agent.resolution else None
     # DAgger at iteration 2 exercises "rank 0 rolls out, broadcasts states + generator state"
     cfg = TrainConfig(iterations=ITERATIONS, batch_size=BATCH, lr=1e-3, seed=3, dagger_start=2, dagger_every=2,
-                      dagger_episodes=4, eval_every=0, val_episodes=0, checkpoint_every=ITERATIONS, log_every=1)
+                      dagger_episodes=4, eval_every=0, val_episodes=0, checkpoint_every=2, log_every=1)
     return agent, cfg, data
 
 
-def _train(world: World, out: str) -> None:
+def _train(world: World, out: str, stop_after: int | None = None) -> None:
     from navfusion.train.imitation import train_imitation
 
     agent, cfg, data = _setup()
-    train_imitation(agent, cfg, out, train_data=data, progress=False, world=world)
+    res = train_imitation(agent, cfg, out, train_data=data, progress=False, world=world, stop_after=stop_after)
+    if stop_after is not None:  # "killed" after 2 iterations: resume the run distributed, as a new job would
+        assert res.iterations == stop_after
+        res = train_imitation(agent, cfg, out, train_data=data, progress=False, world=world)
+        assert res.resumed_from == stop_after and res.iterations == ITERATIONS
 
 
 def _weights(out) -> dict[str, torch.Tensor]:
@@ -44,12 +48,12 @@ def _weights(out) -> dict[str, torch.Tensor]:
     return load_file(str(out / "checkpoints" / "last.safetensors"))
 
 
-def test_two_gloo_ranks_match_one_process(tmp_path):
+def test_two_gloo_ranks_match_one_process_across_a_resume(tmp_path):
     from navfusion.dist.launch import spawn
 
     torch.set_num_threads(1)
     _train(World(), str(tmp_path / "one"))
-    spawn(_train, 2, args=(str(tmp_path / "two"),), threads=1)
+    spawn(_train, 2, args=(str(tmp_path / "two"), 2), threads=1, timeout_s=120)  # interrupted and resumed on 2 ranks
 
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     assert one.keys() == two.keys()

@@ -75,7 +75,7 @@ def launch_torchrun(nproc: int, argv: Sequence[str], **kw: Any) -> int:
 
 
 def _spawned(index: int, fn: Callable[..., Any], nproc: int, port: int, device: str, threads: int,
-             args: tuple) -> None:
+             args: tuple, timeout_s: float) -> None:
     os.environ.update(RANK=str(index), LOCAL_RANK=str(index), WORLD_SIZE=str(nproc), LOCAL_WORLD_SIZE=str(nproc),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch
@@ -84,22 +84,25 @@ def _spawned(index: int, fn: Callable[..., Any], nproc: int, port: int, device: 
 
     if threads:
         torch.set_num_threads(threads)
-    world = init_world(device)
+    world = init_world(device, timeout_s=timeout_s)
     try:
         fn(world, *args)
     finally:
         close_world(world)
 
 
-def spawn(fn: Callable[..., Any], nproc: int, args: tuple = (), device: str = "cpu", threads: int = 1) -> None:
+def spawn(fn: Callable[..., Any], nproc: int, args: tuple = (), device: str = "cpu", threads: int = 1,
+          timeout_s: float = 1800.0) -> None:
     """Run ``fn(world, *args)`` on ``nproc`` local processes (spawned) joined in one group.
 
     For notebooks and tests; ``fn`` must be importable (a module-level function). Raises if any
-    process fails.
+    process fails; a collective that waits longer than ``timeout_s`` (ranks out of step) fails
+    instead of hanging.
     """
     import torch.multiprocessing as tmp
 
-    tmp.spawn(_spawned, args=(fn, nproc, free_port(), device, threads, tuple(args)), nprocs=nproc, join=True)
+    tmp.spawn(_spawned, args=(fn, nproc, free_port(), device, threads, tuple(args), float(timeout_s)),
+              nprocs=nproc, join=True)
 
 
 def add_launch_args(p: Any) -> None:

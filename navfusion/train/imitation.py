@@ -383,13 +383,18 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
             done_here += 1
             if stop_after is not None and done_here >= stop_after:
                 break
+    except BaseException:
+        if owns_group:
+            close_world(world)
+        raise
     finally:
         bar.close()
         logger.close()
-        if owns_group:
-            close_world(world)
     if world.is_main and val_data is None and best is None and done_here and it + 1 == cfg.iterations:
         ckpt.save_weights(ck_dir / "best.safetensors", agent, {"iteration": cfg.iterations})
+    world.barrier()  # no rank returns before rank 0's files are complete (a resuming call reads them)
+    if owns_group:
+        close_world(world)
     return TrainResult(out, it + 1 if done_here else start_it, best, last_val, resumed_from)
 
 
