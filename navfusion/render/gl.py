@@ -237,9 +237,7 @@ class GLRenderer(Renderer):
             else len(self._faces)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._centers = 0.5 * (lo + hi)
-        bits = np.array([[(k >> 2) & 1, (k >> 1) & 1, k & 1] for k in range(8)], np.float32)
-        corners = lo[:, None] + bits[None] * (hi - lo)[:, None]  # (C, 8, 3)
-        self._corners_t = np.ascontiguousarray(np.c_[corners.reshape(-1, 3), np.ones(8 * len(lo))].T, np.float32)
+        self._half = 0.5 * (hi - lo)
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
         self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
@@ -318,10 +316,12 @@ class GLRenderer(Renderer):
         (view, first face): the chunks inside each view's frustum and not behind walls, nearest
         first so that the depth test rejects hidden fragments early; the commands of closed meshes
         come first (``cmds[:, 2] < 3 * first face of the first open chunk``)."""
-        # a box is outside when all 8 corners are behind one of the 6 clip planes (w +- x, y, z >= 0)
+        # a box is outside when it lies wholly behind one of the 6 clip planes (w +- x, y, z >= 0):
+        # test its corner farthest along the plane normal ("p-vertex")
         planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1)  # (V, 6, 4)
-        side = (planes @ self._corners_t).reshape(len(vp), 6, -1, 8)  # (V, 6, C, 8)
-        out = (side < 0).all(-1).any(1)
+        normal = planes[..., :3]
+        reach = normal @ self._centers.T + np.abs(normal) @ self._half.T + planes[..., 3:4]  # (V, 6, C)
+        out = (reach < 0).any(1)
         if self._occ is not None and self._occ.enabled:
             # the 8 views of a node share their position: one horizon per distinct position
             for v, e in enumerate(eyes):

@@ -117,24 +117,18 @@ class WallOcclusion:
             return hidden
         margin = 0.5
         cand = (boxes[:, 0, 2] >= self.floor - margin) & (boxes[:, 1, 2] <= self.ceiling + margin)
-        lo, hi = boxes[:, 0, :2] - eye[None, :2], boxes[:, 1, :2] - eye[None, :2]
-        outside = np.maximum(np.maximum(lo, -hi), 0)  # per-axis distance from camera to the box
-        dmin = np.linalg.norm(outside, axis=1)
-        cand &= dmin > 1e-3
-        corners = np.stack([np.stack([lo[:, 0], lo[:, 1]], 1), np.stack([hi[:, 0], lo[:, 1]], 1),
-                            np.stack([lo[:, 0], hi[:, 1]], 1), np.stack([hi[:, 0], hi[:, 1]], 1)], 1)
-        mid = 0.5 * (lo + hi)
-        amid = np.arctan2(mid[:, 1], mid[:, 0])
-        ang = np.arctan2(corners[..., 1], corners[..., 0])
-        d = (ang - amid[:, None] + math.pi) % (2 * math.pi) - math.pi
-        amin, amax = amid + d.min(1), amid + d.max(1)
+        # each chunk's footprint is bounded by a circle: angular extent and nearest distance from it
+        c = 0.5 * (boxes[:, 0, :2] + boxes[:, 1, :2]) - eye[None, :2]
+        r = 0.5 * np.hypot(boxes[:, 1, 0] - boxes[:, 0, 0], boxes[:, 1, 1] - boxes[:, 0, 1])
+        d = np.hypot(c[:, 0], c[:, 1])
+        cand &= d > r + 1e-3
+        half = np.arcsin(np.minimum(r / np.maximum(d, 1e-9), 1.0))
         w = 2 * math.pi / self.bins
-        b0 = np.floor((amin + math.pi) / w).astype(np.int64) % self.bins
-        n = np.floor((amax - amin) / w).astype(np.int64) + 2  # bins spanned (one extra: partial ends)
-        n = np.clip(n, 1, self.bins)
+        b0 = np.floor((np.arctan2(c[:, 1], c[:, 0]) - half + math.pi) / w).astype(np.int64) % self.bins
+        n = np.clip(np.floor(2 * half / w).astype(np.int64) + 2, 1, self.bins)  # + partial bins at both ends
         # range maximum of the horizon over each chunk's bins (sparse table over the doubled circle)
         far = _range_max(np.concatenate([occ, occ]), b0, n)
-        return cand & (far < dmin)
+        return cand & (far < d - r)
 
 
 def _range_max(a: np.ndarray, start: np.ndarray, count: np.ndarray) -> np.ndarray:
