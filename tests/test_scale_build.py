@@ -57,3 +57,13 @@ def test_ray_feature_build_matches_single_process_and_survives_a_kill(tmp_path, 
     assert ray_bytes == ref_bytes
     assert not [p for p in (tmp_path / "ray").rglob("*") if p.name.endswith(".tmp")]
     assert os.environ.get("NAVFUSION_CACHE")
+
+
+def test_views_and_episodes_shards_in_processes(tiny_worlds):
+    from navfusion.dist.build import build_episodes_sharded, build_views_sharded
+
+    ids = [w.scene_id for w in tiny_worlds[:2]]
+    nodes = build_views_sharded(ids, resolution=64, backend="process", workers=2)
+    assert nodes == {w.scene_id: int(w.graph.positions.shape[0]) for w in tiny_worlds[:2]}
+    eps = build_episodes_sharded(ids, count=16, seed=0, backend="serial")
+    assert eps == dict.fromkeys(ids, 16)

@@ -14,7 +14,7 @@ _EXPORTS = {
     "autocast": "device", "on_device": "device", "prepare_model": "device", "host_model": "device",
     "DeviceData": "device",
     "Shard": "shards", "run_shards": "shards", "ShardError": "shards",
-    "build_features_sharded": "build", "build_views_sharded": "build",
+    "build_features_sharded": "build", "build_views_sharded": "build", "build_episodes_sharded": "build",
     "make_vec_env": "vecenv", "make_sb3_vec_env": "vecenv",
     "torchrun_command": "launch", "launch_torchrun": "launch",
 }

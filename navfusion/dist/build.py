@@ -1,4 +1,5 @@
-"""Parallel data building on the scene-shard runner: views and features, one task per scene.
+"""Parallel data building on the scene-shard runner: views, features and evaluation episodes, one
+task per scene.
 
 The per-scene work is the stores' own (``navfusion.vision.features``' per-scene build,
 ``navfusion.nav.load_world`` for views); this module only turns scene lists into shards, runs them
@@ -115,5 +116,26 @@ def build_views_sharded(scene_ids: Sequence[str], resolution: int = 64, backend:
     """
     shards = [Shard(str(s), (str(s), int(resolution), str(cache_root()))) for s in scene_ids]
     res = run_shards(view_job, shards, backend=backend, workers=workers, max_retries=max_retries,
+                     ray_address=ray_address)
+    return {k: v[1] for k, v in res.items()}
+
+
+def episodes_job(payload: tuple) -> tuple[str, int]:
+    """One scene's fixed evaluation episodes (cached as a hashed JSON file by NAV): ``(scene_id, count)``."""
+    scene_id, count, seed, cache = payload
+    if cache:
+        os.environ["NAVFUSION_CACHE"] = cache
+    from navfusion.nav import evaluation_episodes, load_world
+
+    world = load_world(scene_id, views=False, progress=False)
+    return scene_id, len(evaluation_episodes(world, count=count, seed=seed))
+
+
+def build_episodes_sharded(scene_ids: Sequence[str], count: int = 1024, seed: int = 0, backend: str = "process",
+                           workers: int = 1, max_retries: int = 3, ray_address: str | None = None) -> dict[str, int]:
+    """Generate (or find cached) the fixed evaluation episodes of ``scene_ids``, one task per scene
+    (graphs and goal tables are built on the way). Returns ``{scene_id: episodes}``."""
+    shards = [Shard(str(s), (str(s), int(count), int(seed), str(cache_root()))) for s in scene_ids]
+    res = run_shards(episodes_job, shards, backend=backend, workers=workers, max_retries=max_retries,
                      ray_address=ray_address)
     return {k: v[1] for k, v in res.items()}
