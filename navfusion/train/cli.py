@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from navfusion.dist.launch import add_launch_args, maybe_launch
@@ -80,6 +81,8 @@ def _train(args: argparse.Namespace) -> int:
         "device": args.device, "amp": args.amp,
     })
     res = train_imitation(agent_cfg, cfg, args.out, progress=not args.no_progress, restart=args.restart)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     msg = f"trained {agent_cfg.name} for {res.iterations} iterations -> {Path(args.out) / 'checkpoints'}"
     if res.resumed_from is not None:
         msg += f" (resumed from iteration {res.resumed_from})"
