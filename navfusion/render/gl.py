@@ -3,7 +3,9 @@
 How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
 
 * all geometry lives in one vertex/index buffer, sorted into culling chunks (one instance's faces
-  within one floor-plan cell) with their own bounding boxes;
+  within one floor-plan cell) with their own bounding boxes; chunks outside a view's frustum or
+  hidden behind full-height walls (``navfusion.render.occlusion``) are not drawn, and closed meshes
+  are drawn with back-face culling;
 * up to 16 views are drawn with one ``glMultiDrawElementsIndirect`` call into a tall atlas (one
   horizontal band per view): each view lists only the chunks inside its frustum (culled on the
   CPU), nearest first; each command's base instance selects a per-command attribute (view index,
@@ -16,6 +18,8 @@ How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
   render targets laid out exactly like the output buffers (rgb8, r32f, r32f, rgb32f, r8, r32i);
 * each target is read back once per pass straight into the output arrays (no numpy conversion:
   strided copies in numpy cost more than the rendering at 128²).
+
+Limits: face ids travel as exact floats, so a scene may have up to 16.7 million triangles.
 """
 
 from __future__ import annotations
@@ -211,7 +215,7 @@ class GLRenderer(Renderer):
 
     Args:
         scene, camera: what to render and how.
-        max_views_per_pass: views drawn per draw call (1..64).
+        max_views_per_pass: views drawn per pass (1..16; fewer for large images).
         chunk_size: edge of the floor-plan culling cells, metres.
         per_instance: cull per instance within a cell (else per cell).
         occlusion: also cull chunks hidden behind full-height walls (``navfusion.render.occlusion``).
