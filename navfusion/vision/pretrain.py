@@ -74,7 +74,9 @@ class PretrainConfig:
         tasks: tasks to train (None: all 25).
         task_steps: per-task overrides of ``steps`` (harder tasks, e.g. the pose tasks).
         relational_head: head of the pair/triple tasks: ``conv_global`` (strided convs, few
-            weights) or ``global`` (flatten + MLP, as the single-view global tasks).
+            weights) or ``global`` (flatten + MLP).
+        global_head: head of the single-view global tasks (same choices).
+        task_heads: per-task overrides of the head of global tasks (same choices).
     """
 
     zoo: str = "nf64"
@@ -97,6 +99,8 @@ class PretrainConfig:
     tasks: list[str] | None = None
     task_steps: dict[str, int] = field(default_factory=dict)
     relational_head: str = "conv_global"
+    global_head: str = "conv_global"
+    task_heads: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -117,8 +121,11 @@ class PretrainConfig:
         check(self.lr > 0, "lr", self.lr, "> 0")
         if self.tasks is not None:
             self.tasks = [task_spec(t).name for t in self.tasks]
-        check(self.relational_head in ("conv_global", "global"), "relational_head", self.relational_head,
-              "'conv_global' or 'global'")
+        for f in ("relational_head", "global_head"):
+            check(getattr(self, f) in ("conv_global", "global"), f, getattr(self, f), "'conv_global' or 'global'")
+        for t, k in dict(self.task_heads or {}).items():
+            check(not task_spec(t).dense and k in ("conv_global", "global"), f"task_heads.{t}", k,
+                  "'conv_global' or 'global' for a task with a global target")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
             check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
@@ -137,11 +144,16 @@ class PretrainConfig:
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
-        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps"):
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads"):
             d.pop(k)
+        if task in self.task_heads:
+            d["head_override"] = self.task_heads[task]
         d["steps"] = self.steps_for(task)
-        if task_spec(task).views == 1:
+        spec = task_spec(task)
+        if spec.views == 1:
             d.pop("relational_head")
+        if spec.dense or spec.views > 1:
+            d.pop("global_head")
         return hash_jsonable({"cfg": d, "task": task, "format": FORMAT})[:16]
 
 
@@ -327,7 +339,9 @@ def load_task_data(d: Path, scene_ids: Sequence[str], task: str, dense_size: int
 def head_kind(spec: TaskSpec, cfg: PretrainConfig) -> str:
     if spec.dense:
         return "dense"
-    return cfg.relational_head if spec.views > 1 else "global"
+    if spec.name in cfg.task_heads:
+        return cfg.task_heads[spec.name]
+    return cfg.relational_head if spec.views > 1 else cfg.global_head
 
 
 def head_for(spec: TaskSpec, cfg: PretrainConfig) -> torch.nn.Module:
@@ -726,7 +740,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
 def results_table(manifest: dict) -> str:
     """A Markdown table of held-out metric vs baseline per task."""
     rows = ["| task | group | metric | held-out | baseline | beats |", "|---|---|---|---|---|---|"]
-    for t, e in manifest["tasks"].items():
+    rank = {t: i for i, t in enumerate(TASKS)}
+    for t in sorted(manifest["tasks"], key=lambda t: (rank.get(t, len(rank)), t)):
+        e = manifest["tasks"][t]
         arrow = "↑" if e["higher_is_better"] else "↓"
         rows.append(f"| {t} | {e['group']} | {e['metric']} {arrow} | {e['heldout']:.4f} | {e['baseline']:.4f} | "
                     f"{'yes' if e['beats_baseline'] else 'NO'} |")
