@@ -105,3 +105,22 @@ def test_train_cli_has_launch_options():
     args = build_parser().parse_args(["train", "--agent", "random", "--out", "x", "--nproc", "2", "--device", "cpu",
                                       "--amp", "bf16"])
     assert (args.nproc, args.device, args.amp) == (2, "cpu", "bf16")
+
+
+@pytest.mark.slow  # ~20-50 s: torchrun starts 2 ranks that load the tiny suite
+def test_train_cli_nproc_runs_under_torchrun(tmp_path, tiny_worlds):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "navfusion", "train", "--agent", "resnet", "--env", "NavFusion/OctoNav-tiny-v0",
+           "--out", str(out), "--iterations", "2", "--batch-size", "8", "--eval-every", "0", "--nproc", "2",
+           "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("trained resnet for 2 iterations") == 1  # rank 0 alone reports
+    assert (out / "checkpoints" / "last.safetensors").is_file()
+    import json
+
+    assert json.loads((out / "config.json").read_text())["world"]["size"] == 2
