@@ -69,3 +69,17 @@ def test_single_process_world_and_devices(monkeypatch):
             resolve_device("cuda")
         assert resolve_device("auto") == torch.device("cpu")
     assert World(rank=1, size=2).shard(np.arange(4)).tolist() == [2, 3]
+
+
+def test_channels_last_touches_only_4d_tensors():
+    from navfusion.dist.device import prepare_model
+
+    m = torch.nn.Module()
+    m.conv = torch.nn.Conv2d(3, 4, 3)
+    m.stacked = torch.nn.Parameter(torch.randn(2, 4, 3, 3, 3))  # an ExpertBank-style 5-D weight
+    x = torch.randn(1, 3, 8, 8)
+    ref = m.conv(x)
+    prepare_model(m, torch.device("cpu"), channels_last=True)
+    assert m.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert m.stacked.is_contiguous()
+    torch.testing.assert_close(m.conv(x), ref)

@@ -49,7 +49,12 @@ def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: b
     if channels_last is None:
         channels_last = device.type == "cuda"
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        # only 4-D tensors (conv weights); ``Module.to(memory_format=...)`` would reject the 5-D
+        # stacked conv weights of an ExpertBank
+        with torch.no_grad():
+            for t in [*model.parameters(), *model.buffers()]:
+                if t.dim() == 4:
+                    t.data = t.data.contiguous(memory_format=torch.channels_last)
     return model
 
 
