@@ -6,6 +6,8 @@
 #     bash benchmarks/gpu_wheels.sh          # -> .whl/ (wheels) and .gl/ (EGL dispatch libraries)
 # then on the GPU machine, from the repository root (with .whl and .gl carried along):
 #     bash benchmarks/gpu_check.sh           # results in $OUT, else benchmarks/out/gpu/
+# (With this workplace's device tool: carry [".whl", ".gl"], command "bash benchmarks/gpu_check.sh",
+# timeout_s 420; the files come back from $OUT.)
 # Files written: env.json, render.json, nn.json, train_device.json, summary.md, log.txt.
 # GPU_CHECK_TESTS=1 also runs the scaling tests (DDP, vector envs) there (~1 min more).
 # GPU_CHECK_DEVICE=cpu GPU_CHECK_NO_WHEELS=1 rehearses the script on a machine without a GPU.
