@@ -61,8 +61,15 @@ class ExpertBank(nn.Module):
             ``"vmap"``: ``torch.func.vmap`` of ``functional_call`` over the stacked parameters
             (any architecture); ``"loop"``: a Python loop over experts (reference);
             ``"auto"`` (default): ``"stacked"`` when the template defines ``forward_stacked``,
-            else ``"vmap"``. Measured on the default expert (BENCHMARKS.md), ``"stacked"`` beats
-            the loop at every batch size; ``vmap`` was slower than the loop there.
+            else ``"vmap"``. Measured with the default expert, K = 25 (BENCHMARKS.md "Neural
+            core"): ``"stacked"`` was faster than the loop at batch 16, 64 and 256 (2.7–6.1× wall
+            clock with 2 threads on a loaded machine; 1.34× and 1.04× in single-thread CPU time);
+            ``"vmap"`` was slower than the loop at batch 256.
+
+    To give an architecture the fast path, define ``forward_stacked(self, x, *shared)`` on it:
+    it is called on a copy of the module whose parameters carry the leading expert dim K, with x
+    (B, K, \\*in_shape), and returns (B, K, \\*out_shape) (see :meth:`NavExpert.forward_stacked`
+    and :mod:`navfusion.nn.stacked_linear`).
 
     If the template has an ``in_shape`` attribute, inputs are checked against ``(B, K, *in_shape)``.
     Buffers are stacked too but must not be mutated in ``forward`` (no BatchNorm running stats).

@@ -46,15 +46,13 @@ class _GatherStackedLinear(torch.autograd.Function):
         b, k, m, f = x.shape
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = x.new_empty((k, b * m, weight.shape[1]))
         wt = weight.transpose(1, 2)
+        outs = []
         for s in _chunks(x):
             rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)  # gather while it stays in cache
-            if bias is None:
-                torch.bmm(rows, wt[s], out=out[s])
-            else:
-                torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s], out=out[s])
-        return out
+            outs.append(torch.bmm(rows, wt[s]) if bias is None else torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s]))
+        # (no out= slices: tracers such as torch.export run this forward with autograd enabled)
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -64,10 +62,9 @@ class _GatherStackedLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = torch.bmm(grad, weight).reshape(k, b, m, f).transpose(0, 1)
         if ctx.needs_input_grad[1]:
-            gw = torch.empty_like(weight)
-            for s in _chunks(x):
-                rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)
-                torch.bmm(grad[s].transpose(1, 2), rows, out=gw[s])
+            gws = [torch.bmm(grad[s].transpose(1, 2), x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f))
+                   for s in _chunks(x)]
+            gw = gws[0] if len(gws) == 1 else torch.cat(gws)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = grad.sum(1)
         return gx, gw, gb
