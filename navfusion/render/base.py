@@ -123,13 +123,13 @@ _PROBE_ENV = "NAVFUSION_EGL_PROBE"
 _PROBE_CODE = (
     "import moderngl\n"
     "ctx = moderngl.create_standalone_context(backend='egl')\n"
-    "ok = ctx.version_code >= 330\n"
+    "ok = ctx.version_code >= 430\n"
     "print('ok' if ok else 'old', ctx.info['GL_RENDERER'])\n"
 )
 
 
 def egl_available(timeout: float = 60.0) -> bool:
-    """Whether a headless EGL context (GL >= 3.3) can be created on this machine.
+    """Whether a headless EGL context (GL >= 4.3, as the gl backend needs) can be created here.
 
     Probed once in a subprocess, so the calling process holds no EGL state and may still fork.
     The answer is cached for this process and passed to child processes via the environment.

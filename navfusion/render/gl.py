@@ -264,6 +264,10 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"gl backend: cannot create a headless EGL context ({e}); "
                                  "use backend='raycast'") from None
         self._ctx = ctx
+        if ctx.version_code < 430:  # glMultiDrawElementsIndirect with base instance
+            self.close()
+            raise NavFusionError(f"gl backend needs OpenGL 4.3, the driver offers {ctx.version_code / 100:.1f}; "
+                                 "use backend='raycast'")
         B, w, h = self.views_per_pass, self.camera.width, self.camera.height
         fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "row": _MAT_ROW, "frow": _FACE_ROW,
                "bands": B}
