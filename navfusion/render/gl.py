@@ -19,6 +19,10 @@ How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
 * each target is read back once per pass straight into the output arrays (no numpy conversion:
   strided copies in numpy cost more than the rendering at 128²).
 
+Threads: llvmpipe rasterises with ``LP_NUM_THREADS`` threads (default: one per core), read when
+the context is created. One rendering process per core with ``LP_NUM_THREADS=0`` (rasterise in the
+calling thread) uses a CPU best; ``navfusion.render.bench`` sets that in its worker processes.
+
 Limits: face ids travel as exact floats, so a scene may have up to 16.7 million triangles.
 """
 
