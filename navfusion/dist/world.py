@@ -111,6 +111,11 @@ class World:
             return module
         from torch.nn.parallel import DistributedDataParallel as DDP
 
+        if self.device.type == "cuda":
+            # BatchNorm over the global batch, as one process would compute it (the parameters stay
+            # the same objects, so an optimiser built before still holds them). CPU/gloo has no
+            # SyncBatchNorm: there each rank normalises its own slice.
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DDP(module, device_ids=ids, find_unused_parameters=True)
 
