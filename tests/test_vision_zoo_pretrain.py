@@ -109,3 +109,23 @@ def test_config_validation_and_pretrain_only_guard():
         PretrainConfig(tasks=["normals"])
     with pytest.raises(NavFusionError, match="only use 'pretrain' scenes"):
         assert_pretrain_only(["tiny/train/0"], ["tiny"])
+
+
+def test_pretrain_refuses_a_scene_that_is_an_agent_scene_elsewhere(tmp_path):
+    import yaml
+
+    from navfusion.config import repo_root
+
+    tiny = yaml.safe_load((repo_root() / "envs" / "tiny.yaml").read_text())
+    train = tiny["splits"]["train"]
+    leaky = dict(tiny, name="leaky_zoo_test", splits={"pretrain": {"start": train["start"], "count": 2},
+                                                      "train": {"start": 9_100_000, "count": 1}})
+    path = tmp_path / "leaky_zoo_test.yaml"
+    path.write_text(yaml.safe_dump(leaky))
+    with pytest.raises(NavFusionError, match="same scene as tiny/train/0"):
+        assert_pretrain_only(["leaky_zoo_test/pretrain/0"], [str(path)])
+    clean = dict(leaky, name="clean_zoo_test", splits={"pretrain": {"start": 9_000_000, "count": 2},
+                                                       "train": {"start": 9_100_000, "count": 1}})
+    path2 = tmp_path / "clean_zoo_test.yaml"
+    path2.write_text(yaml.safe_dump(clean))
+    assert_pretrain_only(["clean_zoo_test/pretrain/0", "clean_zoo_test/pretrain/1"], [str(path2)])
