@@ -75,3 +75,36 @@ def test_heldout_metric_recomputed_on_fresh_views(task, nf_cache):
 @pytest.mark.parametrize("task", TASKS)
 def test_heldout_metric_recomputed_on_fresh_views_all_tasks(task, nf_cache):
     _rescore(task, n=128)
+
+
+def test_malformed_or_mismatched_zoo_file_names_the_problem(tmp_path, monkeypatch):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from navfusion.io import sha256_file
+
+    d = tmp_path / DEFAULT_ZOO
+    shutil.copytree(ZOO, d)
+    m = json.loads((d / "manifest.json").read_text())
+    monkeypatch.setenv("NAVFUSION_ZOO_PATH", str(tmp_path))
+
+    def rewrite(task):
+        m["tasks"][task]["sha256"] = sha256_file(d / m["tasks"][task]["file"])
+        (d / "manifest.json").write_text(json.dumps(m))
+
+    (d / "normal.safetensors").write_bytes(b"\x00\x01not a safetensors file")
+    rewrite("normal")
+    with pytest.raises(NavFusionError, match="not a valid safetensors file"):
+        create_encoder("normal")
+    save_file({"encoder.stem.0.weight": torch.zeros(4, 3, 3, 3)}, str(d / "curvature.safetensors"))
+    rewrite("curvature")
+    want = r"tensor 'stem.0.weight' has shape \(4, 3, 3, 3\), expected \(8, 3, 3, 3\)"
+    with pytest.raises(NavFusionError, match=want):
+        create_encoder("curvature")
+
+
+def test_package_exports():
+    import navfusion.vision as v
+
+    assert v.create_encoder is create_encoder and "normal" in v.list_encoders("norm*")
