@@ -58,6 +58,15 @@ class InputSpec:
         return len(self.encoders)
 
 
+def imitation_nll(log_probs: torch.Tensor, actions: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of ``log_probs`` (N, 9) against the oracle ``actions`` (N,), the target
+    smoothed towards the uniform distribution over the 8 moves by ``smoothing``."""
+    nll = F.nll_loss(log_probs, actions)
+    if smoothing <= 0:
+        return nll
+    return (1 - smoothing) * nll - smoothing * log_probs[:, :STOP_ACTION].mean(-1).mean()
+
+
 class Agent(nn.Module):
     """Base class: holds the recipe and input spec; subclasses implement ``forward``."""
 
@@ -78,7 +87,7 @@ class Agent(nn.Module):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Negative log-likelihood of the oracle's actions under the fused policy, plus the
         free-space auxiliary loss when ``free`` ``(B, 8)`` bool (move k not blocked) is given."""
-        nll = F.nll_loss(out.log_probs, actions)
+        nll = imitation_nll(out.log_probs, actions, self.cfg.fusion.label_smoothing)
         total, logs = nll, {"nll": float(nll.detach())}
         return self._add_free(total, logs, out, free)
 
@@ -143,12 +152,13 @@ class ActionFusion(Agent):
 
     def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, dict[str, float]]:
-        nll = F.nll_loss(out.log_probs, actions)
-        total, logs = self._add_free(nll, {"nll": float(nll.detach())}, out, free)
         fc = self.cfg.fusion
+        nll = imitation_nll(out.log_probs, actions, fc.label_smoothing)
+        total, logs = self._add_free(nll, {"nll": float(nll.detach())}, out, free)
         if fc.aux_weight > 0:
             k = out.expert_logits.shape[1]
-            aux = F.cross_entropy(out.expert_logits.reshape(-1, NUM_ACTIONS), actions.repeat_interleave(k))
+            aux = imitation_nll(torch.log_softmax(out.expert_logits, -1).reshape(-1, NUM_ACTIONS),
+                                actions.repeat_interleave(k), fc.label_smoothing)
             total = total + fc.aux_weight * aux
             logs["aux_expert_ce"] = float(aux.detach())
         pen = affinity_penalty(out.gate, self.affinity)
@@ -249,8 +259,8 @@ class SingleExperts(Agent):
     def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, dict[str, float]]:
         k = out.expert_logits.shape[1]
-        ce = F.cross_entropy(out.expert_logits.reshape(-1, NUM_ACTIONS), actions.repeat_interleave(k),
-                             reduction="none").reshape(-1, k).mean(0)
+        logp = torch.log_softmax(out.expert_logits, -1)
+        ce = torch.stack([imitation_nll(logp[:, j], actions, self.cfg.fusion.label_smoothing) for j in range(k)])
         logs = {"nll": float(ce.mean().detach())}
         if k > 1:
             logs.update({f"ce/{n}": float(c) for n, c in zip(self.spec.encoders, ce.detach())})

@@ -190,7 +190,7 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
 def resize_views(rgb: np.ndarray, size: int) -> np.ndarray:
     """``(N, 8, H, W, 3)`` uint8 → ``(N, 8, size, size, 3)`` (area interpolation)."""
     if rgb.shape[2] == size and rgb.shape[3] == size:
-        return np.ascontiguousarray(rgb)
+        return np.array(rgb)  # a writable in-memory copy of the (read-only, memory-mapped) views
     import cv2
 
     flat = rgb.reshape(-1, *rgb.shape[2:])
