@@ -40,8 +40,7 @@ from navfusion.render.occlusion import WallOcclusion
 from navfusion.scenes.scene import Scene
 
 MAX_VIEWS = 16  # views per pass (uniform arrays are sized for 16)
-_FACE_ROW = 4096  # faces per row of the face texture
-_MAT_ROW = 1024  # instances per row of the material texture
+_FACE_ROW = 4096  # faces per row of the face texture (3 texels each)
 
 _GEOM_VERT = """
 #version 330
@@ -87,8 +86,7 @@ uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
 uniform int u_height;
 uniform sampler2D u_gbuf;   // (face + 1, z depth)
-uniform sampler2D u_faces;  // per face: world normal xyz, instance index
-uniform sampler2D u_mat;    // per instance: 3 texels
+uniform sampler2D u_faces;  // 3 texels per face: (normal, kind + 8 * semantic), (color, scale), (color2, id)
 layout(location = 0) out vec3 o_rgb;  // locations follow BUFFERS
 layout(location = 1) out float o_depth_z;
 layout(location = 2) out float o_depth_e;
@@ -110,24 +108,23 @@ void main() {
     vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
     mat3 rot = u_rot[view];
     vec3 world = u_eye[view] + rot * (ray * dz);
-    vec4 fn = texelFetch(u_faces, ivec2(face %% %(frow)d, face / %(frow)d), 0);
-    vec3 n = fn.xyz;
+    ivec2 base = ivec2(3 * (face %% %(frow)d), face / %(frow)d);
+    vec4 f0 = texelFetch(u_faces, base, 0);
+    vec4 f1 = texelFetch(u_faces, base + ivec2(1, 0), 0);
+    vec4 f2 = texelFetch(u_faces, base + ivec2(2, 0), 0);
+    vec3 n = f0.xyz;
     vec3 d = u_eye[view] - world;
     float dist = length(d);
     vec3 to_eye = d / max(dist, 1e-9);
     if (dot(n, to_eye) < 0.0) n = -n;
-    int inst = int(fn.w + 0.5);
-    ivec2 base = ivec2(3 * (inst %% %(row)d), inst / %(row)d);
-    vec4 m0 = texelFetch(u_mat, base, 0);
-    vec4 m1 = texelFetch(u_mat, base + ivec2(1, 0), 0);
-    vec4 m2 = texelFetch(u_mat, base + ivec2(2, 0), 0);
-    float t = nf_pattern(int(m0.w + 0.5), world, n, m1.w);
-    o_rgb = nf_shade(mix(m0.rgb, m1.rgb, t), n, to_eye, dist);
-    o_sem = m2.y / 255.0;
+    int kind_sem = int(f0.w + 0.5);
+    float t = nf_pattern(kind_sem & 7, world, n, f1.w);
+    o_rgb = nf_shade(mix(f1.rgb, f2.rgb, t), n, to_eye, dist);
+    o_sem = float(kind_sem >> 3) / 255.0;
     o_normal = transpose(rot) * n;
     o_depth_z = dz;
     o_depth_e = dz * length(ray);
-    o_inst = int(m2.x + 0.5);
+    o_inst = int(f2.w + 0.5);
 }
 """
 
@@ -252,8 +249,16 @@ class GLRenderer(Renderer):
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
-        self._face_table = np.c_[nrm, self._owner[self._faces[:, 0]]].astype(np.float32)
-        self._table = shading.material_table(scene)
+        # per face, 3 texels: (normal, kind + 8 * semantic), (color, scale), (color2, instance id)
+        table = shading.material_table(scene)[self._owner[self._faces[:, 0]]]  # (F, 3, 4)
+        face_table = table.copy()
+        face_table[:, 0, :3] = nrm
+        face_table[:, 0, 3] = table[:, 0, 3] + 8 * table[:, 2, 1]
+        face_table[:, 1] = table[:, 0]
+        face_table[:, 1, 3] = table[:, 1, 3]
+        face_table[:, 2, :3] = table[:, 1, :3]
+        face_table[:, 2, 3] = table[:, 2, 0]
+        self._face_table = face_table.astype(np.float32)
         self._proj = projection(camera)
         self._ctx = None
         self.triangles_drawn = 0  # statistics: triangles submitted (after culling) since creation
@@ -273,7 +278,7 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"gl backend needs OpenGL 4.3, the driver offers {ctx.version_code / 100:.1f}; "
                                  "use backend='raycast'")
         B, w, h = self.views_per_pass, self.camera.width, self.camera.height
-        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "row": _MAT_ROW, "frow": _FACE_ROW,
+        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW,
                "bands": B}
         self._gprog = ctx.program(vertex_shader=_GEOM_VERT % fmt, fragment_shader=_GEOM_FRAG % fmt)
         self._sprog = ctx.program(vertex_shader=_SHADE_VERT, fragment_shader=_SHADE_FRAG % fmt)
@@ -295,8 +300,7 @@ class GLRenderer(Renderer):
             t.filter = (moderngl.NEAREST, moderngl.NEAREST)
             return t
 
-        self._mat = table_texture(self._table, _MAT_ROW, 3)
-        self._ftex = table_texture(self._face_table, _FACE_ROW, 1)
+        self._ftex = table_texture(self._face_table, _FACE_ROW, 3)
         size = (w, h * B)
         self._gbuf = ctx.texture(size, 2, dtype="f4")
         self._gbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
@@ -308,7 +312,7 @@ class GLRenderer(Renderer):
                          ctx.texture(size, 1, dtype="f1"), ctx.texture(size, 1, dtype="i4")]
         self._sfbo = ctx.framebuffer(color_attachments=self._targets)
         for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf),
-                                            ("u_faces", self._ftex), ("u_mat", self._mat)]):
+                                            ("u_faces", self._ftex)]):
             tex.use(unit)
             self._sprog[name].value = unit
         cam = self.camera

@@ -45,6 +45,8 @@ vec3 nf_plane(vec3 p, vec3 n) {
     if (an.x >= an.y) return p.yzx;
     return p.xzy;
 }
+// triangle wave of period 1 in [-1, 1]: a cheap stand-in for sin (every kind's terms are evaluated)
+float nf_wave(float x) { return 1.0 - 4.0 * abs(fract(x) - 0.5); }
 // Branch-free on purpose: llvmpipe runs both sides of divergent branches for a whole SIMD block,
 // so every kind shares ONE value-noise evaluation (at a kind-specific frequency) plus cheap terms.
 float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
@@ -57,8 +59,8 @@ float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
     float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
     float cell = nf_rand(kind == 2 ? ivec3(floor(q.xy), 7) : ivec3(floor(q * 4.0)));
     float tiles = e < 0.04 ? 1.0 : 0.25 * cell;
-    float fabric = clamp(0.5 + 0.3 * sin(6.2831853 * q.x) * sin(6.2831853 * q.y) + 0.3 * (nz - 0.5), 0.0, 1.0);
-    float marble = 0.5 + 0.5 * sin(3.0 * (q.x + q.y) + 5.0 * nz);
+    float fabric = clamp(0.5 + 0.3 * nf_wave(q.x) * nf_wave(q.y) + 0.3 * (nz - 0.5), 0.0, 1.0);
+    float marble = 0.5 + 0.5 * nf_wave((3.0 * (q.x + q.y) + 5.0 * nz) * 0.15915494);
     float t = 0.0;
     t = kind == 1 ? wood : t;
     t = kind == 2 ? tiles : t;
@@ -124,6 +126,11 @@ def _plane(p: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.stack([np.where(xdom, y, x), np.where(zdom, y, z), np.where(zdom, z, np.where(xdom, x, y))], 1)
 
 
+def _wave(x: np.ndarray) -> np.ndarray:
+    """Triangle wave of period 1 in [-1, 1] (``nf_wave``)."""
+    return 1.0 - 4.0 * np.abs(x - np.floor(x) - 0.5)
+
+
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
     return t * t * (3 - 2 * t)
@@ -159,7 +166,6 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
     """
     q = (_plane(p.astype(np.float32), n) / scale[:, None]).astype(np.float32)
     t = np.zeros(len(q), np.float32)
-    two_pi = np.float32(6.2831853)
     present = np.bincount(kind, minlength=len(TEXTURE_KINDS))
     for k in np.flatnonzero(present[1:]) + 1:
         m = kind == k
@@ -176,11 +182,11 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
             cell = np.c_[np.floor(qm[:, :2]), np.full(len(qm), 7)]
             t[m] = np.where(e < 0.04, 1.0, 0.25 * _rand(cell))
         elif k == 3:
-            t[m] = np.clip(0.5 + 0.3 * np.sin(two_pi * qm[:, 0]) * np.sin(two_pi * qm[:, 1]) + 0.3 * (nz - 0.5), 0, 1)
+            t[m] = np.clip(0.5 + 0.3 * _wave(qm[:, 0]) * _wave(qm[:, 1]) + 0.3 * (nz - 0.5), 0, 1)
         elif k in (4, 6):
             t[m] = nz
         elif k == 5:
-            t[m] = 0.5 + 0.5 * np.sin(3.0 * (qm[:, 0] + qm[:, 1]) + 5.0 * nz)
+            t[m] = 0.5 + 0.5 * _wave((3.0 * (qm[:, 0] + qm[:, 1]) + 5.0 * nz) * np.float32(0.15915494))
         elif k == 7:
             t[m] = _rand(np.floor(qm * np.float32(4.0)))
     return t
