@@ -48,11 +48,11 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
         impl = "grouped_op" if torch.compiler.is_compiling() else "grouped"
     k, c_out, c_in_g, kh, kw = weight.shape
     h, w = x.shape[-2:]
-    mixed = routing @ weight.reshape(k, -1)  # (B, C_out·C_in/g·kh·kw): the per-example kernels
     mixed_bias = None if bias is None else routing @ bias  # (B, C_out)
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     if impl == "grouped" and channels_last:
         return _grouped_channels_last(x, weight, routing, mixed_bias, stride, padding, dilation, groups)
+    mixed = routing @ weight.reshape(k, -1)  # (B, C_out·C_in/g·kh·kw): the per-example kernels
     if impl == "grouped":
         # -1 keeps the batch size symbolic under torch.export instead of baking it in
         y = F.conv2d(x.reshape(1, -1, h, w), mixed.reshape(-1, c_in_g, kh, kw),
