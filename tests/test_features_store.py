@@ -96,3 +96,21 @@ def test_rejects_bad_views(tmp_path):
     store = FeatureStore("nfzoo", root=tmp_path)
     with pytest.raises(NavFusionError, match=r"\(N, 8, H, W, 3\)"):
         store.build_scene("s0", np.zeros((2, 4, 8, 8, 3), np.uint8), ENCODERS)
+
+
+@pytest.mark.slow
+def test_parallel_build_matches_serial_build(nf_cache):
+    """Two spawned workers over two tiny scenes give the bytes one process gives."""
+    from navfusion.vision.features import build_features
+
+    ids = ["tiny/test/0", "tiny/test/1"]
+    par = build_features(ids, "par_zoo", ["random"], workers=2, progress=False)
+    assert all(c == ["random"] for c, _ in par.values())
+    ser = build_features(ids, "ser_zoo", ["random"], workers=1, progress=False)
+    again = build_features(ids, "par_zoo", ["random"], workers=2, progress=False)
+    assert all(r == ["random"] and not c for c, r in again.values())
+    for sid in ids:
+        slug = sid.replace("/", "__")
+        a = (FeatureStore("par_zoo").scene_dir(slug) / "random.npy").read_bytes()
+        b = (FeatureStore("ser_zoo").scene_dir(slug) / "random.npy").read_bytes()
+        assert a == b and ser[sid][0] == ["random"]
