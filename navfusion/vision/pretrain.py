@@ -139,7 +139,8 @@ class PretrainConfig:
     def data_key(self) -> dict[str, Any]:
         """What determines the rendered dataset."""
         keys = ("suites", "max_scenes_per_suite", "samples_per_scene", "image_size", "backend", "seed")
-        return {k: getattr(self, k) for k in keys} | {"dense_size": self.cache_dense_size, "format": FORMAT}
+        return {k: getattr(self, k) for k in keys} | {"dense_size": self.cache_dense_size, "format": FORMAT,
+                                                       "scenes": suite_fingerprints(self.suites)}
 
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
@@ -158,6 +159,14 @@ class PretrainConfig:
 
 
 # ----------------------------------------------------------------------------- scenes
+
+def suite_fingerprints(suites: Sequence[str]) -> dict[str, str]:
+    """What defines each suite's scenes (generator version + settings): a changed scene generator
+    makes cached pretraining data stale."""
+    from navfusion.scenes.suites import load_suite
+
+    return {str(n): load_suite(n).fingerprint() for n in suites}
+
 
 def split_scenes(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
     """(training scene ids, held-out scene ids), all from ``pretrain`` splits.
@@ -667,7 +676,7 @@ def default_out(cfg: PretrainConfig) -> Path:
     return cache_root() / "encoders" / cfg.zoo
 
 
-def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict]) -> dict:
+def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict], data_info: dict | None = None) -> dict:
     """Write ``manifest.json`` for the tasks in ``results`` (in canonical task order)."""
     tasks = {}
     for t in TASKS:
@@ -681,7 +690,7 @@ def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict]) -> 
          "output_shape": list(cfg.arch.output_shape), "params_per_encoder": count_params(ZooEncoder(cfg.arch)),
          "weights_dtype": "float16", "file_layout": "encoder.* (the encoder), head.* (its pretraining decoder), "
          "target_mean/target_std (regression target standardisation), baseline (the trivial predictor)",
-         "training": to_dict(cfg) | {"tasks": list(tasks)},
+         "training": to_dict(cfg) | {"tasks": list(tasks)}, "data": data_info or {},
          "reproduce": f"navfusion encoders pretrain --config configs/zoo_{cfg.zoo}.yaml --out <dir>",
          "tasks": tasks}
     atomic_write_json(out / MANIFEST, m)
@@ -707,8 +716,10 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     if data is None:
         train_ids, held_ids = split_scenes(cfg)
         d = build_dataset(cfg, train_ids + held_ids, progress=progress)
+        info = {"train_scenes": train_ids, "heldout_scenes": held_ids, "suite_fingerprints": cfg.data_key()["scenes"]}
     else:
         d, train_ids, held_ids = data
+        info = {"train_scenes": list(train_ids), "heldout_scenes": list(held_ids)}
     ckdir = cache_root() / "pretrain" / f"ckpt-{cfg.zoo}"
     ckdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
@@ -730,11 +741,11 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         with atomic_path(out / f"{task}.safetensors") as tmp:
             save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
         results[task] = res
-        write_manifest(out, cfg, results)
+        write_manifest(out, cfg, results, info)
         (ckdir / f"{task}.ckpt.safetensors").unlink(missing_ok=True)
         tag = "beats" if res["beats_baseline"] else "DOES NOT beat"
         bar.write(f"{task:>17}: {res['metric']} {res['heldout']:.4f} vs baseline {res['baseline']:.4f} ({tag})")
-    return write_manifest(out, cfg, results)
+    return write_manifest(out, cfg, results, info)
 
 
 def results_table(manifest: dict) -> str:
