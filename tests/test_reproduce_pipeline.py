@@ -13,7 +13,7 @@ RECIPE = """
 name: synthetic_test
 suite: synthetic
 seeds: [0, 1]
-episodes_per_scene: 60
+episodes_per_scene: 30
 max_test_scenes: 2
 bootstrap: 200
 agents:
@@ -24,7 +24,7 @@ agents:
   action_fusion: {}
   action_fusion_affinity: {}
 single_experts: {agent: single_all}
-robustness: {agents: [feature_fusion, action_fusion], shares: [0.0, 0.5], episodes_per_scene: 40}
+robustness: {agents: [feature_fusion, action_fusion], shares: [0.0, 0.5], episodes_per_scene: 20}
 situational: {agent: action_fusion_affinity, scenes: 1}
 """
 
