@@ -41,11 +41,13 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     ``navfusion::batch_grouped_conv2d`` (Inductor cannot lower a convolution whose group count
     is a dynamic size; the operator keeps compiled/exported graphs batch-size generic);
     ``"bmm"`` uses unfold + batched matmul; ``"auto"``: ``"grouped"`` in eager mode,
-    ``"grouped_op"`` while compiling or exporting.
+    ``"grouped_op"`` while compiling or exporting (``"grouped"`` falls back to it there too).
     """
     check_condconv_inputs(x, weight, bias, routing, groups)
-    if impl == "auto":
-        impl = "grouped_op" if torch.compiler.is_compiling() else "grouped"
+    if impl in ("auto", "grouped") and torch.compiler.is_compiling():
+        impl = "grouped_op"  # same computation; the raw trick fails in Inductor with dynamic shapes
+    elif impl == "auto":
+        impl = "grouped"
     k, c_out, c_in_g, kh, kw = weight.shape
     h, w = x.shape[-2:]
     mixed_bias = None if bias is None else routing @ bias  # (B, C_out)
