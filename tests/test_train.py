@@ -80,9 +80,9 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(data, 
     real = ActionFusion.loss
     calls = {"n": 0}
 
-    def loss(self, out, actions):
+    def loss(self, out, actions, free=None):
         calls["n"] += 1
-        total, logs = real(self, out, actions)
+        total, logs = real(self, out, actions, free)
         return (total * float("nan") if calls["n"] > 6 else total), logs
 
     monkeypatch.setattr(ActionFusion, "loss", loss)
