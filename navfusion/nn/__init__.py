@@ -1,31 +1,31 @@
-"""navfusion.nn: the shared neural core (CondConv2d, Mixture-of-Experts layers, ExpertBank)."""
+"""navfusion.nn: the shared neural core (CondConv2d, Mixture-of-Experts layers, ExpertBank).
 
-from navfusion.nn.balancing import cv_squared, importance, smooth_load
-from navfusion.nn.condconv import CondConv2d
-from navfusion.nn.condconv_functional import condconv2d
-from navfusion.nn.condconv_reference import loop_conv2d, moe_conv2d
-from navfusion.nn.dense_moe import DenseMoE
-from navfusion.nn.expert_bank import ExpertBank
-from navfusion.nn.moe_output import MoEOutput
-from navfusion.nn.nav_expert import NavExpert
-from navfusion.nn.routing import SigmoidRouting, SoftmaxRouting
-from navfusion.nn.shapes import ShapeError
-from navfusion.nn.sparse_moe import NoisyTopKMoE
+Names are imported lazily so that the CLI, which discovers ``navfusion.nn.cli``, does not pay for
+importing torch before a command needs it.
+"""
 
-__all__ = [
-    "CondConv2d",
-    "DenseMoE",
-    "ExpertBank",
-    "MoEOutput",
-    "NavExpert",
-    "NoisyTopKMoE",
-    "ShapeError",
-    "SigmoidRouting",
-    "SoftmaxRouting",
-    "condconv2d",
-    "cv_squared",
-    "importance",
-    "loop_conv2d",
-    "moe_conv2d",
-    "smooth_load",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "cv_squared": "balancing", "importance": "balancing", "smooth_load": "balancing",
+    "CondConv2d": "condconv",
+    "condconv2d": "condconv_functional",
+    "loop_conv2d": "condconv_reference", "moe_conv2d": "condconv_reference",
+    "DenseMoE": "dense_moe",
+    "ExpertBank": "expert_bank",
+    "MoEOutput": "moe_output",
+    "NavExpert": "nav_expert",
+    "SigmoidRouting": "routing", "SoftmaxRouting": "routing",
+    "ShapeError": "shapes",
+    "NoisyTopKMoE": "sparse_moe",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"navfusion.nn.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'navfusion.nn' has no attribute {name!r}")
