@@ -274,7 +274,12 @@ def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
     lines = ["# Results", "", f"Made by `{command}` (see the report `index.html` in the output folder for CIs "
              "per scene/target, the recipe, versions and hardware).", ""]
     body = (out / "results.md").read_text() if (out / "results.md").is_file() else ""
-    lines += [body, "## Figures", ""]
+    lines += [body, "## Commands", "", "```bash",
+              "navfusion quickstart                                     # CPU recipe -> runs/quickstart (this page)",
+              "navfusion reproduce configs/paper.yaml --out runs/paper  # paper scale, for a GPU (caches ~39 GB)",
+              "navfusion evaluate runs/quickstart/runs/action_fusion-s0 --split test --json",
+              "navfusion visualize runs/quickstart/runs/action_fusion_affinity-s0 --out runs/fusion-weights",
+              "```", "", "## Figures", ""]
     for rel, cap in picks:
         src = out / rel
         if not src.is_file():
