@@ -4,31 +4,23 @@
 ``forward(AgentInput, expert_mask=None, noise=0.0)`` returns a :class:`PolicyOutput`.
 """
 
-from navfusion.agents.config import AGENT_KINDS, AgentConfig, list_recipes, load_agent_config
-from navfusion.agents.models import Agent, InputSpec, affinity_penalty, normalise_affinity
-from navfusion.agents.registry import (
-    create_agent,
-    list_agents,
-    load_affinity_matrix,
-    register_agent,
-    resolve_encoders,
-)
-from navfusion.agents.types import AgentInput, PolicyOutput
+from __future__ import annotations
 
-__all__ = [
-    "AGENT_KINDS",
-    "Agent",
-    "AgentConfig",
-    "AgentInput",
-    "InputSpec",
-    "PolicyOutput",
-    "affinity_penalty",
-    "create_agent",
-    "list_agents",
-    "list_recipes",
-    "load_affinity_matrix",
-    "load_agent_config",
-    "normalise_affinity",
-    "register_agent",
-    "resolve_encoders",
-]
+import importlib
+
+_EXPORTS = {
+    "AGENT_KINDS": "config", "AgentConfig": "config", "list_recipes": "config", "load_agent_config": "config",
+    "Agent": "models", "InputSpec": "models", "affinity_penalty": "models", "normalise_affinity": "models",
+    "create_agent": "registry", "list_agents": "registry", "load_affinity_matrix": "registry",
+    "register_agent": "registry", "resolve_encoders": "registry",
+    "AgentInput": "types", "PolicyOutput": "types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    # Lazy, so that the CLI can list recipes without importing torch.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"navfusion.agents.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'navfusion.agents' has no attribute {name!r}")
