@@ -117,6 +117,7 @@ def write_report(rep) -> Path:
     s1 = Section("Table 1: navigation on unseen scenes")
     if cfg.small_sample or rep.backend.name == "synthetic":
         s1.note(_caveat(cfg, rep.backend.name, len(scenes)))
+        atomic_write_text(out / "caveat.txt", _caveat(cfg, rep.backend.name, len(scenes)) + "\n")
     s1.p(f"Suite '{cfg.suite}', split '{cfg.eval_split}': {len(scenes)} unseen scenes, up to "
          f"{cfg.episodes_per_scene} episodes each; success = within {cfg.success_radius} steps of the goal within "
          f"{cfg.horizon} actions (the paper's protocol); SPL with path lengths in steps. Mean ± std over "
@@ -274,11 +275,14 @@ def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
     lines = ["# Results", "", f"Made by `{command}` (see the report `index.html` in the output folder for CIs "
              "per scene/target, the recipe, versions and hardware).", ""]
     body = (out / "results.md").read_text() if (out / "results.md").is_file() else ""
+    note = (out / "caveat.txt").read_text().strip() if (out / "caveat.txt").is_file() else ""
+    if note:
+        lines += [f"> {note}", ""]
     lines += [body, "## Commands", "", "```bash",
               "navfusion quickstart                                     # CPU recipe -> runs/quickstart (this page)",
               "navfusion reproduce configs/paper.yaml --out runs/paper  # paper scale, for a GPU (caches ~39 GB)",
               "navfusion evaluate runs/quickstart/runs/action_fusion-s0 --split test --json",
-              "navfusion visualize runs/quickstart/runs/action_fusion_affinity-s0 --out runs/fusion-weights",
+              "navfusion visualize runs/quickstart/runs/action_fusion-s0 --out runs/fusion-weights",
               "```", "", "## Figures", ""]
     for rel, cap in picks:
         src = out / rel

@@ -176,7 +176,7 @@ class Reproduction:
             for mode in rc.modes:
                 for share in rc.shares:
                     step = f"robustness/{key}/{mode}-{share:g}"
-                    fp = self._eval_fp(tfp, "rob", mode, share, rc.noise_std, n, rc.repeats)
+                    fp = self._eval_fp(tfp, "rob2", mode, share, rc.noise_std, n, rc.repeats)
                     d = self.out / "robustness" / key / f"{mode}-{share:g}"
                     if self.state.done(step, fp):
                         continue
@@ -187,13 +187,15 @@ class Reproduction:
                     m = int(round(share * K))
                     parts, scenes = [], []
                     for r in range(rc.repeats):
-                        rng = np.random.default_rng(eval_seed("robust", mode, share, r))
+                        # Mode-independent draws: drop and noise corrupt the same experts, and the
+                        # share-0 points of both curves are the same evaluation.
+                        rng = np.random.default_rng(eval_seed("robust", share, r))
                         hit = np.zeros(K, bool)
                         hit[rng.choice(K, size=m, replace=False)] = True
                         kw = {"expert_mask": ~hit} if mode == "drop" else {"noise_mask": hit,
                                                                            "noise_std": rc.noise_std}
                         res, scene, _ = evaluate_agent(agent, self.scenes(), episodes_per_scene=n,
-                                                       seed=eval_seed(key, mode, share, r),
+                                                       seed=eval_seed(key, share, r),
                                                        horizon=self.cfg.horizon, radius=self.cfg.success_radius,
                                                        **kw)
                         parts.append(res)
