@@ -77,6 +77,9 @@ class PretrainConfig:
             weights) or ``global`` (flatten + MLP).
         global_head: head of the single-view global tasks (same choices).
         task_heads: per-task overrides of the head of global tasks (same choices).
+        init_from: ``{task: source task}``: start the task's encoder from the source task's trained
+            encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
+            scratch on few scenes); the source is trained first.
     """
 
     zoo: str = "nf64"
@@ -101,6 +104,7 @@ class PretrainConfig:
     relational_head: str = "conv_global"
     global_head: str = "conv_global"
     task_heads: dict[str, str] = field(default_factory=dict)
+    init_from: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -123,6 +127,9 @@ class PretrainConfig:
             self.tasks = [task_spec(t).name for t in self.tasks]
         for f in ("relational_head", "global_head"):
             check(getattr(self, f) in ("conv_global", "global"), f, getattr(self, f), "'conv_global' or 'global'")
+        for t, src in dict(self.init_from or {}).items():
+            check(TASKS.index(task_spec(src).name) < TASKS.index(task_spec(t).name), f"init_from.{t}", src,
+                  "a task that comes earlier in the task order (it is trained first)")
         for t, k in dict(self.task_heads or {}).items():
             check(not task_spec(t).dense and k in ("conv_global", "global"), f"task_heads.{t}", k,
                   "'conv_global' or 'global' for a task with a global target")
@@ -145,16 +152,20 @@ class PretrainConfig:
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
-        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads"):
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from"):
             d.pop(k)
-        if task in self.task_heads:
-            d["head_override"] = self.task_heads[task]
+        if task in self.init_from:
+            d["init_from"] = self.init_from[task]
         d["steps"] = self.steps_for(task)
         spec = task_spec(task)
         if spec.views == 1:
             d.pop("relational_head")
         if spec.dense or spec.views > 1:
             d.pop("global_head")
+        if task in self.task_heads:
+            d["head_override"] = self.task_heads[task]
+        if spec.classification and not spec.dense:
+            d["metric"] = "balanced_accuracy"
         return hash_jsonable({"cfg": d, "task": task, "format": FORMAT})[:16]
 
 
@@ -411,15 +422,25 @@ def task_loss(spec: TaskSpec, out: torch.Tensor, target: torch.Tensor, mask: tor
 
 
 def metric_name(spec: TaskSpec) -> tuple[str, bool]:
-    """(metric name, higher is better) of a task."""
+    """(metric name, higher is better) of a task.
+
+    Image-level classes use balanced accuracy (mean recall over the classes present): the few
+    held-out scenes have a class mix unlike the training scenes' (e.g. rooms), and plain accuracy
+    would then reward the training majority class for a distribution shift, not for seeing.
+    """
     if spec.classification:
-        return "accuracy", True
+        return ("accuracy" if spec.dense else "balanced_accuracy"), True
     return {"l1": "mae", "l2": "mse", "bce": "bce"}[spec.loss], False
 
 
-def metric_value(spec: TaskSpec, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> float:
-    """The held-out metric of predictions in target space (class ids, probabilities or values)."""
+def metric_value(spec: TaskSpec, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None,
+                 metric: str | None = None) -> float:
+    """The held-out metric (default :func:`metric_name`) of predictions in target space (class ids,
+    probabilities or values)."""
     if spec.classification:
+        if (metric or metric_name(spec)[0]) == "balanced_accuracy":
+            recalls = [(pred[target == c] == c).float().mean() for c in torch.unique(target)]
+            return float(torch.stack(recalls).mean())
         return float(_masked_mean((pred == target).float(), mask))
     if spec.loss == "bce":
         p = pred.clamp(1e-4, 1 - 1e-4)
@@ -590,7 +611,8 @@ def lr_at(cfg: PretrainConfig, step: int, steps: int | None = None) -> float:
 
 
 @torch.no_grad()
-def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128) -> float:
+def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128,
+             metric: str | None = None) -> float:
     """Held-out metric of a trained net (see :func:`metric_name`)."""
     net.eval()
     preds = []
@@ -598,19 +620,20 @@ def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, ba
         preds.append(to_prediction(spec, net(to_input(data.inputs[i:i + batch])), std))
     net.train()
     mask = None if data.mask is None else torch.from_numpy(data.mask)
-    return metric_value(spec, torch.cat(preds), torch.from_numpy(data.target), mask)
+    return metric_value(spec, torch.cat(preds), torch.from_numpy(data.target), mask, metric)
 
 
-def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData) -> float:
+def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData, metric: str | None = None) -> float:
     """Held-out metric of the trivial predictor (see :func:`baseline_prediction`)."""
     base = torch.from_numpy(np.asarray(base_pred))
     pred = base.unsqueeze(0).expand(len(held), *base.shape)
     mask = None if held.mask is None else torch.from_numpy(held.mask)
-    return metric_value(spec, pred, torch.from_numpy(held.target), mask)
+    return metric_value(spec, pred, torch.from_numpy(held.target), mask, metric)
 
 
 def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, ckpt: Path,
-               progress: bool = True, on_step: Callable[[int], None] | None = None) -> tuple[TrainedTask, dict]:
+               progress: bool = True, on_step: Callable[[int], None] | None = None,
+               init_encoder: ZooEncoder | None = None) -> tuple[TrainedTask, dict]:
     """Train one task's encoder + head; returns them (with target statistics) and the result record.
 
     Resumes from ``ckpt`` when it holds a checkpoint of the same configuration. ``on_step(step)``
@@ -623,6 +646,8 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     with torch.random.fork_rng():  # module init draws from torch's RNG; keep it local and seeded
         torch.manual_seed(cfg.seed * 1000 + t_idx)
         net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views)
+    if init_encoder is not None:
+        net.encoder.load_state_dict(init_encoder.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     key = cfg.train_key(task)
     start = _ckpt_load(ckpt, net, opt, key)
@@ -661,11 +686,15 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     base_pred = np.asarray(baseline_prediction(spec, train))
     base = baseline_value(spec, base_pred, held)
     beats = value > base if higher else value < base
+    extra = {}
+    if name == "balanced_accuracy":  # the plain accuracy too, for the record
+        extra = {"accuracy": evaluate(spec, net, held, std, metric="accuracy"),
+                 "baseline_accuracy": baseline_value(spec, base_pred, held, metric="accuracy")}
     result = {"task": task, "group": spec.group, "metric": name, "higher_is_better": higher,
               "heldout": value, "baseline": base, "beats_baseline": bool(beats),
               "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),
               "steps": steps, "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start,
-              "key": key}
+              "key": key, **extra}
     net.eval()
     return TrainedTask(net, std, base_pred), result
 
@@ -736,7 +765,14 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         train = load_task_data(d, train_ids, task, cfg.dense_size)
         held = load_task_data(d, held_ids, task, cfg.dense_size)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
-        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb)
+        init = None
+        if task in cfg.init_from:
+            from navfusion.vision.zoo import load_zoo_encoder
+
+            init = load_zoo_encoder(out, cfg.init_from[task])
+        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init)
+        if init is not None:
+            res["init_from"] = cfg.init_from[task]
         res["head"] = head_info(task_spec(task), cfg)
         with atomic_path(out / f"{task}.safetensors") as tmp:
             save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
