@@ -61,7 +61,7 @@ def test_pretrain_learns_and_writes_a_loadable_zoo(toy, tmp_path, monkeypatch):
     dz = m["tasks"]["depth_zbuffer"]
     assert dz["beats_baseline"] and dz["heldout"] < 0.6 * dz["baseline"], dz  # clearly learned
     pm = m["tasks"]["point_matching"]
-    assert pm["metric"] == "accuracy" and pm["higher_is_better"] and 0 <= pm["baseline"] <= 1
+    assert pm["metric"] == "balanced_accuracy" and pm["higher_is_better"] and 0 <= pm["baseline"] <= 1
     assert "| depth_zbuffer |" in results_table(m)
     assert verify_zoo(out) == []
     shutil.copytree(out, tmp_path / "zoos" / "toy")
