@@ -123,8 +123,8 @@ class ActionFusion(Agent):
     Loss: mixture negative log-likelihood of the oracle action, plus ``fusion.aux_weight`` × the mean
     per-expert cross-entropy (keeps every expert a competent policy on its own, so the gate can
     switch to any of them), plus ``λ · mean_b w_bᵀ Ã w_b`` when ``fusion.affinity_weight`` λ > 0
-    (Ã: inter-task affinity without its diagonal, in [0, 1]: giving weight to two similar
-    representations at once costs more than to two dissimilar ones).
+    (Ã: inter-task affinity in [0, 1] with a unit diagonal: giving weight to two similar
+    representations at once costs more than to two dissimilar ones, and all weight on one costs most).
     """
 
     kind = "action_fusion"
@@ -293,12 +293,20 @@ class ResNetAgent(Agent):
 
 
 def normalise_affinity(a: torch.Tensor) -> torch.Tensor:
-    """Affinity ``(K, K)`` → symmetric, diagonal removed, negatives clipped, max off-diagonal 1."""
+    """Affinity ``(K, K)`` → symmetric, negatives clipped, off-diagonal scaled to max 1, diagonal 1.
+
+    The diagonal stays (a task is most similar to itself): with it, ``wᵀÃw`` is largest for a gate
+    that puts all its weight on one expert, so the regulariser also works against the collapse onto
+    a few experts that the paper's regulariser is there to prevent. Without it a one-hot gate would
+    pay nothing.
+    """
     a = torch.as_tensor(a, dtype=torch.float32)
     a = 0.5 * (a + a.T)
-    a = a.clamp_min(0) * (1 - torch.eye(a.shape[0]))
-    mx = a.max()
-    return a / mx if mx > 0 else a
+    eye = torch.eye(a.shape[0])
+    off = a.clamp_min(0) * (1 - eye)
+    mx = off.max()
+    off = off / mx if mx > 0 else off
+    return off + eye
 
 
 def affinity_penalty(w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
