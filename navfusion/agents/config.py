@@ -131,6 +131,11 @@ class FusionConfig:
             memoryless agent sees the same views after a collision). Default 0.3: on ``tiny`` it
             took unseen-scene success from 0.02 to 0.26 (collisions per episode 37 → 23) at the
             same training-scene success (0.98-1.0).
+        smooth_over: ``"free"`` (default): the ε mass goes uniformly to the moves that are not
+            blocked at the state (the graph knows), so the policy also learns which moves are
+            wasted; ``"moves"``: all 8 moves. On ``tiny`` (240 iterations, seeds 0-3) ``free`` took
+            the blocked-move probability on training scenes from 0.13 to 0.03 and mean unseen-scene
+            success from 0.30 to 0.33.
         free_weight: weight of the auxiliary free-space loss (binary cross-entropy of every
             expert's / head's "move k is not blocked" prediction against the graph; 0: off).
         affinity_weight: λ of the inter-task affinity regulariser ``λ · mean_b w_bᵀ Ã w_b`` where Ã
@@ -144,6 +149,7 @@ class FusionConfig:
 
     aux_weight: float = 0.5
     label_smoothing: float = 0.3
+    smooth_over: str = "free"
     free_weight: float = 0.5
     affinity_weight: float = 0.0
     affinity: str = "zoo"
@@ -153,6 +159,7 @@ class FusionConfig:
               self.aux_weight, "a number >= 0")
         check(isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1,
               "fusion.label_smoothing", self.label_smoothing, "a number in [0, 1)")
+        check(self.smooth_over in ("free", "moves"), "fusion.smooth_over", self.smooth_over, "'free' or 'moves'")
         check(isinstance(self.free_weight, (int, float)) and self.free_weight >= 0, "fusion.free_weight",
               self.free_weight, "a number >= 0")
         check(isinstance(self.affinity_weight, (int, float)) and self.affinity_weight >= 0,

@@ -58,13 +58,22 @@ class InputSpec:
         return len(self.encoders)
 
 
-def imitation_nll(log_probs: torch.Tensor, actions: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+def imitation_nll(log_probs: torch.Tensor, actions: torch.Tensor, smoothing: float = 0.0,
+                  free: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of ``log_probs`` (N, 9) against the oracle ``actions`` (N,), the target
-    smoothed towards the uniform distribution over the 8 moves by ``smoothing``."""
+    smoothed by ``smoothing`` towards the uniform distribution over the 8 moves, or over the moves
+    that are not blocked when ``free`` (N, 8) bool is given (rows without a free move: all 8)."""
     nll = F.nll_loss(log_probs, actions)
     if smoothing <= 0:
         return nll
-    return (1 - smoothing) * nll - smoothing * log_probs[:, :STOP_ACTION].mean(-1).mean()
+    moves = log_probs[:, :STOP_ACTION]
+    if free is None:
+        return (1 - smoothing) * nll - smoothing * moves.mean(-1).mean()
+    w = free.to(moves.device, moves.dtype)
+    w = torch.where(w.sum(-1, keepdim=True) > 0, w, torch.ones_like(w))
+    w = w / w.sum(-1, keepdim=True)
+    # the mask keeps -inf log-probabilities of blocked moves (zero weight) out of the sum
+    return (1 - smoothing) * nll - smoothing * (w * moves.masked_fill(w == 0, 0.0)).sum(-1).mean()
 
 
 class Agent(nn.Module):
@@ -87,9 +96,13 @@ class Agent(nn.Module):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """Negative log-likelihood of the oracle's actions under the fused policy, plus the
         free-space auxiliary loss when ``free`` ``(B, 8)`` bool (move k not blocked) is given."""
-        nll = imitation_nll(out.log_probs, actions, self.cfg.fusion.label_smoothing)
+        nll = imitation_nll(out.log_probs, actions, self.cfg.fusion.label_smoothing, self._smooth_mask(free))
         total, logs = nll, {"nll": float(nll.detach())}
         return self._add_free(total, logs, out, free)
+
+    def _smooth_mask(self, free: torch.Tensor | None) -> torch.Tensor | None:
+        """The free-move mask label smoothing spreads over (``fusion.smooth_over: free``), else None."""
+        return free if self.cfg.fusion.smooth_over == "free" else None
 
     def _add_free(self, total: torch.Tensor, logs: dict[str, float], out: PolicyOutput,
                   free: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
@@ -153,12 +166,14 @@ class ActionFusion(Agent):
     def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, dict[str, float]]:
         fc = self.cfg.fusion
-        nll = imitation_nll(out.log_probs, actions, fc.label_smoothing)
+        sm = self._smooth_mask(free)
+        nll = imitation_nll(out.log_probs, actions, fc.label_smoothing, sm)
         total, logs = self._add_free(nll, {"nll": float(nll.detach())}, out, free)
         if fc.aux_weight > 0:
             k = out.expert_logits.shape[1]
             aux = imitation_nll(torch.log_softmax(out.expert_logits, -1).reshape(-1, NUM_ACTIONS),
-                                actions.repeat_interleave(k), fc.label_smoothing)
+                                actions.repeat_interleave(k), fc.label_smoothing,
+                                None if sm is None else sm.repeat_interleave(k, 0))
             total = total + fc.aux_weight * aux
             logs["aux_expert_ce"] = float(aux.detach())
         pen = affinity_penalty(out.gate, self.affinity)
@@ -260,7 +275,8 @@ class SingleExperts(Agent):
              ) -> tuple[torch.Tensor, dict[str, float]]:
         k = out.expert_logits.shape[1]
         logp = torch.log_softmax(out.expert_logits, -1)
-        ce = torch.stack([imitation_nll(logp[:, j], actions, self.cfg.fusion.label_smoothing) for j in range(k)])
+        sm = self._smooth_mask(free)
+        ce = torch.stack([imitation_nll(logp[:, j], actions, self.cfg.fusion.label_smoothing, sm) for j in range(k)])
         logs = {"nll": float(ce.mean().detach())}
         if k > 1:
             logs.update({f"ce/{n}": float(c) for n, c in zip(self.spec.encoders, ce.detach())})
