@@ -5,11 +5,11 @@ Encoders: four tasks of the pretrained default zoo (``nf64``) when it is install
 randomly initialised frozen zoo-architecture networks registered for these tests (``tiny_rand0..3``,
 different seeds; features still differ per node and view).
 
-KNOWN SHORTFALL: the agent learns the training scenes (>= 0.9), but with 3 tiny training scenes it
-does not yet beat the random walk on the unseen test scenes by the required margin (measured with
-the zoo: 0.26 vs 0.24 at 240 iterations with label smoothing 0.3; 0.15 vs 0.24 at 600 iterations
-without it). The margin checks are therefore expected failures that print the numbers; they turn
-into passes (XPASS) once the agent generalises.
+Unseen-scene margins (reach-mode success on the 2 test scenes, 200 fixed episodes; the random walk
+gets 0.24): the default budget (180 iterations, batch 96, seed 0) must beat it by the issue's 15
+points; the longer run's +30 points is a ``slow`` test that fails with its numbers until the agent
+generalises better (longer imitation on 3 training scenes memorises them). Measured numbers across
+training seeds are in docs/agents.md.
 """
 
 from __future__ import annotations
@@ -51,15 +51,18 @@ def tiny_splits(nf_cache):
     return train, test, zoo
 
 
-def _check_margin(fused: float, rnd: float, margin: float, zoo: bool) -> None:
-    if fused < rnd + margin:
-        pytest.xfail(f"known shortfall ({'zoo' if zoo else 'random stand-in'} encoders): unseen-scene success "
-                     f"{fused:.3f} vs random {rnd:.3f}, needs +{margin:.2f}")
+#: the issue's margins over the random walk on the unseen test scenes
+ISSUE_MARGIN, ISSUE_MARGIN_LONG = 0.15, 0.30
 
 
-def _train(train, out, iterations: int, batch_size: int):
+def _report(name: str, train_ok: float, fused: float, rnd: float, zoo: bool) -> str:
+    return (f"tiny action_fusion ({name}, {'zoo' if zoo else 'stand-in'} encoders): train {train_ok:.3f}; "
+            f"unseen test {fused:.3f} vs random {rnd:.3f} (margin {fused - rnd:+.3f})")
+
+
+def _train(train, out, iterations: int, batch_size: int, seed: int = 0):
     acfg = load_agent_config(_agent(list(train.spec.encoders)))
-    cfg = TrainConfig(iterations=iterations, batch_size=batch_size, lr=3e-3, seed=0, eval_every=0,
+    cfg = TrainConfig(iterations=iterations, batch_size=batch_size, lr=3e-3, seed=seed, eval_every=0,
                       dagger_start=iterations // 2, dagger_every=max(1, iterations // 4), dagger_episodes=64,
                       checkpoint_every=iterations)
     train_imitation(acfg, cfg, out, train, None, progress=False)
@@ -72,15 +75,33 @@ def _random_success(data) -> float:
     return evaluate(build_agent(load_agent_config("random"), data, 0), data, seed=0).success
 
 
-def test_action_fusion_imitation_learns_train_scenes_and_beats_random_on_unseen(tiny_splits, tmp_path):
-    train, test, zoo = tiny_splits
-    agent = _train(train, tmp_path / "af", iterations=240, batch_size=96)
-    ok_train = evaluate(agent, train, seed=0).success
-    fused, rnd = evaluate(agent, test, seed=0).success, _random_success(test)
-    print(f"tiny action_fusion ({'zoo' if zoo else 'stand-in'} encoders): train {ok_train:.3f}; "
-          f"test {fused:.3f} vs random {rnd:.3f}")
+@pytest.fixture(scope="module")
+def default_run(tiny_splits, tmp_path_factory):
+    """The default-budget agent's success: (train scenes, unseen test scenes, random on test)."""
+    train, test, _ = tiny_splits
+    agent = _train(train, tmp_path_factory.mktemp("af"), iterations=180, batch_size=96)
+    return evaluate(agent, train, seed=0).success, evaluate(agent, test, seed=0).success, _random_success(test)
+
+
+def test_action_fusion_imitation_learns_train_scenes_and_beats_random_on_unseen(tiny_splits, default_run):
+    ok_train, fused, rnd = default_run
+    print(_report("180 it", ok_train, fused, rnd, tiny_splits[2]))
     assert ok_train >= 0.9
-    _check_margin(fused, rnd, 0.15, zoo)
+    assert fused >= rnd + ISSUE_MARGIN, _report("180 it", ok_train, fused, rnd, tiny_splits[2])
+
+
+@pytest.mark.slow
+def test_default_budget_margin_holds_for_other_training_seeds(tiny_splits, default_run, tmp_path):
+    """Not the fixed seed's luck: other training seeds each beat the random walk by 10 points and
+    by the issue's 15 on average (seed 0 included)."""
+    train, test, zoo = tiny_splits
+    rnd = default_run[2]
+    margins = [default_run[1] - rnd]
+    for seed in (1, 2, 3):
+        agent = _train(train, tmp_path / f"af{seed}", iterations=180, batch_size=96, seed=seed)
+        margins.append(evaluate(agent, test, seed=0).success - rnd)
+    print(f"tiny action_fusion (180 it, seeds 0-3): unseen-test margins {[round(m, 3) for m in margins]}")
+    assert min(margins) >= 0.10 and sum(margins) / len(margins) >= ISSUE_MARGIN, margins
 
 
 @pytest.mark.slow
@@ -89,9 +110,9 @@ def test_longer_imitation_beats_random_by_30_points(tiny_splits, tmp_path):
     agent = _train(train, tmp_path / "af_long", iterations=600, batch_size=256)
     ok_train = evaluate(agent, train, seed=0).success
     fused, rnd = evaluate(agent, test, seed=0).success, _random_success(test)
-    print(f"tiny action_fusion (600 it, {'zoo' if zoo else 'stand-in'} encoders): train {ok_train:.3f}; "
-          f"test {fused:.3f} vs random {rnd:.3f}")
-    _check_margin(fused, rnd, 0.30, zoo)
+    print(_report("600 it", ok_train, fused, rnd, zoo))
+    assert ok_train >= 0.9
+    assert fused >= rnd + ISSUE_MARGIN_LONG, _report("600 it", ok_train, fused, rnd, zoo)
 
 
 @pytest.mark.slow
