@@ -48,7 +48,8 @@ def slugify(scene_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(scene_id).replace("/", "__")).strip("_") or "scene"
 
 
-def _labels_json(scene: Scene) -> dict[str, Any]:
+def scene_labels_json(scene: Scene) -> dict[str, Any]:
+    """Everything of a scene but its geometry, as JSON-able data (labels, materials, rooms, heights)."""
     return {
         "format": FORMAT,
         "scene_id": scene.scene_id,
@@ -73,7 +74,7 @@ def save_scene(scene: Scene, out_dir: str | os.PathLike, name: str | None = None
     out = Path(out_dir)
     slug = name or slugify(scene.scene_id)
     glb, side = out / f"{slug}.glb", out / f"{slug}.json"
-    labels = _jsonable(_labels_json(scene))
+    labels = _jsonable(scene_labels_json(scene))
     tm = trimesh.Scene()
     for inst in scene.instances:
         mat = scene.materials.get(inst.material)

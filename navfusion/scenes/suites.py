@@ -41,6 +41,7 @@ from navfusion.config import from_dict, load_yaml, repo_root
 from navfusion.errors import ConfigError, NavFusionError
 from navfusion.io import atomic_save_npz, hash_jsonable
 from navfusion.scenes.generator import GENERATOR_VERSION, SceneConfig, generate_scene
+from navfusion.scenes.io import scene_labels_json
 from navfusion.scenes.scene import Instance, Material, Room, Scene
 
 _MESH_EXTS = (".glb", ".gltf", ".obj", ".ply")  # a saved scene's .json sidecar goes with its .glb
@@ -296,17 +297,7 @@ _MEMO: dict[tuple[str, str], Scene] = {}
 
 def scene_to_npz_arrays(scene: Scene) -> dict[str, np.ndarray]:
     """A scene as arrays for an ``.npz`` (geometry concatenated, everything else as a JSON string)."""
-    meta = {
-        "scene_id": scene.scene_id,
-        "instances": [{"id": i.id, "name": i.name, "category": i.category, "material": i.material, "room": i.room}
-                      for i in scene.instances],
-        "materials": [m.to_json() for m in scene.materials.values()],
-        "rooms": [r.to_json() for r in scene.rooms],
-        "floor_height": scene.floor_height,
-        "ceiling_height": scene.ceiling_height if np.isfinite(scene.ceiling_height) else None,
-        "metadata": scene.metadata,
-        "content_hash": scene.content_hash(),
-    }
+    meta = {**scene_labels_json(scene), "content_hash": scene.content_hash()}
     return {
         "vertices": np.concatenate([np.asarray(i.vertices, np.float32) for i in scene.instances]),
         "faces": np.concatenate([np.asarray(i.faces, np.int32) for i in scene.instances]),
