@@ -139,7 +139,7 @@ class FusionConfig:
         free_weight: weight of the auxiliary free-space loss (binary cross-entropy of every
             expert's / head's "move k is not blocked" prediction against the graph; 0: off).
         affinity_weight: λ of the inter-task affinity regulariser ``λ · mean_b w_bᵀ Ã w_b`` where Ã
-            is the zoo's affinity (similarity) matrix with its diagonal removed, scaled to [0, 1].
+            is the zoo's affinity (similarity) matrix, off-diagonal scaled to [0, 1], unit diagonal.
             Used by ``action_fusion_affinity`` (default 1.0 there).
         affinity: where the affinity comes from: ``"zoo"`` (the default zoo's ``affinity.json``,
             linear CKA between the task encoders' features) or a path to a ``.json``
