@@ -130,7 +130,39 @@ class RandomAgent(Agent):
         return PolicyOutput(log_probs=p.log())
 
 
-class ActionFusion(Agent):
+class GatedAgent(Agent):
+    """What both fusion agents share: per-representation experts in an ExpertBank, the RGB gate,
+    and the inter-task affinity penalty on the gate weights."""
+
+    def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | None, expert_head: bool) -> None:
+        super().__init__(cfg, spec)
+        k = spec.num_experts
+        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
+        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=expert_head), k)
+        self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
+        a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
+        self.register_buffer("affinity", a, persistent=False)
+
+    def experts_and_gate(self, inp: AgentInput, expert_mask, noise: float, generator
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Expert outputs (B, K, ...), gate weights (B, K) and the expanded expert mask (B, K) or None."""
+        b, k = inp.batch_size, self.spec.num_experts
+        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
+        oh = self.onehot(inp.target)
+        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)
+        return e, self.gate(inp.rgb, oh, m), m
+
+    def add_affinity(self, total: torch.Tensor, logs: dict[str, float], out: PolicyOutput
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Log the affinity mass of the gate weights; add ``λ ×`` it to the loss when λ > 0."""
+        pen = affinity_penalty(out.gate, self.affinity)
+        logs["affinity_mass"] = float(pen.detach())
+        if self.cfg.fusion.affinity_weight > 0:
+            total = total + self.cfg.fusion.affinity_weight * pen
+        return total, logs
+
+
+class ActionFusion(GatedAgent):
     """π(a|o) = Σ_k w_k(rgb, target) · π_k(a | r_k, target).
 
     Loss: mixture negative log-likelihood of the oracle action, plus ``fusion.aux_weight`` × the mean
@@ -143,21 +175,11 @@ class ActionFusion(Agent):
     kind = "action_fusion"
 
     def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | None = None) -> None:
-        super().__init__(cfg, spec)
-        k = spec.num_experts
-        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
-        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=True), k)
-        self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
-        a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
-        self.register_buffer("affinity", a, persistent=False)
+        super().__init__(cfg, spec, affinity, expert_head=True)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
-        b, k = inp.batch_size, self.spec.num_experts
-        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
-        oh = self.onehot(inp.target)
-        x = self.frontend(inp.features, m, noise, generator)
-        logits, free = split_head(self.bank(x, oh))  # (B, K, 9), (B, K, 8)
-        w = self.gate(inp.rgb, oh, m)  # (B, K)
+        e, w, m = self.experts_and_gate(inp, expert_mask, noise, generator)
+        logits, free = split_head(e)  # (B, K, 9), (B, K, 8)
         logp_k = torch.log_softmax(logits, -1)
         logw = torch.log(w.clamp_min(1e-30)) if m is None else torch.log(w).masked_fill(~m, -1e30)
         log_probs = torch.logsumexp(logw.unsqueeze(-1) + logp_k, dim=1)
@@ -176,47 +198,29 @@ class ActionFusion(Agent):
                                 None if sm is None else sm.repeat_interleave(k, 0))
             total = total + fc.aux_weight * aux
             logs["aux_expert_ce"] = float(aux.detach())
-        pen = affinity_penalty(out.gate, self.affinity)
-        logs["affinity_mass"] = float(pen.detach())
-        if fc.affinity_weight > 0:
-            total = total + fc.affinity_weight * pen
-        return total, logs
+        return self.add_affinity(total, logs, out)
 
 
-class FeatureFusion(Agent):
+class FeatureFusion(GatedAgent):
     """Feature-level fusion: the gate weights per-representation embeddings, one head acts:
     π(a|o) = head(Σ_k w_k e_k(r_k), target)."""
 
     kind = "feature_fusion"
 
     def __init__(self, cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | None = None) -> None:
-        super().__init__(cfg, spec)
-        k, hdim = spec.num_experts, cfg.expert.hidden
-        self.frontend = FeatureFrontend(spec.feature_shapes, cfg.expert.channels)
-        self.bank = make_bank(lambda: ExpertPolicy(cfg.expert, spec.num_targets, head=False), k)
-        self.gate = Gate(cfg.gate, k, spec.num_targets, cfg.rgb_resolution)
-        self.head = PolicyHead(hdim, cfg.expert.policy, cfg.expert.free_space)
-        a = torch.zeros(k, k) if affinity is None else normalise_affinity(affinity)
-        self.register_buffer("affinity", a, persistent=False)
+        super().__init__(cfg, spec, affinity, expert_head=False)
+        self.head = PolicyHead(cfg.expert.hidden, cfg.expert.policy, cfg.expert.free_space)
 
     def forward(self, inp: AgentInput, expert_mask=None, noise: float = 0.0, generator=None) -> PolicyOutput:
-        b, k = inp.batch_size, self.spec.num_experts
-        m = None if expert_mask is None else expand_mask(expert_mask, b, k, inp.target.device)
-        oh = self.onehot(inp.target)
-        e = self.bank(self.frontend(inp.features, m, noise, generator), oh)  # (B, K, D, H)
-        w = self.gate(inp.rgb, oh, m)
-        fused = (w.view(b, k, 1, 1) * e).sum(1)
+        e, w, _ = self.experts_and_gate(inp, expert_mask, noise, generator)  # (B, K, D, H), (B, K)
+        fused = (w.view(*w.shape, 1, 1) * e).sum(1)
         logits, free = split_head(self.head(fused))
         return PolicyOutput(log_probs=torch.log_softmax(logits, -1), gate=w, aux={"free_logits": free})
 
     def loss(self, out: PolicyOutput, actions: torch.Tensor, free: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, dict[str, float]]:
         total, logs = super().loss(out, actions, free)
-        pen = affinity_penalty(out.gate, self.affinity)
-        logs["affinity_mass"] = float(pen.detach())
-        if self.cfg.fusion.affinity_weight > 0:
-            total = total + self.cfg.fusion.affinity_weight * pen
-        return total, logs
+        return self.add_affinity(total, logs, out)
 
 
 class Concat(Agent):
