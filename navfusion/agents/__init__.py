@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import importlib
+from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "AGENT_KINDS": "config", "AgentConfig": "config", "list_recipes": "config", "load_agent_config": "config",
@@ -16,11 +16,4 @@ _EXPORTS = {
     "AgentInput": "types", "PolicyOutput": "types",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    # Lazy, so that the CLI can list recipes without importing torch.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"navfusion.agents.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'navfusion.agents' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

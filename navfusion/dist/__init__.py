@@ -7,7 +7,7 @@ imported only by the Ray runner (``pip install navfusion[distributed]``).
 
 from __future__ import annotations
 
-import importlib
+from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "World": "world", "init_world": "world", "close_world": "world", "resolve_device": "world",
@@ -19,10 +19,4 @@ _EXPORTS = {
     "torchrun_command": "launch", "launch_torchrun": "launch",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"navfusion.dist.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'navfusion.dist' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ Names are imported lazily so that ``import navfusion`` (which registers the Gymn
 
 from __future__ import annotations
 
-import importlib
+from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "OctoGraph": "graph", "GraphSettings": "graph", "build_graph": "graph", "load_graph": "graph",
@@ -20,10 +20,4 @@ _EXPORTS = {
     "topdown_map": "topdown",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"navfusion.nav.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'navfusion.nav' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ importing torch before a command needs it.
 
 from __future__ import annotations
 
-import importlib
+from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "cv_squared": "balancing", "importance": "balancing", "smooth_load": "balancing",
@@ -22,10 +22,4 @@ _EXPORTS = {
     "NoisyTopKMoE": "sparse_moe",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"navfusion.nn.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'navfusion.nn' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ Names are imported lazily (torch is only loaded when an encoder is needed).
 
 from __future__ import annotations
 
-import importlib
+from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "create_encoder": "registry", "list_encoders": "registry", "register_encoder": "registry",
@@ -18,10 +18,4 @@ _EXPORTS = {
     "TASKS": "tasks", "task_spec": "tasks", "list_tasks": "tasks",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"navfusion.vision.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'navfusion.vision' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
