@@ -44,27 +44,47 @@ class _GatherStackedLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         b, k, m, f = x.shape
-        ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
+        ctx.shape = (b, k, m, f)
         wt = weight.transpose(1, 2)
-        outs = []
-        for s in _chunks(x):
+        chunks = _chunks(x)
+        tracing = torch.compiler.is_compiling() or torch.is_grad_enabled()
+        # out= slices of a (K, ...) result are contiguous, so the matmuls write in place and no cat is
+        # needed; tracers such as torch.export run this forward with autograd enabled and reject out=
+        out = None if tracing else x.new_empty(k, b * m, weight.shape[1])
+        outs, kept = [], []
+        for s in chunks:
             rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)  # gather while it stays in cache
-            outs.append(torch.bmm(rows, wt[s]) if bias is None else torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s]))
-        # (no out= slices: tracers such as torch.export run this forward with autograd enabled)
+            kept.append(rows)
+            o = None if out is None else out[s]
+            if bias is None:
+                outs.append(torch.bmm(rows, wt[s], out=o) if o is not None else torch.bmm(rows, wt[s]))
+            elif o is not None:
+                outs.append(torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s], out=o))
+            else:
+                outs.append(torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s]))
+        # the backward's weight gradient reads the same expert-major rows: keep them instead of
+        # gathering again (the memory a per-expert loop holds for its own backward anyway)
+        keep = ctx.needs_input_grad[1] if hasattr(ctx, "needs_input_grad") else True
+        ctx.save_for_backward(weight, *(kept if keep else []))
+        if out is not None:
+            return out
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, weight = ctx.saved_tensors
-        b, k, m, f = x.shape
+        weight, *kept = ctx.saved_tensors
+        b, k, m, f = ctx.shape
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = torch.bmm(grad, weight).reshape(k, b, m, f).transpose(0, 1)
         if ctx.needs_input_grad[1]:
-            gws = [torch.bmm(grad[s].transpose(1, 2), x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f))
-                   for s in _chunks(x)]
-            gw = gws[0] if len(gws) == 1 else torch.cat(gws)
+            gw = weight.new_empty(weight.shape)
+            i = 0
+            for rows in kept:
+                n = rows.shape[0]
+                torch.bmm(grad[i:i + n].transpose(1, 2), rows, out=gw[i:i + n])
+                i += n
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = grad.sum(1)
         return gx, gw, gb
