@@ -124,3 +124,21 @@ def test_gathered_chunks_give_the_same_outputs_and_grads(monkeypatch):
     torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-12)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-12)
+
+
+def test_stacked_linear_shared_equals_the_concatenated_layer():
+    from navfusion.nn.stacked_linear import stacked_linear, stacked_linear_shared
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    s = torch.randn(5, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(3, 4, 9, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    y1 = stacked_linear_shared(x, s, w, b)
+    y2 = stacked_linear(torch.cat([x, s.expand(3, -1, -1)], -1), w, b)
+    torch.testing.assert_close(y1, y2)
+    g1 = torch.autograd.grad(y1.sin().sum(), [x, s, w, b])
+    g2 = torch.autograd.grad(y2.sin().sum(), [x, s, w, b])
+    for a, c in zip(g1, g2):
+        torch.testing.assert_close(a, c)
+    assert torch.autograd.gradcheck(stacked_linear_shared, (x, s, w, b))

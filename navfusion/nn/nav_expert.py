@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from navfusion.nn.shapes import ShapeError, check_shape
-from navfusion.nn.stacked_linear import gather_stacked_linear, stacked_linear
+from navfusion.nn.stacked_linear import gather_stacked_linear, stacked_linear, stacked_linear_shared
 
 
 class NavExpert(nn.Module):
@@ -87,8 +87,7 @@ class NavExpert(nn.Module):
         x = features.reshape(b, k, self.views, f)
         y = gather_stacked_linear(x, self.conv.weight.flatten(2), self.conv.bias).relu_().reshape(k, b, -1)
         t = self._one_hot(target, b, y.dtype)
-        y = torch.cat([y, t.unsqueeze(0).expand(k, -1, -1)], dim=-1)
-        y = stacked_linear(y, self.fuse.weight, self.fuse.bias).relu_()
+        y = stacked_linear_shared(y, t, self.fuse.weight, self.fuse.bias).relu_()
         y = stacked_linear(y, self.head.weight, self.head.bias)
         return y.transpose(0, 1)
 

@@ -36,6 +36,47 @@ def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return _StackedLinear.apply(x, weight, bias)
 
 
+class _StackedLinearShared(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, shared: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+                ) -> torch.Tensor:
+        k, m, d = x.shape
+        ctx.save_for_backward(x, shared, weight)
+        ctx.has_bias = bias is not None
+        wx, ws = weight[:, :, :d], weight[:, :, d:]  # row-major slices: BLAS reads them in place
+        wxt = wx.transpose(1, 2)
+        y = torch.bmm(x, wxt) if bias is None else torch.baddbmm(bias.unsqueeze(1), x, wxt)
+        return y.baddbmm_(shared.expand(k, m, -1), ws.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, shared, weight = ctx.saved_tensors
+        k, m, d = x.shape
+        gx = gs = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.bmm(grad, weight[:, :, :d])
+        if ctx.needs_input_grad[1]:
+            gs = torch.bmm(grad, weight[:, :, d:]).sum(0)
+        if ctx.needs_input_grad[2]:
+            gw = weight.new_empty(weight.shape)
+            gt = grad.transpose(1, 2)
+            torch.bmm(gt, x, out=gw[:, :, :d])
+            torch.bmm(gt, shared.expand(k, m, -1), out=gw[:, :, d:])
+        if ctx.has_bias and ctx.needs_input_grad[3]:
+            gb = grad.sum(1)
+        return gx, gs, gw, gb
+
+
+def stacked_linear_shared(x: torch.Tensor, shared: torch.Tensor, weight: torch.Tensor,
+                          bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The stacked linear layer of ``[x[k] | shared]`` without building the concatenation.
+
+    x (K, M, D), shared (M, S) (the same extra columns for every expert, e.g. a target one-hot),
+    weight (K, out, D + S), bias (K, out) | None → (K, M, out).
+    """
+    return _StackedLinearShared.apply(x, shared, weight, bias)
+
+
 #: bytes of input rows gathered per chunk: small enough to stay in cache between the gather and the matmul
 CHUNK_BYTES = 8 << 20
 
