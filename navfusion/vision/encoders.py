@@ -12,6 +12,8 @@ Heads (only used while pretraining; they are not shipped):
 * ``GlobalHead``: ``(N, C, h, w) -> (N, K)`` -- flatten + MLP (keeps where things are, which
   vanishing point / room layout / pose need and global pooling would throw away).
 * ``ConvGlobalHead``: ``(N, C, h, w) -> (N, K)`` -- strided convs + small MLP (the relational tasks).
+* ``PoolHead``: ``(N, C, h, w) -> (N, K)`` -- convs, then global mean and max pooling + a linear
+  layer: "which things are in view", wherever they are (scene classification).
 * Pair / triple tasks are siamese: one encoder is applied to every image and the features are
   concatenated along channels before the head (``n_inputs * C`` input channels).
 """
@@ -187,6 +189,25 @@ class ConvGlobalHead(nn.Module):
         return self.net(z)
 
 
+class PoolHead(nn.Module):
+    """``(N, Cin, h, w) -> (N, out_dim)``: two 3x3 convs, global mean + max pooling, one linear layer.
+
+    Invariant to where things are in the view and with few weights: for targets that depend on what
+    is visible rather than where (room type), it generalises across scenes better than an MLP over
+    positions.
+    """
+
+    def __init__(self, in_channels: int, out_dim: int, width: int = 32) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(width, width, 3, 1, 1), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(2 * width, out_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.conv(z)
+        return self.fc(torch.cat([y.mean((2, 3)), y.amax((2, 3))], 1))
+
+
 class TaskNet(nn.Module):
     """Encoder + head for pretraining one task.
 
@@ -207,12 +228,13 @@ class TaskNet(nn.Module):
         return self.head(z)
 
 
-HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global")
+HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global", "pool")
 
 
 def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_inputs: int = 1) -> nn.Module:
     """The decoder head for a task: ``kind`` ``"dense"`` (``out_dim`` channels at ``out_size``),
-    ``"global"`` (flatten + MLP, ``out_dim`` outputs) or ``"conv_global"`` (strided convs + MLP)."""
+    ``"global"`` (flatten + MLP, ``out_dim`` outputs), ``"conv_global"`` (strided convs + MLP) or
+    ``"pool"`` (convs + global mean/max pooling + linear)."""
     c, h, w = arch.output_shape
     if kind == "dense":
         return DenseHead(c * n_inputs, h, out_dim, out_size)
@@ -220,6 +242,8 @@ def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_i
         return GlobalHead(c * h * w * n_inputs, out_dim)
     if kind == "conv_global":
         return ConvGlobalHead(c * n_inputs, h, out_dim)
+    if kind == "pool":
+        return PoolHead(c * n_inputs, out_dim)
     raise ValueError(f"head kind {kind!r}: must be one of {HEAD_KINDS}")
 
 

@@ -76,7 +76,11 @@ class PretrainConfig:
         relational_head: head of the pair/triple tasks: ``conv_global`` (strided convs, few
             weights) or ``global`` (flatten + MLP).
         global_head: head of the single-view global tasks (same choices).
-        task_heads: per-task overrides of the head of global tasks (same choices).
+        task_heads: per-task overrides of the head of global tasks (same choices, or ``pool``:
+            convs + global mean/max pooling, for targets about what is in view, not where).
+        balanced_loss: image-level classification tasks whose cross-entropy weights each class by
+            the inverse of its training frequency (their metric is balanced accuracy: without the
+            weights a net learns the majority class of the training scenes and little else).
         init_from: ``{task: source task}``: start the task's encoder from the source task's trained
             encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
             scratch on few scenes); the source is trained first.
@@ -105,6 +109,7 @@ class PretrainConfig:
     global_head: str = "conv_global"
     task_heads: dict[str, str] = field(default_factory=dict)
     init_from: dict[str, str] = field(default_factory=dict)
+    balanced_loss: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -131,8 +136,11 @@ class PretrainConfig:
             check(TASKS.index(task_spec(src).name) < TASKS.index(task_spec(t).name), f"init_from.{t}", src,
                   "a task that comes earlier in the task order (it is trained first)")
         for t, k in dict(self.task_heads or {}).items():
-            check(not task_spec(t).dense and k in ("conv_global", "global"), f"task_heads.{t}", k,
-                  "'conv_global' or 'global' for a task with a global target")
+            check(not task_spec(t).dense and k in ("conv_global", "global", "pool"), f"task_heads.{t}", k,
+                  "'conv_global', 'global' or 'pool' for a task with a global target")
+        for t in list(self.balanced_loss or []):
+            sp = task_spec(t)
+            check(sp.classification and not sp.dense, "balanced_loss", t, "image-level classification tasks")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
             check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
@@ -152,8 +160,11 @@ class PretrainConfig:
     def train_key(self, task: str) -> str:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
-        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from"):
+        # per-task settings enter only their own task's key (changing one leaves the others trained)
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss"):
             d.pop(k)
+        if task in self.balanced_loss:
+            d["balanced_loss"] = True
         if task in self.init_from:
             d["init_from"] = self.init_from[task]
         d["steps"] = self.steps_for(task)
@@ -411,9 +422,15 @@ def _masked_mean(err: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return (err * m).sum() / m.sum().clamp_min(1)
 
 
-def task_loss(spec: TaskSpec, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Training loss of raw head outputs against (standardised, for l1/l2) targets."""
+def task_loss(spec: TaskSpec, out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None,
+              class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Training loss of raw head outputs against (standardised, for l1/l2) targets.
+
+    ``class_weight`` (K,): per-class cross-entropy weights (image-level classes; the weighted mean
+    over the batch, as ``F.cross_entropy`` computes it)."""
     if spec.loss == "ce":
+        if class_weight is not None and mask is None:
+            return F.cross_entropy(out, target, weight=class_weight)
         return _masked_mean(F.cross_entropy(out, target, reduction="none"), mask)
     if spec.loss == "bce":
         return _masked_mean(F.binary_cross_entropy_with_logits(out, target, reduction="none"), mask)
@@ -456,6 +473,13 @@ def to_prediction(spec: TaskSpec, out: torch.Tensor, std: Standardizer) -> torch
     if spec.loss == "bce":
         return torch.sigmoid(out)
     return std.denorm(spec, out)
+
+
+def balanced_class_weights(spec: TaskSpec, train: TaskData) -> torch.Tensor:
+    """(K,) cross-entropy weights ``N / (K_present * count_k)`` (0 for classes absent from ``train``)."""
+    counts = np.bincount(np.asarray(train.target).ravel(), minlength=spec.channels).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / (max(1, int((counts > 0).sum())) * np.maximum(counts, 1)), 0.0)
+    return torch.from_numpy(w.astype(np.float32))
 
 
 def baseline_prediction(spec: TaskSpec, train: TaskData) -> np.ndarray:
@@ -652,6 +676,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     key = cfg.train_key(task)
     start = _ckpt_load(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
+    class_weight = balanced_class_weights(spec, train) if task in cfg.balanced_loss else None
     t0 = time.perf_counter()
     steps = cfg.steps_for(task)
     bar = tqdm(range(start, steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
@@ -666,7 +691,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         mask = None if train.mask is None else torch.from_numpy(train.mask[idx])
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step, steps)
-        loss = task_loss(spec, net(x), tgt, mask)
+        loss = task_loss(spec, net(x), tgt, mask, class_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -773,6 +798,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init)
         if init is not None:
             res["init_from"] = cfg.init_from[task]
+        if task in cfg.balanced_loss:
+            res["loss"] = "class-balanced cross-entropy"
         res["head"] = head_info(task_spec(task), cfg)
         with atomic_path(out / f"{task}.safetensors") as tmp:
             save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
