@@ -129,3 +129,33 @@ def test_pretrain_refuses_a_scene_that_is_an_agent_scene_elsewhere(tmp_path):
     path2 = tmp_path / "clean_zoo_test.yaml"
     path2.write_text(yaml.safe_dump(clean))
     assert_pretrain_only(["clean_zoo_test/pretrain/0", "clean_zoo_test/pretrain/1"], [str(path2)])
+
+
+def test_per_task_head_and_balanced_loss_change_only_their_task():
+    import torch
+
+    from navfusion.vision.encoders import make_head
+    from navfusion.vision.pretrain import TaskData, balanced_class_weights, task_loss
+    from navfusion.vision.tasks import TASKS, task_spec
+
+    plain = PretrainConfig(suites=["tiny"])
+    tuned = PretrainConfig(suites=["tiny"], task_heads={"class_scene": "pool"}, balanced_loss=["class_scene"])
+    changed = [t for t in TASKS if plain.train_key(t) != tuned.train_key(t)]
+    assert changed == ["class_scene"]  # retraining one task keeps the other trained encoders valid
+    with pytest.raises(ConfigError, match="balanced_loss"):
+        PretrainConfig(balanced_loss=["depth_zbuffer"])
+    with pytest.raises(ConfigError, match="task_heads.normal"):
+        PretrainConfig(task_heads={"normal": "pool"})
+
+    arch = EncoderArch(input_size=64, out_size=8, width=8, max_width=16)
+    assert make_head(arch, "pool", 6)(torch.zeros(3, 8, 8, 8)).shape == (3, 6)
+
+    spec = task_spec("class_scene")
+    target = np.array([0, 0, 0, 0, 0, 0, 1, 1, 4])
+    w = balanced_class_weights(spec, TaskData(np.zeros((9, 1, 3, 1, 1), np.uint8), target, None))
+    per_class = [float(w[target[target == c]].sum()) for c in (0, 1, 4)]
+    assert per_class == pytest.approx([3.0, 3.0, 3.0]) and float(w[2]) == 0.0  # each class weighs the same
+    # a net that always says class 0 pays more under the balanced loss than under the plain one
+    logits = torch.tensor([[4.0, 0, 0, 0, 0, 0]]).repeat(9, 1)
+    t = torch.from_numpy(target)
+    assert task_loss(spec, logits, t, None, w) > 1.5 * task_loss(spec, logits, t, None)

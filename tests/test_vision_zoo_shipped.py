@@ -58,12 +58,14 @@ def test_tampered_weight_file_is_refused(tmp_path, monkeypatch):
         create_encoder("normal")
 
 
-def _rescore(task: str, n: int, scenes=None):
-    from navfusion.vision.pretrain import fresh_heldout_metric
+def _rescore(task: str, n: int, scenes=None, bootstrap: int = 0):
+    from navfusion.vision.pretrain import fresh_heldout_eval
 
-    value, base, higher = fresh_heldout_metric(ZOO, task, n=n, scenes=scenes)
-    assert np.isfinite(value) and np.isfinite(base)
+    r = fresh_heldout_eval(ZOO, task, n=n, scenes=scenes, bootstrap=bootstrap)
+    value, base, higher = r["metric"], r["baseline"], r["higher_is_better"]
+    assert np.isfinite(value) and np.isfinite(base) and r["n"] == n
     assert (value > base) if higher else (value < base), (task, value, base)
+    return r
 
 
 @pytest.mark.parametrize("task", ["depth_zbuffer", "segment_semantic", "normal"])
@@ -71,10 +73,32 @@ def test_heldout_metric_recomputed_on_fresh_views(task, nf_cache):
     _rescore(task, n=32, scenes=["tiny/pretrain/3"])
 
 
+#: Room type is one label per view, and the held-out scenes' rarer rooms (a kitchen, a corridor)
+#: get few views out of 128: score it on more views and require a clear margin -- the whole 95%
+#: interval of (balanced accuracy - baseline) above zero and the estimate >= 0.05 above the
+#: baseline (the class_scene encoder trained without class balancing scored 0.284 vs 0.25 here).
+_FRESH_N = {"class_scene": 600}
+_MARGIN = 0.05
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_heldout_metric_recomputed_on_fresh_views_all_tasks(task, nf_cache):
-    _rescore(task, n=128)
+    n = _FRESH_N.get(task, 128)
+    r = _rescore(task, n=n, bootstrap=500 if task in _FRESH_N else 0)
+    if task in _FRESH_N:
+        lo, hi = r["diff_ci95"]
+        diff = r["metric"] - r["baseline"]
+        assert (lo > 0 and diff >= _MARGIN) if r["higher_is_better"] else (hi < 0 and -diff >= _MARGIN), r
+
+
+def test_fresh_heldout_eval_reports_counts_and_an_interval(nf_cache):
+    from navfusion.vision.pretrain import fresh_heldout_eval
+
+    r = fresh_heldout_eval(ZOO, "class_scene", n=24, scenes=["tiny/pretrain/3"], bootstrap=50)
+    assert r["n"] == 24 and sum(r["counts"]) == 24 and len(r["counts"]) == 6
+    lo, hi = r["diff_ci95"]
+    assert np.isfinite(lo) and np.isfinite(hi) and lo <= hi
 
 
 def test_malformed_or_mismatched_zoo_file_names_the_problem(tmp_path, monkeypatch):

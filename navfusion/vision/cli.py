@@ -26,6 +26,7 @@ def register(sub, bench) -> None:
     p.add_argument("--out", default=None, help="zoo folder (default: <cache>/encoders/<zoo>)")
     p.add_argument("--steps", type=int, default=None, help="override the steps per task")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _device_arg(p, "train on")
     p.set_defaults(func=_pretrain)
 
     p = es.add_parser("verify", help="check a zoo's files against its manifest and print its metric table")
@@ -52,6 +53,7 @@ def register(sub, bench) -> None:
                    help="run one Ray task per scene (pip install 'navfusion[distributed]'): on the cluster at "
                         "ADDRESS ('auto' = the one `ray start` joined), or a local one with --workers CPUs")
     p.add_argument("--batch-size", type=int, default=256)
+    _device_arg(p, "run the encoders on")
     p.set_defaults(func=_features_build)
 
     b = bench.add_parser("encoders", help="encoder throughput (views/s) per encoder and for the whole zoo")
@@ -63,6 +65,12 @@ def register(sub, bench) -> None:
                    help="also time the original Taskonomy encoder (ResNet-50, 256x256, random weights)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
+
+
+def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N}",
+                   help=f"where to {what}: cpu (default), cuda / cuda:N (a GPU; an error when torch sees "
+                        "none) or auto (cuda when available, else cpu)")
 
 
 def _zoo(name):
@@ -88,7 +96,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     if args.tasks or args.steps:
         cfg.__post_init__()
     t0 = time.perf_counter()
-    m = pretrain(cfg, out=args.out, progress=not args.no_progress)
+    m = pretrain(cfg, out=args.out, progress=not args.no_progress, device=args.device)
     print(results_table(m))
     bad = [t for t, e in m["tasks"].items() if not e["beats_baseline"]]
     print(f"zoo {cfg.zoo}: {len(m['tasks'])} tasks in {time.perf_counter() - t0:.0f} s"
@@ -148,6 +156,11 @@ def _features_build(args: argparse.Namespace) -> int:
         ids += [str(x) for x in suite.scene_ids(s)]
     if args.workers < 1:
         raise NavFusionError(f"--workers={args.workers}: must be >= 1")
+    from navfusion.dist.world import resolve_device
+
+    device = str(resolve_device(args.device))  # a missing GPU is reported before any work
+    if args.ray and device != "cpu":
+        raise NavFusionError(f"--device {args.device} applies to local builds; Ray workers encode on the CPU")
     t0 = time.perf_counter()
     if args.ray:  # navfusion.dist: same per-scene build, scheduled on Ray, hashes checked afterwards
         from navfusion.dist.build import build_features_sharded
@@ -156,7 +169,8 @@ def _features_build(args: argparse.Namespace) -> int:
                                      batch_size=args.batch_size,
                                      ray_address=None if args.ray == "local" else args.ray)
     else:
-        out = build_features(ids, _zoo(args.zoo), args.encoders, workers=args.workers, batch_size=args.batch_size)
+        out = build_features(ids, _zoo(args.zoo), args.encoders, workers=args.workers, batch_size=args.batch_size,
+                             device=device)
     comp = sum(len(c) for c, _ in out.values())
     reused = sum(len(r) for _, r in out.values())
     print(f"{len(ids)} scenes: {comp} feature files computed, {reused} up to date "

@@ -20,6 +20,7 @@ Heads (only used while pretraining; they are not shipped):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 
@@ -268,13 +269,28 @@ def preprocess(rgb: np.ndarray | torch.Tensor, input_size: int,
 
 
 @torch.no_grad()
-def encode_rgb(encoder: nn.Module, rgb: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Run a (frozen) encoder on uint8 ``(N, H, W, 3)`` images -> float32 ``(N, C, h, w)``."""
+def encode_rgb(encoder: nn.Module, rgb: np.ndarray, batch_size: int = 256,
+               device: str | torch.device | None = None) -> np.ndarray:
+    """Run a (frozen) encoder on uint8 ``(N, H, W, 3)`` images -> float32 ``(N, C, h, w)`` on the host.
+
+    ``device`` (default: the CPU, in place): run there instead -- the encoder is moved to it and
+    stays there; images go over batch by batch. On CUDA, TF32 is switched off for the convolutions
+    so the features match the CPU's float32 ones to float rounding.
+    """
     norm = getattr(encoder, "normalization", NORMALIZATION)
+    dev = torch.device(device) if device is not None else None
+    on_gpu = dev is not None and dev.type != "cpu"
+    if on_gpu:
+        encoder.to(dev)
+    flags = torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False) \
+        if on_gpu and dev.type == "cuda" else contextlib.nullcontext()
     outs = []
-    for i in range(0, len(rgb), batch_size):
-        x = preprocess(rgb[i:i + batch_size], int(encoder.input_size), norm)
-        outs.append(encoder(x).float().numpy())
+    with flags:
+        for i in range(0, len(rgb), batch_size):
+            x = preprocess(rgb[i:i + batch_size], int(encoder.input_size), norm)
+            if on_gpu:
+                x = x.to(dev, non_blocking=False)
+            outs.append(encoder(x).float().cpu().numpy())
     if not outs:
         return np.zeros((0, *encoder.output_shape), np.float32)
     return np.concatenate(outs)

@@ -16,6 +16,12 @@ from), ``shape``, ``dtype``. A file is *missing* (no entry / no file), *stale* (
 changed) or *corrupt* (sha256 mismatch); ``build`` recomputes exactly those. Every file is written
 atomically and the manifest is updated after each file, so a killed build resumes where it
 stopped. One process owns one scene folder at a time (builds are parallel across scenes).
+
+Device: encoders run on the CPU by default; ``device="cuda"`` (``--device`` on the command line)
+runs them on a GPU. The files are the same either way (float16 ``.npy``, same layout and manifest;
+the manifest entry says which device computed it); GPU features equal the CPU's to float
+rounding (TF32 off), so a value may differ by one float16 step and a store built on one device is
+not rebuilt on the other.
 """
 
 from __future__ import annotations
@@ -118,13 +124,15 @@ class FeatureStore:
         return "ok"
 
     def build_scene(self, scene_slug: str, rgb: np.ndarray, encoders: Sequence[str],
-                    batch_size: int = 256, on_encoder: Callable[[str, str], None] | None = None) -> BuildStats:
+                    batch_size: int = 256, on_encoder: Callable[[str, str], None] | None = None,
+                    device: str | torch.device = "cpu") -> BuildStats:
         """Compute the missing/stale/corrupt feature files of one scene.
 
         Args:
             rgb: uint8 views ``(N, 8, H, W, 3)``.
             encoders: encoder names (bare zoo task names allowed).
             on_encoder: called with ``(name, "computed"|"reused")`` after each encoder.
+            device: where the encoders run (a resolved device: ``"cpu"``, ``"cuda:0"``, ...).
         """
         from navfusion.vision.registry import create_encoder
 
@@ -145,7 +153,7 @@ class FeatureStore:
                 if on_encoder:
                     on_encoder(name, "reused")
                 continue
-            feats = encode_rgb(enc, flat, batch_size=batch_size)
+            feats = encode_rgb(enc, flat, batch_size=batch_size, device=device)
             feats = feats.reshape(rgb.shape[0], 8, *feats.shape[1:]).astype(np.float16)
             f = d / f"{key}.npy"
             with atomic_path(f) as tmp, open(tmp, "wb") as fh:
@@ -153,7 +161,8 @@ class FeatureStore:
             m = self.manifest(scene_slug)
             m.update(scene=scene_slug, zoo=self.zoo, num_nodes=int(rgb.shape[0]))
             m["encoders"][key] = {"file": f.name, "sha256": sha256_file(f), "encoder": full, "encoder_sha": esha,
-                                  "views_hash": vhash, "shape": list(feats.shape), "dtype": "float16"}
+                                  "views_hash": vhash, "shape": list(feats.shape), "dtype": "float16",
+                                  "device": str(device)}
             atomic_write_json(d / MANIFEST, m)
             stats.computed.append(name)
             if on_encoder:
@@ -200,8 +209,11 @@ def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
     return np.asarray(views.rgb)
 
 
-def _build_one(args: tuple[str, str, list[str], int, str | None, str]) -> tuple[str, list[str], list[str]]:
-    scene_id, zoo, encoders, batch_size, cache, store_root = args
+def _build_one(args: tuple) -> tuple[str, list[str], list[str]]:
+    """One scene's build: ``args`` = (scene_id, zoo, encoders, batch_size, cache root, store root[,
+    device]) -- the device is optional (default CPU) so 6-field payloads keep working."""
+    scene_id, zoo, encoders, batch_size, cache, store_root = args[:6]
+    device = args[6] if len(args) > 6 else "cpu"
     # worker processes are spawned: re-apply the parent's cache root
     if cache:
         os.environ["NAVFUSION_CACHE"] = cache
@@ -217,23 +229,30 @@ def _build_one(args: tuple[str, str, list[str], int, str | None, str]) -> tuple[
         by_size.setdefault(size, []).append(name)
     computed, reused = [], []
     for size, names in by_size.items():
-        st = store.build_scene(slug, _scene_views(scene_id, size), names, batch_size=batch_size)
+        st = store.build_scene(slug, _scene_views(scene_id, size), names, batch_size=batch_size, device=device)
         computed += st.computed
         reused += st.reused
     return scene_id, computed, reused
 
 
 def build_features(scene_ids: Sequence[str], zoo: str, encoders: Sequence[str] | None = None, workers: int = 1,
-                   batch_size: int = 256, progress: bool = True) -> dict[str, tuple[list[str], list[str]]]:
+                   batch_size: int = 256, progress: bool = True,
+                   device: str | torch.device = "cpu") -> dict[str, tuple[list[str], list[str]]]:
     """Build (incrementally) the features of ``scene_ids`` for ``encoders`` (default: every zoo task).
 
-    Scenes are distributed over ``workers`` spawned processes. Returns ``{scene_id: (computed, reused)}``.
+    Scenes are distributed over ``workers`` spawned processes. ``device``: ``"cpu"`` (default),
+    ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available, else the CPU); asking for CUDA
+    where there is none raises a one-line error before any work. Returns
+    ``{scene_id: (computed, reused)}``.
     """
     from tqdm import tqdm
 
+    from navfusion.dist.world import resolve_device
+
+    dev = str(resolve_device(device))
     encoders = list(encoders) if encoders else zoo_encoders(zoo)
     store = FeatureStore(zoo)
-    jobs = [(str(s), zoo, encoders, batch_size, str(cache_root()), str(store.root)) for s in scene_ids]
+    jobs = [(str(s), zoo, encoders, batch_size, str(cache_root()), str(store.root), dev) for s in scene_ids]
     out: dict[str, tuple[list[str], list[str]]] = {}
     bar = tqdm(total=len(jobs), desc=f"features {Path(zoo).name}", unit="scene", disable=not progress)
     if workers <= 1 or len(jobs) <= 1:

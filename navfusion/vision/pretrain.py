@@ -561,7 +561,22 @@ def fresh_heldout_metric(zoo: str | os.PathLike, task: str, n: int = 64, seed: i
                          scenes: Sequence[str] | None = None) -> tuple[float, float, bool]:
     """Re-score a shipped task on ``n`` freshly rendered views of the held-out pretrain scenes.
 
-    Returns ``(metric, baseline metric, higher_is_better)``.
+    Returns ``(metric, baseline metric, higher_is_better)`` (see :func:`fresh_heldout_eval`).
+    """
+    r = fresh_heldout_eval(zoo, task, n=n, seed=seed, scenes=scenes, bootstrap=0)
+    return r["metric"], r["baseline"], r["higher_is_better"]
+
+
+def fresh_heldout_eval(zoo: str | os.PathLike, task: str, n: int = 64, seed: int = 12345,
+                       scenes: Sequence[str] | None = None, bootstrap: int = 1000) -> dict[str, Any]:
+    """Re-score a shipped task on ``n`` freshly rendered views of the held-out pretrain scenes
+    (or of ``scenes``), with the sample's size and uncertainty.
+
+    Returns a dict: ``metric``, ``baseline``, ``higher_is_better``, ``n``, ``scenes``, ``counts``
+    (views per class, image-level classification only) and, when ``bootstrap`` > 0,
+    ``diff_ci95``: the 2.5/97.5 percentiles of (metric - baseline) over ``bootstrap`` resamples
+    of the views (paired: both scored on the same resample). Views of one scene are correlated,
+    so this interval is about sampling views, not scenes.
     """
     from navfusion.render import create_renderer
     from navfusion.render.camera import Camera
@@ -585,15 +600,34 @@ def fresh_heldout_metric(zoo: str | os.PathLike, task: str, n: int = 64, seed: i
     t = np.concatenate([p[1] for p in parts])
     m = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     data = TaskData(x, t.astype(np.int64) if spec.classification else t.astype(np.float32), m)
-    value = evaluate(spec, tt.net, data, tt.std)
-    return value, baseline_value(spec, tt.baseline, data), metric_name(spec)[1]
+    pred = predict(spec, tt.net, data, tt.std)
+    target = torch.from_numpy(data.target)
+    mask = None if data.mask is None else torch.from_numpy(data.mask)
+    base = torch.from_numpy(np.asarray(tt.baseline))
+    base_pred = base.unsqueeze(0).expand(len(data), *base.shape)
+    out: dict[str, Any] = {"task": task, "metric": metric_value(spec, pred, target, mask),
+                           "baseline": metric_value(spec, base_pred, target, mask),
+                           "higher_is_better": metric_name(spec)[1], "metric_name": metric_name(spec)[0],
+                           "n": len(data), "scenes": held}
+    if spec.classification and not spec.dense:
+        out["counts"] = np.bincount(data.target, minlength=spec.channels).tolist()
+    if bootstrap > 0:
+        brng = np.random.default_rng([seed, 1])
+        diffs = []
+        for _ in range(bootstrap):
+            idx = torch.from_numpy(brng.integers(0, len(data), len(data)))
+            mk = None if mask is None else mask[idx]
+            diffs.append(metric_value(spec, pred[idx], target[idx], mk)
+                         - metric_value(spec, base_pred[idx], target[idx], mk))
+        out["diff_ci95"] = [float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))]
+    return out
 
 
 def _ckpt_save(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, key: str) -> None:
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     for i, st in opt.state_dict()["state"].items():
         for k, v in st.items():
-            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().contiguous().clone()
+            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous().clone()
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"step": str(step), "key": key})
 
@@ -638,13 +672,21 @@ def lr_at(cfg: PretrainConfig, step: int, steps: int | None = None) -> float:
 def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128,
              metric: str | None = None) -> float:
     """Held-out metric of a trained net (see :func:`metric_name`)."""
+    mask = None if data.mask is None else torch.from_numpy(data.mask)
+    return metric_value(spec, predict(spec, net, data, std, batch), torch.from_numpy(data.target), mask, metric)
+
+
+@torch.no_grad()
+def predict(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128) -> torch.Tensor:
+    """Predictions in target space (see :func:`to_prediction`) for every sample of ``data``."""
+    was_training = net.training
     net.eval()
     preds = []
+    dev = next(net.parameters()).device
     for i in range(0, len(data), batch):
-        preds.append(to_prediction(spec, net(to_input(data.inputs[i:i + batch])), std))
-    net.train()
-    mask = None if data.mask is None else torch.from_numpy(data.mask)
-    return metric_value(spec, torch.cat(preds), torch.from_numpy(data.target), mask, metric)
+        preds.append(to_prediction(spec, net(to_input(data.inputs[i:i + batch]).to(dev)).float().cpu(), std))
+    net.train(was_training)
+    return torch.cat(preds)
 
 
 def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData, metric: str | None = None) -> float:
@@ -657,8 +699,13 @@ def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData, metric
 
 def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, ckpt: Path,
                progress: bool = True, on_step: Callable[[int], None] | None = None,
-               init_encoder: ZooEncoder | None = None) -> tuple[TrainedTask, dict]:
+               init_encoder: ZooEncoder | None = None,
+               device: str | torch.device = "cpu") -> tuple[TrainedTask, dict]:
     """Train one task's encoder + head; returns them (with target statistics) and the result record.
+
+    ``device``: where the net trains (batches are drawn on the host and copied there; the returned
+    net is on the CPU). A GPU run draws the same batches but its float arithmetic differs, so its
+    weights are not bit-identical to a CPU run's.
 
     Resumes from ``ckpt`` when it holds a checkpoint of the same configuration. ``on_step(step)``
     is called after every step (tests use it to simulate a kill).
@@ -672,11 +719,13 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views)
     if init_encoder is not None:
         net.encoder.load_state_dict(init_encoder.state_dict())
+    device = torch.device(device)
+    net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     key = cfg.train_key(task)
     start = _ckpt_load(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
-    class_weight = balanced_class_weights(spec, train) if task in cfg.balanced_loss else None
+    class_weight = balanced_class_weights(spec, train).to(device) if task in cfg.balanced_loss else None
     t0 = time.perf_counter()
     steps = cfg.steps_for(task)
     bar = tqdm(range(start, steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
@@ -684,11 +733,12 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     ema = None
     for step in bar:
         idx = np.sort(np.random.default_rng([cfg.seed, t_idx, step]).integers(0, len(train), cfg.batch_size))
-        x = to_input(train.inputs[idx])
+        x = to_input(train.inputs[idx]).to(device)
         tgt = torch.from_numpy(train.target[idx])
         if not spec.classification:
             tgt = std.norm(spec, tgt)
-        mask = None if train.mask is None else torch.from_numpy(train.mask[idx])
+        tgt = tgt.to(device)
+        mask = None if train.mask is None else torch.from_numpy(train.mask[idx]).to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step, steps)
         loss = task_loss(spec, net(x), tgt, mask, class_weight)
@@ -720,7 +770,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
               "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),
               "steps": steps, "train_seconds": round(time.perf_counter() - t0, 1), "resumed_from_step": start,
               "key": key, **extra}
-    net.eval()
+    if device.type != "cpu":
+        result["device"] = str(device)
+    net.cpu().eval()
     return TrainedTask(net, std, base_pred), result
 
 
@@ -753,10 +805,12 @@ def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict], dat
 
 def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress: bool = True,
              data: tuple[Path, list[str], list[str]] | None = None,
-             on_step: Callable[[str, int], None] | None = None) -> dict:
+             on_step: Callable[[str, int], None] | None = None, device: str | torch.device = "cpu") -> dict:
     """Train every task of ``cfg`` (skipping those already done), write the zoo, return the manifest.
 
     Args:
+        device: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available);
+            CUDA where there is none is a one-line error before any work.
         out: zoo folder (default ``cache_root()/encoders/<zoo>``).
         data: ``(data dir, training scene ids, held-out scene ids)`` of an already built dataset
             (default: :func:`split_scenes` + :func:`build_dataset`).
@@ -764,6 +818,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     """
     from tqdm import tqdm
 
+    from navfusion.dist.world import resolve_device
+
+    dev = resolve_device(device)
     torch.set_num_threads(cfg.threads)
     out = Path(out) if out is not None else default_out(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -795,7 +852,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
             from navfusion.vision.zoo import load_zoo_encoder
 
             init = load_zoo_encoder(out, cfg.init_from[task])
-        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init)
+        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init,
+                                  device=dev)
         if init is not None:
             res["init_from"] = cfg.init_from[task]
         if task in cfg.balanced_loss:
