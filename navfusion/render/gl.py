@@ -1,29 +1,40 @@
 """The ``gl`` backend: moderngl on a headless EGL context.
 
-How it is fast on a CPU (Mesa llvmpipe), where per-triangle work dominates:
+How it is fast on a CPU (Mesa llvmpipe), where per-triangle and per-pixel work dominate:
 
-* all geometry lives in one vertex/index buffer, sorted into culling chunks (one instance's faces
-  within one floor-plan cell) with their own bounding boxes; chunks outside a view's frustum or
-  hidden behind full-height walls (``navfusion.render.occlusion``) are not drawn, and closed meshes
-  are drawn with back-face culling;
-* up to 16 views are drawn with one ``glMultiDrawElementsIndirect`` call into a tall atlas (one
-  horizontal band per view): each view lists only the chunks inside its frustum (culled on the
-  CPU), nearest first; each command's base instance selects a per-command attribute (view index,
-  first face), and the vertex shader squeezes the view's clip space into its band, clipping to it
-  with two clip distances;
-* deferred shading: the geometry pass writes only face id (``gl_PrimitiveID`` + first face) and
-  z depth, so hidden fragments cost almost nothing; one full-screen pass then computes, once per
-  pixel, the procedural texture and lighting (``navfusion.render.shading``), the camera-frame
-  normal (from a per-face normal table), the depths and the semantic and instance ids, into six
-  render targets laid out exactly like the output buffers (rgb8, r32f, r32f, rgb32f, r8, r32i);
+* geometry is stored de-indexed (three vertices per face, each carrying its face id), sorted into
+  culling chunks (one instance's faces within one floor-plan cell) with their own bounding boxes;
+  chunks outside a view's frustum or hidden behind full-height walls
+  (``navfusion.render.occlusion``) are not drawn;
+* per pass the CPU writes one index list per view: the faces of its visible chunks, nearest chunk
+  first (so the depth test rejects hidden fragments early), without the back faces of closed
+  meshes (a plane test per face and camera position; the 8 views of a node share it). Each view is
+  then one indirect draw command (two: closed meshes are drawn with back-face culling as well):
+  llvmpipe pays per command, per triangle and per covered 4x4 block;
+* up to 16 views go into one tall atlas (one horizontal band per view): the command's base
+  instance selects the view, the vertex shader squeezes the view's clip space into its band and
+  clips to it with two clip distances;
+* deferred shading: the geometry pass writes only (z depth, face id) (z depth is ``1 /
+  gl_FragCoord.w``: no varying to interpolate), so hidden fragments cost almost nothing; one
+  full-screen pass then computes, once per pixel, the procedural texture and lighting
+  (``navfusion.render.shading``), the camera-frame normal and the semantic and instance ids from a
+  two-texel-per-face table, into four render targets laid out like the output buffers (rgb8,
+  rgb32f, r8, r32i). ``depth_z`` is read from the geometry pass; ``depth_euclidean`` is ``depth_z``
+  times each pixel's ray length (exact for a pinhole), computed on the CPU;
 * each target is read back once per pass straight into the output arrays (no numpy conversion:
   strided copies in numpy cost more than the rendering at 128²).
+
+Material colours travel as half floats (relative error < 5e-4: under 0.1 grey level); normals,
+depths, texture scales and ids are exact.
 
 Threads: llvmpipe rasterises with ``LP_NUM_THREADS`` threads (default: one per core), read when
 the context is created. One rendering process per core with ``LP_NUM_THREADS=0`` (rasterise in the
 calling thread) uses a CPU best; ``navfusion.render.bench`` sets that in its worker processes.
 
-Limits: face ids travel as exact floats, so a scene may have up to 16.7 million triangles.
+Several renderers may live in one process: each makes its own context current before it draws.
+
+Limits: face ids travel as exact floats (up to 16.7 million triangles per scene); instance ids
+must lie in 0..2,097,150.
 """
 
 from __future__ import annotations
@@ -34,42 +45,41 @@ import numpy as np
 
 from navfusion.errors import NavFusionError
 from navfusion.render import shading
-from navfusion.render.base import Renderer, check_buffers, empty_buffer
+from navfusion.render.base import Renderer, check_buffers, empty_buffer, ray_directions
 from navfusion.render.camera import BUFFERS, Camera, Frames, Poses
 from navfusion.render.occlusion import WallOcclusion
 from navfusion.scenes.scene import Scene
 
 MAX_VIEWS = 16  # views per pass (uniform arrays are sized for 16)
-_FACE_ROW = 4096  # faces per row of the face texture (3 texels each)
+_FACE_ROW = 4096  # faces per row of the face textures
+_MAX_INSTANCE_ID = (1 << 21) - 2  # instance id + 1 travels in 21 bits
+#: render targets of the shading pass, in attachment order: (buffer, components, dtype)
+_TARGETS = (("rgb", 3, "f1"), ("normal", 3, "f4"), ("semantic", 1, "f1"), ("instance", 1, "i4"))
 
 _GEOM_VERT = """
 #version 330
 uniform mat4 u_vp[16];
-uniform vec3 u_eye[16];
-uniform vec3 u_fwd[16];
 in vec3 in_pos;
-in ivec2 in_cmd;  // per draw command: (view, first face of the command)
-out float v_depth;
-flat out int v_face0;
+in int in_face;
+in int in_view;  // per draw command (base instance = view)
+flat out int v_face;
 void main() {
-    int view = in_cmd.x;
-    vec4 c = u_vp[view] * vec4(in_pos, 1.0);
+    vec4 c = u_vp[in_view] * vec4(in_pos, 1.0);
     // each view owns one horizontal band of the atlas: squeeze y into the band, clip to it
     gl_ClipDistance[0] = c.w + c.y;
     gl_ClipDistance[1] = c.w - c.y;
-    gl_Position = vec4(c.x, (c.y + c.w * float(2 * view + 1 - %(bands)d)) / float(%(bands)d), c.z, c.w);
-    v_depth = dot(in_pos - u_eye[view], u_fwd[view]);
-    v_face0 = in_cmd.y;
+    gl_Position = vec4(c.x, (c.y + c.w * float(2 * in_view + 1 - %(bands)d)) / float(%(bands)d), c.z, c.w);
+    v_face = in_face;
 }
 """
 
 _GEOM_FRAG = """
 #version 330
-in float v_depth;
-flat in int v_face0;
-layout(location = 0) out vec2 o_face_depth;  // (face + 1 as an exact float, z depth)
+flat in int v_face;
+layout(location = 0) out vec2 o_depth_face;  // (z depth, face + 1 as an exact float)
 void main() {
-    o_face_depth = vec2(float(v_face0 + gl_PrimitiveID + 1), v_depth);
+    // clip w is the z depth (the projection's last row is -z): no varying to interpolate
+    o_depth_face = vec2(1.0 / gl_FragCoord.w, float(v_face + 1));
 }
 """
 
@@ -80,51 +90,48 @@ void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
 """
 
 _SHADE_FRAG = """
-#version 330
+#version 420
 uniform vec3 u_eye[16];
 uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
 uniform int u_height;
-uniform sampler2D u_gbuf;   // (face + 1, z depth)
-uniform sampler2D u_faces;  // 3 texels per face: (normal, kind + 8 * semantic), (color, scale), (color2, id)
-layout(location = 0) out vec3 o_rgb;  // locations follow BUFFERS
-layout(location = 1) out float o_depth_z;
-layout(location = 2) out float o_depth_e;
-layout(location = 3) out vec3 o_normal;
-layout(location = 4) out float o_sem;
-layout(location = 5) out int o_inst;
+uniform sampler2D u_gbuf;    // (z depth, face + 1)
+uniform sampler2D u_fnorm;   // per face: (normal, texture scale)
+uniform usampler2D u_fmat;   // per face: half2(color.rg), half2(color.b, color2.r), half2(color2.gb),
+                             //           kind | semantic << 3 | (instance + 1) << 11
+layout(location = 0) out vec3 o_rgb;  // locations follow _TARGETS
+layout(location = 1) out vec3 o_normal;
+layout(location = 2) out float o_sem;
+layout(location = 3) out int o_inst;
 %(shading)s
 void main() {
     ivec2 px = ivec2(gl_FragCoord.xy);
     vec2 g = texelFetch(u_gbuf, px, 0).rg;
-    int face = int(g.x + 0.5) - 1;
+    int face = int(g.y + 0.5) - 1;
     if (face < 0) {
-        o_rgb = vec3(0.0); o_sem = 0.0; o_normal = vec3(0.0); o_depth_z = 0.0; o_depth_e = 0.0; o_inst = -1;
+        o_rgb = vec3(0.0); o_sem = 0.0; o_normal = vec3(0.0); o_inst = -1;
         return;
     }
-    float dz = g.y;
+    float dz = g.x;
     int view = px.y / u_height;
     float row = gl_FragCoord.y - float(view * u_height);
     vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
     mat3 rot = u_rot[view];
     vec3 world = u_eye[view] + rot * (ray * dz);
-    ivec2 base = ivec2(3 * (face %% %(frow)d), face / %(frow)d);
-    vec4 f0 = texelFetch(u_faces, base, 0);
-    vec4 f1 = texelFetch(u_faces, base + ivec2(1, 0), 0);
-    vec4 f2 = texelFetch(u_faces, base + ivec2(2, 0), 0);
+    ivec2 at = ivec2(face %% %(frow)d, face / %(frow)d);
+    vec4 f0 = texelFetch(u_fnorm, at, 0);
+    uvec4 m = texelFetch(u_fmat, at, 0);
+    vec2 c0 = unpackHalf2x16(m.x), c1 = unpackHalf2x16(m.y), c2 = unpackHalf2x16(m.z);
     vec3 n = f0.xyz;
     vec3 d = u_eye[view] - world;
     float dist = length(d);
     vec3 to_eye = d / max(dist, 1e-9);
     if (dot(n, to_eye) < 0.0) n = -n;
-    int kind_sem = int(f0.w + 0.5);
-    float t = nf_pattern(kind_sem & 7, world, n, f1.w);
-    o_rgb = nf_shade(mix(f1.rgb, f2.rgb, t), n, to_eye, dist);
-    o_sem = float(kind_sem >> 3) / 255.0;
+    float t = nf_pattern(int(m.w & 7u), world, n, f0.w);
+    o_rgb = nf_shade(mix(vec3(c0, c1.x), vec3(c1.y, c2), t), n, to_eye, dist);
+    o_sem = float((m.w >> 3u) & 255u) / 255.0;
     o_normal = transpose(rot) * n;
-    o_depth_z = dz;
-    o_depth_e = dz * length(ray);
-    o_inst = int(f2.w + 0.5);
+    o_inst = int(m.w >> 11u) - 1;
 }
 """
 
@@ -220,7 +227,7 @@ class GLRenderer(Renderer):
         chunk_size: edge of the floor-plan culling cells, metres.
         per_instance: cull per instance within a cell (else per cell).
         occlusion: also cull chunks hidden behind full-height walls (``navfusion.render.occlusion``).
-        cull_back_faces: draw closed meshes with back-face culling (a camera inside a closed mesh
+        cull_back_faces: skip the back faces of closed meshes (a camera inside a closed mesh
             then sees out of it, where the raycaster sees its inside).
     """
 
@@ -232,12 +239,12 @@ class GLRenderer(Renderer):
         super().__init__(scene, camera)
         if not 1 <= int(max_views_per_pass) <= MAX_VIEWS:
             raise NavFusionError(f"max_views_per_pass={max_views_per_pass}: must be in 1..{MAX_VIEWS}")
-        # the atlas stays within GL's 16384-pixel limit and ~2 Mpixels (~80 MB of render targets)
+        # the atlas stays within GL's 16384-pixel limit and ~2 Mpixels (~60 MB of render targets)
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height),
                                       max(1, (1 << 21) // (camera.width * camera.height))))
         self._verts, self._owner, self._faces, self._ranges, self._boxes, self._n_closed = _chunk_scene(
             scene, chunk_size, per_instance, cull_back_faces)
-        # faces from here on belong to open meshes (drawn without back-face culling)
+        # faces from here on belong to open meshes (never back-face culled)
         self._open_first = int(self._ranges[self._n_closed, 0]) if self._n_closed < len(self._ranges) \
             else len(self._faces)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
@@ -246,19 +253,30 @@ class GLRenderer(Renderer):
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
         self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
+        self._front: dict[bytes, np.ndarray] = {}  # recent camera positions -> closed faces facing them
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
-        # per face, 3 texels: (normal, kind + 8 * semantic), (color, scale), (color2, instance id)
+        # back-face test of closed faces: the eye is in front of a face when n . eye > n . v0
+        self._plane_n = nrm[: self._open_first]
+        self._plane_d = np.einsum("fi,fi->f", self._plane_n, tri[: self._open_first, 0])
         table = shading.material_table(scene)[self._owner[self._faces[:, 0]]]  # (F, 3, 4)
-        face_table = table.copy()
-        face_table[:, 0, :3] = nrm
-        face_table[:, 0, 3] = table[:, 0, 3] + 8 * table[:, 2, 1]
-        face_table[:, 1] = table[:, 0]
-        face_table[:, 1, 3] = table[:, 1, 3]
-        face_table[:, 2, :3] = table[:, 1, :3]
-        face_table[:, 2, 3] = table[:, 2, 0]
-        self._face_table = face_table.astype(np.float32)
+        ids = table[:, 2, 0].astype(np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() > _MAX_INSTANCE_ID):
+            raise NavFusionError(f"scene {scene.scene_id}: instance ids must lie in 0..{_MAX_INSTANCE_ID} "
+                                 "for the gl backend; use backend='raycast'")
+        # per face, 2 texels: (normal, scale) as floats; colours as half floats + kind/semantic/instance
+        self._fnorm = np.concatenate([nrm, table[:, 1, 3:4]], axis=1).astype(np.float32)
+        half = np.concatenate([table[:, 0, :3], table[:, 1, :3]], axis=1).astype(np.float16).view(np.uint16)
+        half = half.astype(np.uint32)
+        fmat = np.empty((len(table), 4), np.uint32)
+        fmat[:, 0] = half[:, 0] | half[:, 1] << 16
+        fmat[:, 1] = half[:, 2] | half[:, 3] << 16
+        fmat[:, 2] = half[:, 4] | half[:, 5] << 16
+        fmat[:, 3] = (table[:, 0, 3].astype(np.uint32) | table[:, 2, 1].astype(np.uint32) << 3
+                      | (ids + 1).astype(np.uint32) << 11)
+        self._fmat = fmat
+        self._ray_len = np.linalg.norm(ray_directions(camera), axis=-1).astype(np.float32)  # (H, W)
         self._proj = projection(camera)
         self._ctx = None
         self.triangles_drawn = 0  # statistics: triangles submitted (after culling) since creation
@@ -278,41 +296,44 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"gl backend needs OpenGL 4.3, the driver offers {ctx.version_code / 100:.1f}; "
                                  "use backend='raycast'")
         B, w, h = self.views_per_pass, self.camera.width, self.camera.height
-        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW,
-               "bands": B}
+        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW, "bands": B}
         self._gprog = ctx.program(vertex_shader=_GEOM_VERT % fmt, fragment_shader=_GEOM_FRAG % fmt)
         self._sprog = ctx.program(vertex_shader=_SHADE_VERT, fragment_shader=_SHADE_FRAG % fmt)
-        self._vbo = ctx.buffer(self._verts.astype(np.float32).tobytes())
-        self._ibo = ctx.buffer(self._faces.astype(np.uint32).tobytes())
-        self._cmd_attr = ctx.buffer(reserve=8 * B * max(1, len(self._ranges)))
-        self._cmd = ctx.buffer(reserve=20 * B * max(1, len(self._ranges)))
-        self._gvao = ctx.vertex_array(self._gprog, [(self._vbo, "3f", "in_pos"), (self._cmd_attr, "2i /i", "in_cmd")],
+        # de-indexed vertices: (position, face id) per face corner, so no gl_PrimitiveID is needed
+        F = len(self._faces)
+        corners = np.zeros((3 * F, 4), np.float32)
+        corners[:, :3] = self._verts[self._faces.reshape(-1)]
+        corners[:, 3] = np.repeat(np.arange(F, dtype=np.int32), 3).view(np.float32)
+        self._vbo = ctx.buffer(corners.tobytes())
+        self._ibo = ctx.buffer(reserve=max(4, 12 * F))  # per-pass index lists, grown on demand
+        self._view_ids = ctx.buffer(np.arange(MAX_VIEWS, dtype=np.int32).tobytes())
+        self._cmd = ctx.buffer(reserve=20 * 2 * MAX_VIEWS)
+        self._gvao = ctx.vertex_array(self._gprog, [(self._vbo, "3f 1i", "in_pos", "in_face"),
+                                                    (self._view_ids, "1i /i", "in_view")],
                                       index_buffer=self._ibo, index_element_size=4)
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32).tobytes())
         self._svao = ctx.vertex_array(self._sprog, [(quad, "2f", "in_xy")])
 
-        def table_texture(table: np.ndarray, per_row: int, texels: int):
+        def table_texture(table: np.ndarray, dtype: str):
             n = len(table)
-            rows = max(1, (n + per_row - 1) // per_row)
-            tex = np.zeros((rows * per_row * texels, 4), np.float32)
-            tex[: n * texels] = table.reshape(-1, 4)
-            t = ctx.texture((per_row * texels, rows), 4, tex.tobytes(), dtype="f4")
+            rows = max(1, (n + _FACE_ROW - 1) // _FACE_ROW)
+            tex = np.zeros((rows * _FACE_ROW, 4), table.dtype)
+            tex[:n] = table
+            t = ctx.texture((_FACE_ROW, rows), 4, tex.tobytes(), dtype=dtype)
             t.filter = (moderngl.NEAREST, moderngl.NEAREST)
             return t
 
-        self._ftex = table_texture(self._face_table, _FACE_ROW, 3)
+        self._ftex = [table_texture(self._fnorm, "f4"), table_texture(self._fmat, "u4")]
         size = (w, h * B)
         self._gbuf = ctx.texture(size, 2, dtype="f4")
         self._gbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self._gfbo = ctx.framebuffer(color_attachments=[self._gbuf],
                                      depth_attachment=ctx.depth_renderbuffer(size))
-        # one target per output buffer, in BUFFERS order, so each reads back without conversion
-        self._targets = [ctx.texture(size, 3, dtype="f1"), ctx.texture(size, 1, dtype="f4"),
-                         ctx.texture(size, 1, dtype="f4"), ctx.texture(size, 3, dtype="f4"),
-                         ctx.texture(size, 1, dtype="f1"), ctx.texture(size, 1, dtype="i4")]
+        # one target per output buffer, so each reads back without conversion
+        self._targets = [ctx.texture(size, comps, dtype=dt) for _, comps, dt in _TARGETS]
         self._sfbo = ctx.framebuffer(color_attachments=self._targets)
-        for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf),
-                                            ("u_faces", self._ftex)]):
+        for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf), ("u_fnorm", self._ftex[0]),
+                                            ("u_fmat", self._ftex[1])]):
             tex.use(unit)
             self._sprog[name].value = unit
         cam = self.camera
@@ -327,11 +348,9 @@ class GLRenderer(Renderer):
         ctx.enable_direct(0x3001)  # GL_CLIP_DISTANCE1
 
     # -------------------------------------------------------------- rendering
-    def _commands(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Indirect draw commands (M, 5) uint32 and their per-command attribute (M, 2) int32
-        (view, first face): the chunks inside each view's frustum and not behind walls, nearest
-        first so that the depth test rejects hidden fragments early; the commands of closed meshes
-        come first (``cmds[:, 2] < 3 * first face of the first open chunk``)."""
+    def _visible_chunks(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(views, chunks) of the chunks inside each view's frustum and not behind walls, per view
+        nearest first so that the depth test rejects hidden fragments early."""
         # a box is outside when it lies wholly behind one of the 6 clip planes (w +- x, y, z >= 0):
         # test its corner farthest along the plane normal ("p-vertex")
         planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1)  # (V, 6, 4)
@@ -339,47 +358,81 @@ class GLRenderer(Renderer):
         reach = normal @ self._centers.T + np.abs(normal) @ self._half.T + planes[..., 3:4]  # (V, 6, C)
         out = (reach < 0).any(1)
         if self._occ is not None and self._occ.enabled:
-            # the 8 views of a node share their position: one horizon per distinct position
-            for v, e in enumerate(eyes):
-                key = e.tobytes()
-                hidden = self._hidden.get(key)
-                if hidden is None:
-                    if len(self._hidden) >= 64:
-                        self._hidden.pop(next(iter(self._hidden)))
-                    hidden = self._hidden[key] = self._occ.occluded(e.astype(np.float64), self._boxes)
-                out[v] |= hidden
+            for v, e in enumerate(eyes):  # the 8 views of a node share their position
+                out[v] |= self._cached(self._hidden, e, lambda e: self._occ.occluded(e.astype(np.float64),
+                                                                                     self._boxes))
         d = self._centers[None] - eyes[:, None]
         dist = np.einsum("vci,vci->vc", d, d)
         dist[out] = np.inf
         order = np.argsort(dist, axis=1)
         keep = np.take_along_axis(~out, order, axis=1)
         views = np.broadcast_to(np.arange(len(vp))[:, None], order.shape)[keep]
-        chunks = order[keep]
-        # closed meshes first (drawn with back-face culling), front-to-back order kept within each part
-        part = np.argsort(chunks >= self._n_closed, kind="stable")
-        views, chunks = views[part], chunks[part]
-        first = self._ranges[chunks, 0]
-        cmds = np.zeros((len(chunks), 5), np.uint32)
-        cmds[:, 0] = (self._ranges[chunks, 1] - first) * 3
+        return views, order[keep]
+
+    @staticmethod
+    def _cached(cache: dict, eye: np.ndarray, make):
+        key = eye.tobytes()
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            hit = cache[key] = make(eye)
+        return hit
+
+    def _index_lists(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index list (M,) uint32 of the pass and its indirect draw commands (2V, 5) uint32: per view
+        its closed-mesh faces (first V commands) and its open-mesh faces (last V), nearest chunk first."""
+        V = len(vp)
+        views, chunks = self._visible_chunks(vp, eyes)
+        closed = chunks < self._n_closed
+        # the faces of each (view, chunk) run, in order, closed meshes' runs first within each view
+        part = np.argsort(views * 2 + ~closed, kind="stable")
+        views, chunks, closed = views[part], chunks[part], closed[part]
+        first, end = self._ranges[chunks, 0], self._ranges[chunks, 1]
+        count = end - first
+        starts = np.cumsum(count) - count
+        faces = np.repeat(first - starts, count) + np.arange(int(count.sum()))
+        fview = np.repeat(views * 2 + ~closed, count)
+        if self._n_closed and len(self._plane_d):
+            # drop closed faces whose plane the camera is behind (exactly what back-face culling
+            # would drop; the margin keeps faces seen edge-on for GL to decide)
+            front = np.ones(len(faces), bool)
+            is_closed = faces < self._open_first
+            for v in np.unique(views):
+                sel = is_closed & (fview // 2 == v)
+                fr = self._cached(self._front, eyes[v],
+                                  lambda e: self._plane_n @ e.astype(np.float64) - self._plane_d > -1e-6)
+                front[sel] = fr[faces[sel]]
+            faces, fview = faces[front], fview[front]
+        # commands: per view, closed part (slot 2v) then open part (slot 2v + 1); rebucket by slot
+        slot_count = np.bincount(fview, minlength=2 * V)
+        order = np.concatenate([np.arange(V) * 2, np.arange(V) * 2 + 1])
+        cmds = np.zeros((2 * V, 5), np.uint32)
+        cmds[:, 0] = 3 * slot_count[order]
         cmds[:, 1] = 1
-        cmds[:, 2] = first * 3
-        cmds[:, 4] = np.arange(len(chunks))
-        return cmds, np.stack([views, first], 1).astype(np.int32)
+        slot_first = np.cumsum(slot_count) - slot_count
+        cmds[:, 2] = 3 * slot_first[order]
+        cmds[:, 4] = np.concatenate([np.arange(V), np.arange(V)])  # base instance = view
+        idx = (3 * faces.astype(np.uint32))[:, None] + np.arange(3, dtype=np.uint32)
+        return idx.reshape(-1), cmds
 
     def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:
         buffers = check_buffers(buffers)
         if self._ctx is None:
             self._setup()
+        ctx = self._ctx
+        ctx.mglo.__enter__()  # make this renderer's context current (others may exist in this process)
         n, h, w = len(poses), self.camera.height, self.camera.width
+        want = set(buffers)
         out = {b: empty_buffer(b, n) for b in BUFFERS}
-        shapes = {"rgb": ((n, h, w, 3), np.uint8, 3, "f1"), "depth_z": ((n, h, w), np.float32, 1, "f4"),
-                  "depth_euclidean": ((n, h, w), np.float32, 1, "f4"), "normal": ((n, h, w, 3), np.float32, 3, "f4"),
-                  "semantic": ((n, h, w), np.uint8, 1, "f1"), "instance": ((n, h, w), np.int32, 1, "i4")}
-        reads = []  # (attachment, array, components, dtype)
-        for b in dict.fromkeys(buffers):
-            shape, dtype, comps, gltype = shapes[b]
-            out[b] = np.empty(shape, dtype)
-            reads.append((BUFFERS.index(b), out[b], comps, gltype))
+        shapes = {"rgb": (n, h, w, 3), "normal": (n, h, w, 3)}
+        dtypes = {"rgb": np.uint8, "semantic": np.uint8, "instance": np.int32}
+        for b in want:
+            out[b] = np.empty(shapes.get(b, (n, h, w)), dtypes.get(b, np.float32))
+        reads = [(att, out[b], comps, dt) for att, (b, comps, dt) in enumerate(_TARGETS) if b in want]
+        need_depth = bool(want & {"depth_z", "depth_euclidean"})
+        depth = out["depth_z"] if "depth_z" in want else (np.empty((n, h, w), np.float32) if need_depth else None)
+        shade = bool(reads)
         rots = rotations(poses)  # camera -> world
         w2c = np.transpose(rots, (0, 2, 1))
         view = np.zeros((n, 4, 4))
@@ -390,43 +443,40 @@ class GLRenderer(Renderer):
         vp_cols = np.ascontiguousarray(np.transpose(vp_all, (0, 2, 1)))  # GLSL matrices are column-major
         rot_cols = np.ascontiguousarray(w2c, np.float32)  # column-major camera->world == row-major w2c
         eyes = poses.positions.astype(np.float32)
-        fwds = np.ascontiguousarray(-rots[:, :, 2], np.float32)
-        B, ctx = self.views_per_pass, self._ctx
+        B = self.views_per_pass
         gp, sp = self._gprog, self._sprog
         for s in range(0, n, B):
             e = min(n, s + B)
             k = e - s
-            cmds, attr = self._commands(vp_all[s:e], eyes[s:e])
+            idx, cmds = self._index_lists(vp_all[s:e], eyes[s:e])
             gp["u_vp"].write(vp_cols[s:e].tobytes() + bytes(64 * (16 - k)))
-            pad3 = bytes(12 * (16 - k))
-            gp["u_eye"].write(eyes[s:e].tobytes() + pad3)
-            gp["u_fwd"].write(fwds[s:e].tobytes() + pad3)
-            sp["u_eye"].write(eyes[s:e].tobytes() + pad3)
-            sp["u_rot"].write(rot_cols[s:e].tobytes() + bytes(36 * (16 - k)))
             vpt = (0, 0, w, h * k)
             self._gfbo.use()
             self._gfbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=vpt)  # only the bands in use
-            if len(cmds):
-                self.triangles_drawn += int(cmds[:, 0].sum() // 3)
-                if cmds.nbytes > self._cmd.size:
-                    self._cmd.orphan(cmds.nbytes)
-                    self._cmd_attr.orphan(attr.nbytes)
+            if len(idx):
+                self.triangles_drawn += len(idx) // 3
+                if idx.nbytes > self._ibo.size:
+                    self._ibo.orphan(2 * idx.nbytes)
+                self._ibo.write(idx.tobytes())
                 self._cmd.write(cmds.tobytes())
-                self._cmd_attr.write(attr.tobytes())
                 ctx.enable(ctx.DEPTH_TEST)
-                n_closed = int(np.count_nonzero(cmds[:, 2] < self._open_first * 3))
-                if n_closed:
-                    ctx.enable(ctx.CULL_FACE)
-                    self._gvao.render_indirect(self._cmd, count=n_closed)
-                    ctx.disable(ctx.CULL_FACE)
-                if n_closed < len(cmds):
-                    self._gvao.render_indirect(self._cmd, count=len(cmds) - n_closed, first=n_closed)
-            self._sfbo.use()
-            self._sfbo.viewport = vpt
-            ctx.disable(ctx.DEPTH_TEST)
-            self._svao.render()
-            for att, arr, comps, gltype in reads:
-                self._sfbo.read_into(arr[s:e], viewport=vpt, components=comps, attachment=att, dtype=gltype)
+                ctx.enable(ctx.CULL_FACE)
+                self._gvao.render_indirect(self._cmd, count=k)
+                ctx.disable(ctx.CULL_FACE)
+                self._gvao.render_indirect(self._cmd, count=k, first=k)
+                ctx.disable(ctx.DEPTH_TEST)
+            if depth is not None:
+                self._gfbo.read_into(depth[s:e], viewport=vpt, components=1, attachment=0, dtype="f4")
+            if shade:
+                sp["u_eye"].write(eyes[s:e].tobytes() + bytes(12 * (16 - k)))
+                sp["u_rot"].write(rot_cols[s:e].tobytes() + bytes(36 * (16 - k)))
+                self._sfbo.use()
+                self._sfbo.viewport = vpt
+                self._svao.render()
+                for att, arr, comps, gltype in reads:
+                    self._sfbo.read_into(arr[s:e], viewport=vpt, components=comps, attachment=att, dtype=gltype)
+        if "depth_euclidean" in want:
+            np.multiply(depth, self._ray_len, out=out["depth_euclidean"])
         return Frames(**out)
 
     def close(self) -> None:
