@@ -73,9 +73,12 @@ def test_views_batched_equal_views_one_by_one():
         batched = g.render(poses)
         single = [g.render(Poses(poses.positions[i:i + 1], poses.yaws[i:i + 1], poses.pitches[i:i + 1]))
                   for i in range(len(poses))]
-    # bands of the pass atlas round differently, so batches match single views to float precision
-    for b in ("depth_z", "depth_euclidean", "normal"):
+    # bands of the pass atlas round differently, so batches match single views to float precision;
+    # a pixel centre exactly on an edge between two faces of one box may go to either face
+    for b in ("depth_z", "depth_euclidean"):
         np.testing.assert_allclose(getattr(batched, b), np.concatenate([getattr(s, b) for s in single]), atol=1e-4)
+    same_normal = np.abs(batched.normal - np.concatenate([s.normal for s in single])).max(-1) <= 1e-4
+    assert same_normal.mean() > 0.999
     for b in ("semantic", "instance"):
         assert (getattr(batched, b) == np.concatenate([getattr(s, b) for s in single])).mean() > 0.999
 

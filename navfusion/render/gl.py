@@ -157,6 +157,35 @@ def closed_orientation(vertices: np.ndarray, faces: np.ndarray) -> int:
     return 1 if vol > 0 else (-1 if vol < 0 else 0)
 
 
+def part_orientation(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face, :func:`closed_orientation` of the connected part (faces sharing vertex indices) it
+    belongs to, and the part's label 0..P-1: two (F,) int arrays. Furniture and walls are unions of
+    separate boxes: the mesh as a whole is not closed (boxes touch), but each box is, so its back
+    faces can still be culled."""
+    faces = np.asarray(faces, np.int64)
+    F = len(faces)
+    if F == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    V = len(vertices)
+    a = faces.reshape(-1)
+    b = faces[:, [1, 2, 0]].reshape(-1)
+    n_parts, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(V, V)), directed=False)
+    _, part = np.unique(label[faces[:, 0]], return_inverse=True)  # parts without faces drop out
+    part = part.reshape(-1).astype(np.int64)
+    if part.max() == 0:
+        return np.full(F, closed_orientation(vertices, faces), np.int64), part
+    out = np.zeros(F, np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, part[order][1:] != part[order][:-1], True])
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        idx = order[s:e]
+        out[idx] = closed_orientation(vertices, faces[idx])
+    return out, part
+
+
 def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cull_closed: bool = True):
     """Merge all instances and split the faces into culling chunks.
 
@@ -164,22 +193,29 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     instance; a chunk is one instance's faces in one cell (or the whole cell when
     ``per_instance=False``). Chunks of a cell are adjacent in the index buffer, so runs of visible
     chunks collapse into one draw command (llvmpipe pays per command as well as per triangle).
-    With ``cull_closed``, the faces of closed meshes come first (wound outwards), so they can be
-    drawn with back-face culling: from outside a closed mesh its back faces are never visible.
+    With ``cull_closed``, the faces of closed parts (:func:`part_orientation`) come first (wound
+    outwards), so they can be drawn with back-face culling: from outside a closed mesh its back
+    faces are never visible.
 
     Returns vertices (V, 3) float32, per-vertex instance index (V,) int32, faces (F, 3) int32 sorted
-    by chunk, chunk face ranges (C, 2) int64 ``[first, end)``, chunk boxes (C, 2, 3) float32 and
-    the number of leading chunks that belong to closed meshes.
+    by chunk, chunk face ranges (C, 2) int64 ``[first, end)``, chunk boxes (C, 2, 3) float32, the
+    number of leading chunks that belong to closed parts, each face's part (F,) int64 and the
+    parts' boxes (P, 2, 3) float64.
     """
     verts, faces, owner_f = scene.merged()
     owner_v = np.zeros(len(verts), np.int32)
     owner_v[faces.reshape(-1)] = np.repeat(owner_f, 3)
-    orient = np.array([closed_orientation(i.vertices, np.asarray(i.faces)) if cull_closed else 0
-                       for i in scene.instances], np.int64)
-    flip = orient[owner_f] < 0
+    orient, part, n_parts = [], [], 0
+    for inst in scene.instances:
+        o, p = part_orientation(inst.vertices, np.asarray(inst.faces))
+        orient.append(o if cull_closed else np.zeros_like(o))
+        part.append(p + n_parts)
+        n_parts += int(p.max()) + 1 if len(p) else 0
+    orient, part = np.concatenate(orient), np.concatenate(part)
+    flip = orient < 0
     faces = faces.copy()
     faces[flip] = faces[flip][:, [0, 2, 1]]
-    is_open = (orient[owner_f] == 0).astype(np.int64)
+    is_open = (orient == 0).astype(np.int64)
     tri = verts[faces]  # (F, 3, 3)
     cell = np.floor(tri.mean(1)[:, :2] / chunk_size).astype(np.int64)
     _, cell_key = np.unique(cell, axis=0, return_inverse=True)
@@ -187,14 +223,18 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     n_inst = len(scene.instances) + 1
     key = (is_open * (int(cell_key.max()) + 1) + cell_key) * n_inst + (owner_f if per_instance else 0)
     order = np.argsort(key, kind="stable")
-    faces, tri, key, is_open = faces[order], tri[order], key[order], is_open[order]
+    faces, tri, key, is_open, part = faces[order], tri[order], key[order], is_open[order], part[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     ends = np.r_[starts[1:], len(faces)]
     boxes = np.stack([np.stack([tri[a:b].reshape(-1, 3).min(0), tri[a:b].reshape(-1, 3).max(0)])
                       for a, b in zip(starts, ends)])
     n_closed = int((is_open[starts] == 0).sum())
+    corners = tri.reshape(-1, 3)
+    part_box = np.stack([np.full((n_parts, 3), np.inf), np.full((n_parts, 3), -np.inf)], 1)
+    np.minimum.at(part_box[:, 0], np.repeat(part, 3), corners)
+    np.maximum.at(part_box[:, 1], np.repeat(part, 3), corners)
     return (verts, owner_v, faces.astype(np.int32), np.stack([starts, ends], 1).astype(np.int64),
-            boxes.astype(np.float32), n_closed)
+            boxes.astype(np.float32), n_closed, part, part_box)
 
 
 def projection(camera: Camera) -> np.ndarray:
@@ -242,9 +282,9 @@ class GLRenderer(Renderer):
         # the atlas stays within GL's 16384-pixel limit and ~2 Mpixels (~60 MB of render targets)
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height),
                                       max(1, (1 << 21) // (camera.width * camera.height))))
-        self._verts, self._owner, self._faces, self._ranges, self._boxes, self._n_closed = _chunk_scene(
-            scene, chunk_size, per_instance, cull_back_faces)
-        # faces from here on belong to open meshes (never back-face culled)
+        (self._verts, self._owner, self._faces, self._ranges, self._boxes, self._n_closed, self._part,
+         self._part_box) = _chunk_scene(scene, chunk_size, per_instance, cull_back_faces)
+        # faces from here on belong to open parts (never back-face culled)
         self._open_first = int(self._ranges[self._n_closed, 0]) if self._n_closed < len(self._ranges) \
             else len(self._faces)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
@@ -253,13 +293,14 @@ class GLRenderer(Renderer):
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
         self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
-        self._front: dict[bytes, np.ndarray] = {}  # recent camera positions -> closed faces facing them
+        self._keep: dict[bytes, tuple] = {}  # recent camera positions -> (faces to draw, faces not to cull)
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
         # back-face test of closed faces: the eye is in front of a face when n . eye > n . v0
         self._plane_n = nrm[: self._open_first]
         self._plane_d = np.einsum("fi,fi->f", self._plane_n, tri[: self._open_first, 0])
+        self._tri = tri  # (F, 3, 3) float64, for the per-face occlusion test
         table = shading.material_table(scene)[self._owner[self._faces[:, 0]]]  # (F, 3, 4)
         ids = table[:, 2, 0].astype(np.int64)
         if len(ids) and (ids.min() < 0 or ids.max() > _MAX_INSTANCE_ID):
@@ -359,8 +400,7 @@ class GLRenderer(Renderer):
         out = (reach < 0).any(1)
         if self._occ is not None and self._occ.enabled:
             for v, e in enumerate(eyes):  # the 8 views of a node share their position
-                out[v] |= self._cached(self._hidden, e, lambda e: self._occ.occluded(e.astype(np.float64),
-                                                                                     self._boxes))
+                out[v] |= self._cached(self._hidden, e, self._hidden_chunks)
         d = self._centers[None] - eyes[:, None]
         dist = np.einsum("vci,vci->vc", d, d)
         dist[out] = np.inf
@@ -379,31 +419,54 @@ class GLRenderer(Renderer):
             hit = cache[key] = make(eye)
         return hit
 
+    def _faces_to_draw(self, eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two (F,) bool masks for camera position ``eye``, whatever the heading: the faces worth
+        drawing (not the back faces of closed parts, exactly what back-face culling drops, the
+        margin leaving faces seen edge-on to GL; not faces behind full-height walls), and the faces
+        to draw without back-face culling (open parts, and closed parts the camera is in or next
+        to: from inside a box the raycaster sees its inside, and so shall we)."""
+        eye = eye.astype(np.float64)
+        m = 2 * self.camera.near
+        near = np.all((self._part_box[:, 0] - m <= eye) & (eye <= self._part_box[:, 1] + m), axis=1)
+        nocull = near[self._part]
+        nocull[self._open_first:] = True
+        keep = np.ones(len(self._faces), bool)
+        keep[: self._open_first] = (self._plane_n @ eye - self._plane_d > -1e-6) | nocull[: self._open_first]
+        if self._occ is not None and self._occ.enabled:
+            hidden = self._cached(self._hidden, eye.astype(np.float32), self._hidden_chunks)
+            live = np.flatnonzero(~hidden)
+            first, end = self._ranges[live, 0], self._ranges[live, 1]
+            count = end - first
+            faces = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+            faces = faces[keep[faces]]
+            keep[faces[self._occ.occluded_faces(eye, self._tri[faces])]] = False
+        return keep, nocull
+
+    def _hidden_chunks(self, eye: np.ndarray) -> np.ndarray:
+        return self._occ.occluded(eye.astype(np.float64), self._boxes)
+
     def _index_lists(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index list (M,) uint32 of the pass and its indirect draw commands (2V, 5) uint32: per view
-        its closed-mesh faces (first V commands) and its open-mesh faces (last V), nearest chunk first."""
+        the faces to draw with back-face culling (first V commands) and the others (last V), nearest
+        chunk first."""
         V = len(vp)
         views, chunks = self._visible_chunks(vp, eyes)
-        closed = chunks < self._n_closed
-        # the faces of each (view, chunk) run, in order, closed meshes' runs first within each view
-        part = np.argsort(views * 2 + ~closed, kind="stable")
-        views, chunks, closed = views[part], chunks[part], closed[part]
         first, end = self._ranges[chunks, 0], self._ranges[chunks, 1]
         count = end - first
         starts = np.cumsum(count) - count
         faces = np.repeat(first - starts, count) + np.arange(int(count.sum()))
-        fview = np.repeat(views * 2 + ~closed, count)
-        if self._n_closed and len(self._plane_d):
-            # drop closed faces whose plane the camera is behind (exactly what back-face culling
-            # would drop; the margin keeps faces seen edge-on for GL to decide)
-            front = np.ones(len(faces), bool)
-            is_closed = faces < self._open_first
-            for v in np.unique(views):
-                sel = is_closed & (fview // 2 == v)
-                fr = self._cached(self._front, eyes[v],
-                                  lambda e: self._plane_n @ e.astype(np.float64) - self._plane_d > -1e-6)
-                front[sel] = fr[faces[sel]]
-            faces, fview = faces[front], fview[front]
+        fview = np.repeat(views, count)
+        slot = np.empty(len(faces), np.int64)  # 2 view + (1 when drawn without back-face culling)
+        keep = np.empty(len(faces), bool)
+        for v in np.unique(views):
+            sel = fview == v
+            kv, nv = self._cached(self._keep, eyes[v], self._faces_to_draw)
+            f = faces[sel]
+            keep[sel] = kv[f]
+            slot[sel] = 2 * v + nv[f]
+        order = np.argsort(slot, kind="stable")  # nearest chunk first within each slot
+        order = order[keep[order]]
+        faces, fview = faces[order], slot[order]
         # commands: per view, closed part (slot 2v) then open part (slot 2v + 1); rebucket by slot
         slot_count = np.bincount(fview, minlength=2 * V)
         order = np.concatenate([np.arange(V) * 2, np.arange(V) * 2 + 1])

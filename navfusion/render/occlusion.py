@@ -130,6 +130,49 @@ class WallOcclusion:
         far = _range_max(np.concatenate([occ, occ]), b0, n)
         return cand & (far < d - r)
 
+    def occluded_faces(self, eye: np.ndarray, tri: np.ndarray) -> np.ndarray:
+        """(F,) bool: triangles (F, 3, 3) certainly hidden from camera position ``eye`` (3,).
+
+        Finer than :meth:`occluded` (which bounds a whole chunk by a circle): each triangle's
+        top-down footprint gives its exact angular extent and its nearest distance."""
+        F = len(tri)
+        hidden = np.zeros(F, bool)
+        if not self.enabled or not (self.floor < eye[2] < self.ceiling) or not F:
+            return hidden
+        occ = self.horizon(eye)
+        if not np.isfinite(occ).any():
+            return hidden
+        margin = 0.5
+        z = tri[:, :, 2]
+        cand = (z.min(1) >= self.floor - margin) & (z.max(1) <= self.ceiling + margin)
+        p = tri[:, :, :2] - eye[None, None, :2]  # (F, 3, 2)
+        ang = np.arctan2(p[..., 1], p[..., 0])
+        rel = (ang - ang[:, :1] + math.pi) % (2 * math.pi) - math.pi  # headings relative to corner 0
+        lo = ang[:, 0] + rel.min(1)
+        hi = ang[:, 0] + rel.max(1)
+        # nearest distance of the footprint: the nearest point of its three edges (0 when the
+        # footprint contains the eye, which the span test below also rejects: its span is >= pi)
+        a, b = p, np.roll(p, -1, axis=1)
+        e = b - a
+        t = np.clip(-np.einsum("fki,fki->fk", a, e) / np.maximum(np.einsum("fki,fki->fk", e, e), 1e-18), 0, 1)
+        q = a + t[..., None] * e
+        dmin = np.sqrt(np.einsum("fki,fki->fk", q, q).min(1))
+        cand &= (hi - lo < math.pi - 1e-3) & (dmin > 1e-3)
+        span = hi - lo
+        lo = (lo + math.pi) % (2 * math.pi) - math.pi
+        b0, n = _angular_bins(lo, lo + span, self.bins)
+        far = _range_max(np.concatenate([occ, occ]), b0, n)
+        return cand & (far < dmin)
+
+
+def _angular_bins(ang_lo: np.ndarray, ang_hi: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """First bin and bin count covering headings [ang_lo, ang_hi] (ang_lo in [-pi, pi), ang_hi >= ang_lo),
+    one extra bin each side for rounding."""
+    w = 2 * math.pi / bins
+    b0 = np.floor((ang_lo + math.pi) / w).astype(np.int64) - 1
+    b1 = np.floor((ang_hi + math.pi) / w).astype(np.int64) + 1
+    return b0 % bins, np.clip(b1 - b0 + 1, 1, bins)
+
 
 def _range_max(a: np.ndarray, start: np.ndarray, count: np.ndarray) -> np.ndarray:
     """max(a[start:start+count]) for each (start, count), count >= 1, via a sparse table."""
