@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from navfusion.common import TARGETS
+from navfusion.common import TARGETS, cache_root
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
 from navfusion.eval.batched import PolicyStep
@@ -68,6 +68,17 @@ def run_config(run_dir: Path) -> dict[str, Any]:
     return json.loads(p.read_text())
 
 
+class _Table:
+    """Per-state outputs of one (scene, corruption) setting, filled as episodes visit states:
+    ``probs`` (N, T, 9) (or (N, T, K, 9) per expert), ``gates`` (N, T, K) or None, ``have`` (N, T)."""
+
+    def __init__(self, num_nodes: int, num_targets: int, seed: int):
+        self.have = np.zeros((num_nodes, num_targets), bool)
+        self.probs: np.ndarray | None = None
+        self.gates: np.ndarray | None = None
+        self.gen = torch.Generator().manual_seed(seed)
+
+
 class RealAgent:
     """A trained agent plus the test-split lookups it reads (see ``LoadedAgent``)."""
 
@@ -76,7 +87,7 @@ class RealAgent:
         self.cfg = agent_cfg
         self.data = data
         self.expert_names = list(data.spec.encoders) if agent_cfg.uses_features else None
-        self._tables: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._tables: dict[tuple, _Table] = {}
 
     def _scene_index(self, sd: SceneData) -> int:
         try:
@@ -91,36 +102,54 @@ class RealAgent:
             inp.features = _noised(inp.features, np.asarray(noise_mask, bool), noise_std, gen)
         return self.agent(inp, expert_mask=mask)
 
-    @torch.no_grad()
-    def _table(self, s: int, mask, noise_mask, noise_std: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Action probabilities (N, T, 9) and gates (N, T, K) at every node and target of scene ``s``.
-
-        The agents are memoryless functions of (node, target), so one pass over the N x T states
-        replaces a forward pass per episode step (episodes revisit nodes). Test-time feature noise is
-        therefore drawn once per node (a corrupted representation), not at every visit.
-        """
-        key = (s, None if mask is None else tuple(np.asarray(mask).tolist()),
+    def _entry(self, s: int, mask, noise_mask, noise_std: float, seed: int, experts: bool = False) -> _Table:
+        key = (s, experts, None if mask is None else tuple(np.asarray(mask).tolist()),
                None if noise_mask is None else tuple(np.asarray(noise_mask, bool).tolist()), float(noise_std),
                int(seed) if noise_mask is not None and noise_std > 0 else 0)
         hit = self._tables.get(key)
-        if hit is not None:
-            return hit
-        n = self.data.arrays[s].num_nodes
-        nodes = np.repeat(np.arange(n), len(TARGETS))
-        targets = np.tile(np.arange(len(TARGETS)), n)
-        gen = torch.Generator().manual_seed(int(seed))
-        probs, gates = [], []
-        for c in range(0, len(nodes), CHUNK):
-            out = self._forward(s, nodes[c:c + CHUNK], targets[c:c + CHUNK], mask, noise_mask, noise_std, gen)
-            probs.append(out.probs.double().numpy())
-            if out.gate is not None:
-                gates.append(out.gate.float().numpy())
-        p = np.concatenate(probs).reshape(n, len(TARGETS), -1)
-        g = np.concatenate(gates).reshape(n, len(TARGETS), -1) if gates else None
-        if len(self._tables) > 64:
-            self._tables.clear()
-        self._tables[key] = (p, g)
-        return p, g
+        if hit is None:
+            if len(self._tables) > 64:
+                self._tables.clear()
+            hit = self._tables[key] = _Table(self.data.arrays[s].num_nodes, len(TARGETS), int(seed))
+        return hit
+
+    @torch.no_grad()
+    def _fill(self, s: int, tab: _Table, nodes: np.ndarray, targets: np.ndarray, mask, noise_mask,
+              noise_std: float, experts: bool = False) -> None:
+        """Compute the table rows of the (node, target) states not yet in ``tab``.
+
+        The agents are memoryless functions of (node, target), so a state is evaluated once however
+        often episodes visit it, and only states some episode visits are evaluated at all (a
+        64-episode robustness point visits a fraction of the scene). Test-time feature noise is
+        therefore drawn once per state (a corrupted representation), not at every visit.
+        """
+        t_count = len(TARGETS)
+        nodes, targets = np.asarray(nodes, np.int64), np.asarray(targets, np.int64)
+        need = ~tab.have[nodes, targets]
+        if not need.any():
+            return
+        flat = np.unique(nodes[need] * t_count + targets[need])
+        nn_, tt = flat // t_count, flat % t_count
+        for c in range(0, len(flat), CHUNK):
+            n_c, t_c = nn_[c:c + CHUNK], tt[c:c + CHUNK]
+            out = self._forward(s, n_c, t_c, mask, noise_mask, noise_std, tab.gen)
+            if experts:
+                p = torch.softmax(out.expert_logits.float(), -1).double().numpy()
+            else:
+                p = out.probs.double().numpy()
+            if tab.probs is None:
+                tab.probs = np.zeros((tab.have.shape[0], t_count, *p.shape[1:]))
+                if out.gate is not None and not experts:
+                    tab.gates = np.zeros((tab.have.shape[0], t_count, out.gate.shape[1]), np.float32)
+            tab.probs[n_c, t_c] = p
+            if tab.gates is not None:
+                tab.gates[n_c, t_c] = out.gate.float().numpy()
+        tab.have[nn_, tt] = True
+
+    def _independent_experts(self) -> bool:
+        from navfusion.agents.models import SingleExperts
+
+        return isinstance(self.agent, SingleExperts)
 
     def policy(self, sd: SceneData, *, seed: int, expert_mask=None, noise_mask=None, noise_std: float = 0.0,
                only_expert: int | None = None, greedy: bool = False):
@@ -128,23 +157,38 @@ class RealAgent:
         rng = np.random.default_rng(seed)
         mask = None
         k = len(self.expert_names or [])
-        if only_expert is not None:
+        # Corruptions that change nothing (keep every expert, noise on none) share the clean table.
+        if expert_mask is not None and bool(np.all(expert_mask)):
+            expert_mask = None
+        if noise_mask is not None and not bool(np.any(noise_mask)):
+            noise_mask = None
+        # For a bank of independent single experts, expert k alone (a one-hot expert mask) is the
+        # softmax of its own logits in the unmasked pass (its input is feature k; the mask only
+        # zeroes the others), so one table serves all K experts instead of K masked passes.
+        experts = only_expert is not None and self._independent_experts()
+        if only_expert is not None and not experts:
             mask = torch.zeros(k, dtype=torch.bool)
             mask[only_expert] = True
         elif expert_mask is not None:
             mask = torch.as_tensor(np.asarray(expert_mask, bool))
-        probs, gates = self._table(s, mask, noise_mask, noise_std, seed)
+        tab = self._entry(s, mask, noise_mask, noise_std, seed, experts=experts)
 
         def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
-            p = probs[nodes, targets]
+            self._fill(s, tab, nodes, targets, mask, noise_mask, noise_std, experts=experts)
+            p = tab.probs[nodes, targets]
+            if experts:
+                p = p[:, only_expert]
             a = p.argmax(1) if greedy else _sample(p, rng)
-            return PolicyStep(a, None if gates is None else gates[nodes, targets])
+            return PolicyStep(a, None if tab.gates is None else tab.gates[nodes, targets])
 
         return act
 
     def node_gates(self, sd: SceneData, nodes: np.ndarray, target: int) -> np.ndarray | None:
-        _, gates = self._table(self._scene_index(sd), None, None, 0.0, 0)
-        return None if gates is None else gates[np.asarray(nodes), target]
+        s = self._scene_index(sd)
+        nodes = np.asarray(nodes)
+        tab = self._entry(s, None, None, 0.0, 0)
+        self._fill(s, tab, nodes, np.full(len(nodes), target), None, None, 0.0)
+        return None if tab.gates is None else tab.gates[nodes, target]
 
 
 def _uses_features(agent: str) -> bool:
@@ -170,6 +214,27 @@ def _noised(features, noise_mask: np.ndarray, std: float, gen: torch.Generator):
     if isinstance(features, torch.Tensor):
         return torch.stack(out, 1)
     return out
+
+
+def build_scene_job(payload: tuple) -> tuple[str, int, int]:
+    """Build one scene's world (scene, graph, views) and features in a (spawned) worker:
+    ``(scene_id, nodes, feature files computed)``. Idempotent: everything cached is reused."""
+    import os
+
+    scene_id, resolution, zoo, encoders, cache, store_root = payload
+    os.environ["NAVFUSION_CACHE"] = cache  # spawned workers: re-apply the driver's cache root
+    from navfusion.nav import load_world
+    from navfusion.vision.features import _build_one
+
+    torch.set_num_threads(1)
+    world = load_world(scene_id, resolution=resolution, progress=False)
+    computed = 0
+    if encoders:
+        # Batches of 64 images: ~15% less CPU than 256 for the small zoo encoders (activations stay
+        # in cache), identical features.
+        _, c, _ = _build_one((scene_id, zoo, list(encoders), 64, cache, store_root))
+        computed = len(c)
+    return scene_id, int(world.graph.positions.shape[0]), computed
 
 
 class RealBackend:
@@ -228,33 +293,43 @@ class RealBackend:
     def prepare(self, cfg, log) -> dict:
         import os
 
-        from navfusion.nav import load_world
+        from navfusion.dist.shards import Shard, run_shards
         from navfusion.train.data import split_scene_ids
-        from navfusion.vision.features import build_features
+        from navfusion.vision.features import FeatureStore
         from navfusion.vision.zoo import DEFAULT_ZOO
 
         info: dict[str, Any] = {}
-        # Feature building runs one process per scene; each uses one torch thread.
-        workers = int(cfg.build.get("workers", min(os.cpu_count() or 1, 4)))
-        threads = torch.get_num_threads()
-        splits = [cfg.train_split, "val", cfg.eval_split]
+        # One task per scene (scene, graph, views, then features) over a pool of processes, each
+        # with one torch thread; test scenes first (the largest work first balances the pool).
+        workers = int(cfg.build.get("workers", cfg.workers if cfg.workers > 1 else min(os.cpu_count() or 1, 4)))
         encoders = self._encoders(cfg)
-        for split in splits:
+        ids: list[str] = []
+        for split in (cfg.eval_split, cfg.train_split, "val"):
             try:
-                ids = split_scene_ids(cfg.suite, split)
+                got = split_scene_ids(cfg.suite, split)
             except NavFusionError:
                 continue
             if split == cfg.eval_split and cfg.max_test_scenes:
-                ids = ids[: cfg.max_test_scenes]
-            log(f"build {split}: {len(ids)} scenes (scene, graph, {cfg.resolution}² views)")
-            for sid in ids:
-                load_world(sid, resolution=cfg.resolution, progress=False)
-            if encoders:
-                log(f"build {split}: features of {len(encoders)} encoders")
-                build_features(ids, DEFAULT_ZOO, encoders, workers=min(workers, len(ids)), progress=False)
-                torch.set_num_threads(threads)  # an in-process build sets one thread
-            info[split] = ids
+                got = got[: cfg.max_test_scenes]
+            info[split] = got
+            ids += [s for s in got if s not in ids]
         info["encoders"] = encoders
+        root = str(cache_root())
+        store = str(FeatureStore(DEFAULT_ZOO).root)
+        shards = [Shard(sid, (sid, cfg.resolution, DEFAULT_ZOO, encoders, root, store)) for sid in ids]
+        log(f"build: {len(ids)} scenes (scene, graph, {cfg.resolution}² views, features of {len(encoders)} "
+            f"encoders) on {min(workers, len(ids))} processes")
+        done: list[str] = []
+
+        def report(key: str, res: tuple) -> None:
+            done.append(key)
+            _, nodes, computed = res
+            log(f"  built {key}: {nodes} nodes, {computed} feature files computed [{len(done)}/{len(ids)}]")
+
+        threads = torch.get_num_threads()
+        backend = "process" if workers > 1 and len(ids) > 1 else "serial"
+        run_shards(build_scene_job, shards, backend=backend, workers=min(workers, len(ids)), on_result=report)
+        torch.set_num_threads(threads)  # an in-process build sets one thread
         return info
 
     def test_scenes(self, cfg) -> list[str]:

@@ -7,6 +7,7 @@ Example::
     resolution: 64               # RGB side for views (gate / ResNet input)
     seeds: [0]
     episodes_per_scene: 256
+    workers: 2                   # processes: scenes built, and agents trained + evaluated, side by side
     train: {iterations: 300}     # training overrides for every agent (entries add their own)
     agent_overrides: {encoders: [depth_zbuffer, normal]}   # agent-recipe fields for every agent
     agents:                      # Table-1 rows, in order
@@ -127,6 +128,7 @@ class ReproduceConfig:
     train: dict[str, Any] = field(default_factory=dict)
     agent_overrides: dict[str, Any] = field(default_factory=dict)
     build: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
     small_sample: bool = False
     notes: str = ""
 
@@ -140,6 +142,8 @@ class ReproduceConfig:
         check(isinstance(self.resolution, int) and 8 <= self.resolution <= 512, "resolution", self.resolution,
               "an int in [8, 512]")
         check(isinstance(self.train, dict), "train", self.train, "a mapping of training overrides")
+        check(isinstance(self.workers, int) and self.workers >= 1, "workers", self.workers,
+              "an int >= 1 (processes running independent agents side by side)")
         check(isinstance(self.build, dict) and set(self.build) <= {"workers"}, "build", self.build,
               "a mapping with optional 'workers' (feature-building processes)")
         check(isinstance(self.agent_overrides, dict), "agent_overrides", self.agent_overrides,
