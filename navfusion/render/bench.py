@@ -1,9 +1,11 @@
 """Rendering throughput measurement (used by ``navfusion bench render`` and ``benchmarks/bench_render.py``).
 
 Views are the 8 headings of random nodes inside the scenes' rooms at eye height, rendered with all
-six buffers. "Whole machine" runs one renderer per process (``spawn`` start method: EGL contexts
-must be created in the process that renders) and counts views of all processes over the slowest
-process's time.
+six buffers. Every call renders a node not seen before in the measurement (``NODES_PER_SCENE``),
+as when building a view store: per-position work (back faces, wall horizon) is not served from a
+cache. "Whole machine" runs one renderer per process (``spawn`` start method: EGL contexts must be
+created in the process that renders) and counts views of all processes over the slowest process's
+time.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def node_poses(scene: Scene, nodes: int, eye_height: float, rng: np.random.Gener
     return Poses(np.repeat(pos, 8, axis=0), np.tile(np.arange(8) * math.pi / 4, len(pos)))
 
 
+#: distinct nodes per scene: more than a renderer caches per-position work for (64), and more than
+#: one process renders in a measurement (a few hundred views/s each)
+NODES_PER_SCENE = 512
+
+
 @dataclass
 class Job:
     """One measurement: a backend at a resolution, ``batch`` views per ``render`` call."""
@@ -66,7 +73,7 @@ def _run(job: Job, scenes: list[Scene], barrier=None) -> tuple[int, float, float
     work = []
     for sc in scenes:
         r = create_renderer(sc, cam, job.backend)
-        poses = node_poses(sc, 16, cam.eye_height, rng)
+        poses = node_poses(sc, NODES_PER_SCENE, cam.eye_height, rng)
         r.render(Poses(poses.positions[:job.batch], poses.yaws[:job.batch]), job.buffers)  # warm-up: context, JIT
         work.append((r, poses))
     if barrier is not None:

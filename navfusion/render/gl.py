@@ -3,12 +3,13 @@
 How it is fast on a CPU (Mesa llvmpipe), where per-triangle and per-pixel work dominate:
 
 * geometry is stored de-indexed (three vertices per face, each carrying its face id), sorted into
-  culling chunks (one instance's faces within one floor-plan cell) with their own bounding boxes;
+  culling chunks (one part's faces within one floor-plan cell; a part is a connected piece of an
+  instance, e.g. one box of a wall or of a piece of furniture) with their own bounding boxes;
   chunks outside a view's frustum or hidden behind full-height walls
   (``navfusion.render.occlusion``) are not drawn;
 * per pass the CPU writes one index list per view: the faces of its visible chunks, nearest chunk
   first (so the depth test rejects hidden fragments early), without the back faces of closed
-  meshes (a plane test per face and camera position; the 8 views of a node share it). Each view is
+  parts (a plane test per face and camera position; the 8 views of a node share it). Each view is
   then one indirect draw command (two: closed meshes are drawn with back-face culling as well):
   llvmpipe pays per command, per triangle and per covered 4x4 block;
 * up to 16 views go into one tall atlas (one horizontal band per view): the command's base
@@ -94,7 +95,6 @@ _SHADE_FRAG = """
 uniform vec3 u_eye[16];
 uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
-uniform int u_height;
 uniform sampler2D u_gbuf;    // (z depth, face + 1)
 uniform sampler2D u_fnorm;   // per face: (normal, texture scale)
 uniform usampler2D u_fmat;   // per face: half2(color.rg), half2(color.b, color2.r), half2(color2.gb),
@@ -113,8 +113,8 @@ void main() {
         return;
     }
     float dz = g.x;
-    int view = px.y / u_height;
-    float row = gl_FragCoord.y - float(view * u_height);
+    int view = px.y / %(height)d;  // a constant: no per-lane integer division
+    float row = gl_FragCoord.y - float(view * %(height)d);
     vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
     mat3 rot = u_rot[view];
     vec3 world = u_eye[view] + rot * (ray * dz);
@@ -190,9 +190,8 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     """Merge all instances and split the faces into culling chunks.
 
     Faces are sorted by floor-plan cell (``chunk_size`` metres square) and, within a cell, by
-    instance; a chunk is one instance's faces in one cell (or the whole cell when
-    ``per_instance=False``). Chunks of a cell are adjacent in the index buffer, so runs of visible
-    chunks collapse into one draw command (llvmpipe pays per command as well as per triangle).
+    part (a connected piece of an instance, e.g. one box of a wall); a chunk is one part's faces in
+    one cell (or the whole cell when ``per_instance=False``).
     With ``cull_closed``, the faces of closed parts (:func:`part_orientation`) come first (wound
     outwards), so they can be drawn with back-face culling: from outside a closed mesh its back
     faces are never visible.
@@ -220,8 +219,7 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     cell = np.floor(tri.mean(1)[:, :2] / chunk_size).astype(np.int64)
     _, cell_key = np.unique(cell, axis=0, return_inverse=True)
     cell_key = cell_key.reshape(-1).astype(np.int64)
-    n_inst = len(scene.instances) + 1
-    key = (is_open * (int(cell_key.max()) + 1) + cell_key) * n_inst + (owner_f if per_instance else 0)
+    key = (is_open * (int(cell_key.max()) + 1) + cell_key) * (n_parts + 1) + (part if per_instance else 0)
     order = np.argsort(key, kind="stable")
     faces, tri, key, is_open, part = faces[order], tri[order], key[order], is_open[order], part[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
@@ -265,7 +263,7 @@ class GLRenderer(Renderer):
         scene, camera: what to render and how.
         max_views_per_pass: views drawn per pass (1..16; fewer for large images).
         chunk_size: edge of the floor-plan culling cells, metres.
-        per_instance: cull per instance within a cell (else per cell).
+        per_instance: cull per part of an instance within a cell (else per cell).
         occlusion: also cull chunks hidden behind full-height walls (``navfusion.render.occlusion``).
         cull_back_faces: skip the back faces of closed meshes (a camera inside a closed mesh
             then sees out of it, where the raycaster sees its inside).
@@ -300,7 +298,6 @@ class GLRenderer(Renderer):
         # back-face test of closed faces: the eye is in front of a face when n . eye > n . v0
         self._plane_n = nrm[: self._open_first]
         self._plane_d = np.einsum("fi,fi->f", self._plane_n, tri[: self._open_first, 0])
-        self._tri = tri  # (F, 3, 3) float64, for the per-face occlusion test
         table = shading.material_table(scene)[self._owner[self._faces[:, 0]]]  # (F, 3, 4)
         ids = table[:, 2, 0].astype(np.int64)
         if len(ids) and (ids.min() < 0 or ids.max() > _MAX_INSTANCE_ID):
@@ -337,7 +334,8 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"gl backend needs OpenGL 4.3, the driver offers {ctx.version_code / 100:.1f}; "
                                  "use backend='raycast'")
         B, w, h = self.views_per_pass, self.camera.width, self.camera.height
-        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW, "bands": B}
+        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW, "bands": B,
+               "height": h}
         self._gprog = ctx.program(vertex_shader=_GEOM_VERT % fmt, fragment_shader=_GEOM_FRAG % fmt)
         self._sprog = ctx.program(vertex_shader=_SHADE_VERT, fragment_shader=_SHADE_FRAG % fmt)
         # de-indexed vertices: (position, face id) per face corner, so no gl_PrimitiveID is needed
@@ -379,7 +377,6 @@ class GLRenderer(Renderer):
             self._sprog[name].value = unit
         cam = self.camera
         self._sprog["u_intr"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
-        self._sprog["u_height"].value = h
         ctx.disable(moderngl.CULL_FACE)
         # the projection flips y (image row 0 at the top), which turns counter-clockwise world
         # triangles clockwise on screen: front faces are clockwise here
@@ -432,14 +429,6 @@ class GLRenderer(Renderer):
         nocull[self._open_first:] = True
         keep = np.ones(len(self._faces), bool)
         keep[: self._open_first] = (self._plane_n @ eye - self._plane_d > -1e-6) | nocull[: self._open_first]
-        if self._occ is not None and self._occ.enabled:
-            hidden = self._cached(self._hidden, eye.astype(np.float32), self._hidden_chunks)
-            live = np.flatnonzero(~hidden)
-            first, end = self._ranges[live, 0], self._ranges[live, 1]
-            count = end - first
-            faces = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
-            faces = faces[keep[faces]]
-            keep[faces[self._occ.occluded_faces(eye, self._tri[faces])]] = False
         return keep, nocull
 
     def _hidden_chunks(self, eye: np.ndarray) -> np.ndarray:

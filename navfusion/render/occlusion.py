@@ -97,14 +97,21 @@ class WallOcclusion:
             return occ
         seg = np.repeat(np.arange(len(cnt)), cnt)
         j = j0[seg] + (np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        th0 = -math.pi + w * j
-        th1 = th0 + w
+        cos, sin = self._boundary_dirs()
+        jb = j % self.bins
         n = nrm[seg]
-        t0 = c[seg] / (n[:, 0] * np.cos(th0) + n[:, 1] * np.sin(th0))
-        t1 = c[seg] / (n[:, 0] * np.cos(th1) + n[:, 1] * np.sin(th1))
+        t0 = c[seg] / (n[:, 0] * cos[jb] + n[:, 1] * sin[jb])
+        t1 = c[seg] / (n[:, 0] * cos[jb + 1] + n[:, 1] * sin[jb + 1])
         far = np.where((t0 > 0) & (t1 > 0), np.maximum(t0, t1), np.inf)  # farthest point within the bin
-        np.minimum.at(occ, j % self.bins, far)
+        np.minimum.at(occ, jb, far)
         return occ
+
+    def _boundary_dirs(self) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin of the bins+1 bin boundary headings."""
+        if getattr(self, "_dirs", None) is None:
+            th = -math.pi + (2 * math.pi / self.bins) * np.arange(self.bins + 1)
+            self._dirs = (np.cos(th), np.sin(th))
+        return self._dirs
 
     def occluded(self, eye: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(C,) bool: chunk boxes (C, 2, 3) certainly hidden from camera position ``eye`` (3,)."""
@@ -116,76 +123,49 @@ class WallOcclusion:
         if not np.isfinite(occ).any():
             return hidden
         margin = 0.5
-        cand = (boxes[:, 0, 2] >= self.floor - margin) & (boxes[:, 1, 2] <= self.ceiling + margin)
-        # each chunk's footprint is bounded by a circle: angular extent and nearest distance from it
-        c = 0.5 * (boxes[:, 0, :2] + boxes[:, 1, :2]) - eye[None, :2]
-        r = 0.5 * np.hypot(boxes[:, 1, 0] - boxes[:, 0, 0], boxes[:, 1, 1] - boxes[:, 0, 1])
-        d = np.hypot(c[:, 0], c[:, 1])
-        cand &= d > r + 1e-3
-        half = np.arcsin(np.minimum(r / np.maximum(d, 1e-9), 1.0))
-        w = 2 * math.pi / self.bins
-        b0 = np.floor((np.arctan2(c[:, 1], c[:, 0]) - half + math.pi) / w).astype(np.int64) % self.bins
-        n = np.clip(np.floor(2 * half / w).astype(np.int64) + 2, 1, self.bins)  # + partial bins at both ends
+        # each chunk's footprint is its box's rectangle: exact angular extent (from its corners) and
+        # nearest distance; a camera inside a rectangle never culls it
+        boxes = np.asarray(boxes, np.float64)
+        lo, hi = boxes[:, 0, :2] - eye[None, :2], boxes[:, 1, :2] - eye[None, :2]
+        gap = np.maximum(np.maximum(lo, -hi), 0.0)
+        d = np.hypot(gap[:, 0], gap[:, 1])
+        cand = np.flatnonzero((boxes[:, 0, 2] >= self.floor - margin) & (boxes[:, 1, 2] <= self.ceiling + margin)
+                              & (d > 1e-3))
+        lo, hi, d = lo[cand], hi[cand], d[cand]
+        corners = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], 1), hi, np.stack([lo[:, 0], hi[:, 1]], 1)], 1)
+        ang = np.arctan2(corners[..., 1], corners[..., 0])  # (C, 4)
+        rel = ang - ang[:, :1]  # headings relative to corner 0, wrapped to [-pi, pi] (span < pi)
+        rel -= np.where(rel > math.pi, 2 * math.pi, 0.0)
+        rel += np.where(rel < -math.pi, 2 * math.pi, 0.0)
+        rmin = rel.min(1)
+        start = ang[:, 0] + rmin
+        start += np.where(start < -math.pi, 2 * math.pi, 0.0)
+        b0, n = _angular_bins(start, rel.max(1) - rmin, self.bins)
         # range maximum of the horizon over each chunk's bins (sparse table over the doubled circle)
         far = _range_max(np.concatenate([occ, occ]), b0, n)
-        return cand & (far < d - r)
-
-    def occluded_faces(self, eye: np.ndarray, tri: np.ndarray) -> np.ndarray:
-        """(F,) bool: triangles (F, 3, 3) certainly hidden from camera position ``eye`` (3,).
-
-        Finer than :meth:`occluded` (which bounds a whole chunk by a circle): each triangle's
-        top-down footprint gives its exact angular extent and its nearest distance."""
-        F = len(tri)
-        hidden = np.zeros(F, bool)
-        if not self.enabled or not (self.floor < eye[2] < self.ceiling) or not F:
-            return hidden
-        occ = self.horizon(eye)
-        if not np.isfinite(occ).any():
-            return hidden
-        margin = 0.5
-        z = tri[:, :, 2]
-        cand = (z.min(1) >= self.floor - margin) & (z.max(1) <= self.ceiling + margin)
-        p = tri[:, :, :2] - eye[None, None, :2]  # (F, 3, 2)
-        ang = np.arctan2(p[..., 1], p[..., 0])
-        rel = (ang - ang[:, :1] + math.pi) % (2 * math.pi) - math.pi  # headings relative to corner 0
-        lo = ang[:, 0] + rel.min(1)
-        hi = ang[:, 0] + rel.max(1)
-        # nearest distance of the footprint: the nearest point of its three edges (0 when the
-        # footprint contains the eye, which the span test below also rejects: its span is >= pi)
-        a, b = p, np.roll(p, -1, axis=1)
-        e = b - a
-        t = np.clip(-np.einsum("fki,fki->fk", a, e) / np.maximum(np.einsum("fki,fki->fk", e, e), 1e-18), 0, 1)
-        q = a + t[..., None] * e
-        dmin = np.sqrt(np.einsum("fki,fki->fk", q, q).min(1))
-        cand &= (hi - lo < math.pi - 1e-3) & (dmin > 1e-3)
-        span = hi - lo
-        lo = (lo + math.pi) % (2 * math.pi) - math.pi
-        b0, n = _angular_bins(lo, lo + span, self.bins)
-        far = _range_max(np.concatenate([occ, occ]), b0, n)
-        return cand & (far < dmin)
+        hidden[cand[far < d]] = True
+        return hidden
 
 
-def _angular_bins(ang_lo: np.ndarray, ang_hi: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """First bin and bin count covering headings [ang_lo, ang_hi] (ang_lo in [-pi, pi), ang_hi >= ang_lo),
+def _angular_bins(start: np.ndarray, span: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """First bin and bin count covering headings [start, start + span] (start in [-pi, pi], span >= 0),
     one extra bin each side for rounding."""
     w = 2 * math.pi / bins
-    b0 = np.floor((ang_lo + math.pi) / w).astype(np.int64) - 1
-    b1 = np.floor((ang_hi + math.pi) / w).astype(np.int64) + 1
+    b0 = np.floor((start + math.pi) / w).astype(np.int64) - 1
+    b1 = np.floor((start + span + math.pi) / w).astype(np.int64) + 1
     return b0 % bins, np.clip(b1 - b0 + 1, 1, bins)
 
 
 def _range_max(a: np.ndarray, start: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """max(a[start:start+count]) for each (start, count), count >= 1, via a sparse table."""
-    levels = [a]
-    k = 1
-    while 2 * k <= int(count.max()):
-        prev = levels[-1]
-        levels.append(np.maximum(prev[:-k], prev[k:]))
-        k *= 2
-    lvl = np.floor(np.log2(count)).astype(np.int64)
-    out = np.empty(len(start))
-    for j in np.unique(lvl):
-        m = lvl == j
-        t = levels[j]
-        out[m] = np.maximum(t[start[m]], t[start[m] + count[m] - (1 << j)])
-    return out
+    """max(a[start:start+count]) for each (start, count), count >= 1, via a sparse table
+    (one (L, len(a)) table, two gathers)."""
+    if not len(start):
+        return np.empty(0)
+    L = max(1, int(count.max()).bit_length())
+    table = np.full((L, len(a)), -np.inf)
+    table[0] = a
+    for j in range(1, L):
+        k = 1 << (j - 1)
+        table[j, : len(a) - k] = np.maximum(table[j - 1, : len(a) - k], table[j - 1, k:])
+    lvl = np.frexp(count.astype(np.float64))[1] - 1  # floor(log2(count))
+    return np.maximum(table[lvl, start], table[lvl, start + count - (1 << lvl)])
