@@ -68,8 +68,8 @@ def test_cuda_features_match_cpu_features(nf_cache, fake_views):
 
 
 @pytest.mark.parametrize("cmd", [
-    ["features", "build", "--env", "tiny", "--encoders", ENC, "--device", "cuda"],
-    ["features", "build", "--env", "tiny", "--encoders", ENC, "--device", "cuda:1"],
+    ["features", "build", "--env", "tiny", "--zoo", "dev_nogpu", "--encoders", ENC, "--device", "cuda"],
+    ["features", "build", "--env", "tiny", "--zoo", "dev_nogpu", "--encoders", ENC, "--device", "cuda:1"],
     ["encoders", "pretrain", "--config", "configs/zoo_smoke.yaml", "--device", "cuda"],
 ])
 def test_cuda_without_a_gpu_is_a_one_line_error(cmd, nf_cache, monkeypatch, capsys):
@@ -79,8 +79,8 @@ def test_cuda_without_a_gpu_is_a_one_line_error(cmd, nf_cache, monkeypatch, caps
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(cmd) == 1
     err = capsys.readouterr().err.strip()
-    assert "sees no CUDA GPU" in err and "--device cpu" in err and len(err.splitlines()) == 1
-    assert not (FeatureStore("nf64").root).exists()  # nothing was built
+    assert "sees no CUDA GPU" in err and "--device cpu" in err and len(err.splitlines()) == 1, err
+    assert not FeatureStore("dev_nogpu").root.exists()  # nothing was built
 
 
 def test_unknown_device_is_a_one_line_error(nf_cache, capsys):
