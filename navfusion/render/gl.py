@@ -287,11 +287,12 @@ class GLRenderer(Renderer):
             else len(self._faces)
         lo, hi = self._boxes[:, 0], self._boxes[:, 1]
         self._centers = 0.5 * (lo + hi)
-        self._half = 0.5 * (hi - lo)
+        self._center_half = np.concatenate([self._centers, 0.5 * (hi - lo)], axis=1).T.copy()  # (6, C)
+        # the three de-indexed vertices of each face
+        self._corner_idx = (3 * np.arange(len(self._faces), dtype=np.uint32))[:, None] + np.arange(3, dtype=np.uint32)
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
-        self._hidden: dict[bytes, np.ndarray] = {}  # recent camera positions -> hidden chunks
-        self._keep: dict[bytes, tuple] = {}  # recent camera positions -> (faces to draw, faces not to cull)
+        self._seen: dict[bytes, tuple] = {}  # recent camera positions -> see _position
         tri = self._verts[self._faces].astype(np.float64)
         nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-30)
@@ -386,75 +387,67 @@ class GLRenderer(Renderer):
         ctx.enable_direct(0x3001)  # GL_CLIP_DISTANCE1
 
     # -------------------------------------------------------------- rendering
-    def _visible_chunks(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(views, chunks) of the chunks inside each view's frustum and not behind walls, per view
-        nearest first so that the depth test rejects hidden fragments early."""
-        # a box is outside when it lies wholly behind one of the 6 clip planes (w +- x, y, z >= 0):
-        # test its corner farthest along the plane normal ("p-vertex")
-        planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1)  # (V, 6, 4)
-        normal = planes[..., :3]
-        reach = normal @ self._centers.T + np.abs(normal) @ self._half.T + planes[..., 3:4]  # (V, 6, C)
-        out = (reach < 0).any(1)
-        if self._occ is not None and self._occ.enabled:
-            for v, e in enumerate(eyes):  # the 8 views of a node share their position
-                out[v] |= self._cached(self._hidden, e, self._hidden_chunks)
-        d = self._centers[None] - eyes[:, None]
-        dist = np.einsum("vci,vci->vc", d, d)
-        dist[out] = np.inf
-        order = np.argsort(dist, axis=1)
-        keep = np.take_along_axis(~out, order, axis=1)
-        views = np.broadcast_to(np.arange(len(vp))[:, None], order.shape)[keep]
-        return views, order[keep]
+    def _position(self, eye: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a camera at ``eye`` (3,) float32 may see, whatever its heading (the 8 views of a node
+        share it; the last 64 positions are cached):
 
-    @staticmethod
-    def _cached(cache: dict, eye: np.ndarray, make):
+        * the chunks not hidden behind full-height walls, nearest first (C',) int64;
+        * (F,) bool, faces worth drawing: not the back faces of closed parts (exactly what back-face
+          culling drops; the margin leaves faces seen edge-on to GL);
+        * (F,) bool, faces to draw without back-face culling: open parts, and closed parts the
+          camera is in or next to (from inside a box the raycaster sees its inside, and so shall we).
+        """
         key = eye.tobytes()
-        hit = cache.get(key)
-        if hit is None:
-            if len(cache) >= 64:
-                cache.pop(next(iter(cache)))
-            hit = cache[key] = make(eye)
-        return hit
-
-    def _faces_to_draw(self, eye: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two (F,) bool masks for camera position ``eye``, whatever the heading: the faces worth
-        drawing (not the back faces of closed parts, exactly what back-face culling drops, the
-        margin leaving faces seen edge-on to GL; not faces behind full-height walls), and the faces
-        to draw without back-face culling (open parts, and closed parts the camera is in or next
-        to: from inside a box the raycaster sees its inside, and so shall we)."""
-        eye = eye.astype(np.float64)
+        hit = self._seen.get(key)
+        if hit is not None:
+            return hit
+        e = eye.astype(np.float64)
+        d = self._centers - eye
+        order = np.argsort(np.einsum("ci,ci->c", d, d), kind="stable")
+        if self._occ is not None and self._occ.enabled:
+            order = order[~self._occ.occluded(e, self._boxes)[order]]
         m = 2 * self.camera.near
-        near = np.all((self._part_box[:, 0] - m <= eye) & (eye <= self._part_box[:, 1] + m), axis=1)
+        near = np.all((self._part_box[:, 0] - m <= e) & (e <= self._part_box[:, 1] + m), axis=1)
         nocull = near[self._part]
         nocull[self._open_first:] = True
         keep = np.ones(len(self._faces), bool)
-        keep[: self._open_first] = (self._plane_n @ eye - self._plane_d > -1e-6) | nocull[: self._open_first]
-        return keep, nocull
-
-    def _hidden_chunks(self, eye: np.ndarray) -> np.ndarray:
-        return self._occ.occluded(eye.astype(np.float64), self._boxes)
+        keep[: self._open_first] = (self._plane_n @ e - self._plane_d > -1e-6) | nocull[: self._open_first]
+        if len(self._seen) >= 64:
+            self._seen.pop(next(iter(self._seen)))
+        hit = self._seen[key] = (order, keep, nocull)
+        return hit
 
     def _index_lists(self, vp: np.ndarray, eyes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index list (M,) uint32 of the pass and its indirect draw commands (2V, 5) uint32: per view
         the faces to draw with back-face culling (first V commands) and the others (last V), nearest
         chunk first."""
         V = len(vp)
-        views, chunks = self._visible_chunks(vp, eyes)
-        first, end = self._ranges[chunks, 0], self._ranges[chunks, 1]
-        count = end - first
-        starts = np.cumsum(count) - count
-        faces = np.repeat(first - starts, count) + np.arange(int(count.sum()))
-        fview = np.repeat(views, count)
-        slot = np.empty(len(faces), np.int64)  # 2 view + (1 when drawn without back-face culling)
-        keep = np.empty(len(faces), bool)
-        for v in np.unique(views):
-            sel = fview == v
-            kv, nv = self._cached(self._keep, eyes[v], self._faces_to_draw)
-            f = faces[sel]
-            keep[sel] = kv[f]
-            slot[sel] = 2 * v + nv[f]
+        # a box is outside when it lies wholly behind one of the 6 clip planes (w +- x, y, z >= 0):
+        # test its corner farthest along the plane normal ("p-vertex")
+        planes = np.concatenate([vp[:, 3:4] + vp[:, :3], vp[:, 3:4] - vp[:, :3]], axis=1).reshape(-1, 4)  # (6V, 4)
+        coef = np.concatenate([planes[:, :3], np.abs(planes[:, :3])], axis=1)  # (6V, 6)
+        reach = (coef @ self._center_half).reshape(V, 6, -1) >= -planes[:, 3].reshape(V, 6, 1)  # (V, 6, C)
+        inside = reach.all(1)  # (V, C)
+        parts = []  # per group of views sharing a position: (views, faces, slots)
+        if (eyes == eyes[0]).all():  # the 8 views of one node
+            groups = [np.arange(V)]
+        else:
+            _, group = np.unique(eyes, axis=0, return_inverse=True)
+            groups = [np.flatnonzero(group.reshape(-1) == g) for g in range(int(group.max()) + 1)]
+        for vs in groups:
+            order, keep, nocull = self._position(eyes[vs[0]])
+            vi, ci = np.nonzero(inside[vs][:, order])  # per view, chunks nearest first
+            chunks = order[ci]
+            first, end = self._ranges[chunks, 0], self._ranges[chunks, 1]
+            count = end - first
+            faces = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+            fview = np.repeat(vs[vi], count)
+            sel = keep[faces]
+            faces, fview = faces[sel], fview[sel]
+            parts.append((faces, 2 * fview + nocull[faces]))
+        faces = np.concatenate([f for f, _ in parts])
+        slot = np.concatenate([s_ for _, s_ in parts])
         order = np.argsort(slot, kind="stable")  # nearest chunk first within each slot
-        order = order[keep[order]]
         faces, fview = faces[order], slot[order]
         # commands: per view, closed part (slot 2v) then open part (slot 2v + 1); rebucket by slot
         slot_count = np.bincount(fview, minlength=2 * V)
@@ -465,8 +458,7 @@ class GLRenderer(Renderer):
         slot_first = np.cumsum(slot_count) - slot_count
         cmds[:, 2] = 3 * slot_first[order]
         cmds[:, 4] = np.concatenate([np.arange(V), np.arange(V)])  # base instance = view
-        idx = (3 * faces.astype(np.uint32))[:, None] + np.arange(3, dtype=np.uint32)
-        return idx.reshape(-1), cmds
+        return self._corner_idx[faces].reshape(-1), cmds
 
     def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:
         buffers = check_buffers(buffers)
