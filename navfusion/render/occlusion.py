@@ -129,8 +129,9 @@ class WallOcclusion:
         lo, hi = boxes[:, 0, :2] - eye[None, :2], boxes[:, 1, :2] - eye[None, :2]
         gap = np.maximum(np.maximum(lo, -hi), 0.0)
         d = np.hypot(gap[:, 0], gap[:, 1])
+        # nearer than every occluder: certainly not hidden
         cand = np.flatnonzero((boxes[:, 0, 2] >= self.floor - margin) & (boxes[:, 1, 2] <= self.ceiling + margin)
-                              & (d > 1e-3))
+                              & (d > max(1e-3, float(occ.min()))))
         lo, hi, d = lo[cand], hi[cand], d[cand]
         corners = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], 1), hi, np.stack([lo[:, 0], hi[:, 1]], 1)], 1)
         ang = np.arctan2(corners[..., 1], corners[..., 0])  # (C, 4)
