@@ -329,8 +329,9 @@ class Reproduction:
                 raise
 
     def timing(self) -> dict[str, Any]:
-        """Wall and CPU seconds per phase from the step markers (``timing.json``); with several
-        processes the phases' seconds add up to more than the wall time."""
+        """Wall and CPU seconds per phase from the step markers (``timing.json``), recorded when each
+        step ran (a reused step keeps its first timing); with several processes the phases' seconds
+        add up to more than the wall time. ``wall_seconds``: this invocation."""
         phases: dict[str, dict[str, float]] = {}
         for p in sorted((self.out / "state").glob("*.json")):
             try:
@@ -370,7 +371,7 @@ class Reproduction:
         index = write_report(self)
         t = self.timing()
         atomic_write_json(self.out / "timing.json", t)
-        self._msg("timing (this invocation; seconds of steps that ran, summed over processes): "
+        self._msg("step timings (when each step ran; seconds summed over processes): "
                   + ", ".join(f"{k} {v['seconds']:.0f}s (cpu {v['cpu_seconds']:.0f}s)" for k, v in t["phases"].items()))
         self._msg(f"report: {index}")
         return index
