@@ -22,14 +22,14 @@ How it is fast on a CPU (Mesa llvmpipe), where per-triangle and per-pixel work d
   gl_FragCoord.w``: no varying to interpolate), so hidden fragments cost almost nothing; one
   full-screen pass then computes, once per pixel, the procedural texture and lighting
   (``navfusion.render.shading``), the camera-frame normal and the semantic and instance ids from a
-  two-texel-per-face table, into four render targets laid out like the output buffers (rgb8,
+  three-texel-per-face table, into four render targets laid out like the output buffers (rgb8,
   rgb32f, r8, r32i). ``depth_z`` is read from the geometry pass; ``depth_euclidean`` is ``depth_z``
   times each pixel's ray length (exact for a pinhole), computed on the CPU;
 * each target is read back once per pass straight into the output arrays (no numpy conversion:
   strided copies in numpy cost more than the rendering at 128²).
 
-Material colours travel as half floats (relative error < 5e-4: under 0.1 grey level); normals,
-depths, texture scales and ids are exact.
+Material colours, normals, texture scales and ids travel exactly (float32; the shipped encoders
+were trained on these images, so colours must not drift).
 
 Threads: llvmpipe rasterises with ``LP_NUM_THREADS`` threads (default: one per core), read when
 the context is created. One rendering process per core with ``LP_NUM_THREADS=0`` (rasterise in the
@@ -37,8 +37,8 @@ calling thread) uses a CPU best; ``navfusion.render.bench`` sets that in its wor
 
 Several renderers may live in one process: each makes its own context current before it draws.
 
-Limits: face ids travel as exact floats (up to 16.7 million triangles per scene); instance ids
-must lie in 0..2,097,150.
+Limits: face and instance ids travel as exact floats (up to 16.7 million triangles per scene,
+instance ids in 0..16,777,215).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from navfusion.scenes.scene import Scene
 
 MAX_VIEWS = 16  # views per pass (uniform arrays are sized for 16)
 _FACE_ROW = 4096  # faces per row of the face textures
-_MAX_INSTANCE_ID = (1 << 21) - 2  # instance id + 1 travels in 21 bits
+_MAX_INSTANCE_ID = (1 << 24) - 1  # instance ids travel as exact floats
 #: render targets of the shading pass, in attachment order: (buffer, components, dtype)
 _TARGETS = (("rgb", 3, "f1"), ("normal", 3, "f4"), ("semantic", 1, "f1"), ("instance", 1, "i4"))
 
@@ -94,14 +94,12 @@ void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
 """
 
 _SHADE_FRAG = """
-#version 420
+#version 330
 uniform vec3 u_eye[16];
 uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
 uniform sampler2D u_gbuf;    // (z depth, face + 1)
-uniform sampler2D u_fnorm;   // per face: (normal, texture scale)
-uniform usampler2D u_fmat;   // per face: half2(color.rg), half2(color.b, color2.r), half2(color2.gb),
-                             //           kind | semantic << 3 | (instance + 1) << 11
+uniform sampler2D u_faces;   // 3 texels per face: (normal, kind + 8 * semantic), (color, scale), (color2, id)
 layout(location = 0) out vec3 o_rgb;  // locations follow _TARGETS
 layout(location = 1) out vec3 o_normal;
 layout(location = 2) out float o_sem;
@@ -121,20 +119,21 @@ void main() {
     vec3 ray = vec3((gl_FragCoord.x - u_intr.z) / u_intr.x, -(row - u_intr.w) / u_intr.y, -1.0);
     mat3 rot = u_rot[view];
     vec3 world = u_eye[view] + rot * (ray * dz);
-    ivec2 at = ivec2(face %% %(frow)d, face / %(frow)d);
-    vec4 f0 = texelFetch(u_fnorm, at, 0);
-    uvec4 m = texelFetch(u_fmat, at, 0);
-    vec2 c0 = unpackHalf2x16(m.x), c1 = unpackHalf2x16(m.y), c2 = unpackHalf2x16(m.z);
+    ivec2 base = ivec2(3 * (face %% %(frow)d), face / %(frow)d);
+    vec4 f0 = texelFetch(u_faces, base, 0);
+    vec4 f1 = texelFetch(u_faces, base + ivec2(1, 0), 0);
+    vec4 f2 = texelFetch(u_faces, base + ivec2(2, 0), 0);
     vec3 n = f0.xyz;
     vec3 d = u_eye[view] - world;
     float dist = length(d);
     vec3 to_eye = d / max(dist, 1e-9);
     if (dot(n, to_eye) < 0.0) n = -n;
-    float t = nf_pattern(int(m.w & 7u), world, n, f0.w);
-    o_rgb = nf_shade(mix(vec3(c0, c1.x), vec3(c1.y, c2), t), n, to_eye, dist);
-    o_sem = float((m.w >> 3u) & 255u) / 255.0;
+    int kind_sem = int(f0.w + 0.5);
+    float t = nf_pattern(kind_sem & 7, world, n, f1.w);
+    o_rgb = nf_shade(mix(f1.rgb, f2.rgb, t), n, to_eye, dist);
+    o_sem = float(kind_sem >> 3) / 255.0;
     o_normal = transpose(rot) * n;
-    o_inst = int(m.w >> 11u) - 1;
+    o_inst = int(f2.w + 0.5);
 }
 """
 
@@ -307,17 +306,15 @@ class GLRenderer(Renderer):
         if len(ids) and (ids.min() < 0 or ids.max() > _MAX_INSTANCE_ID):
             raise NavFusionError(f"scene {scene.scene_id}: instance ids must lie in 0..{_MAX_INSTANCE_ID} "
                                  "for the gl backend; use backend='raycast'")
-        # per face, 2 texels: (normal, scale) as floats; colours as half floats + kind/semantic/instance
-        self._fnorm = np.concatenate([nrm, table[:, 1, 3:4]], axis=1).astype(np.float32)
-        half = np.concatenate([table[:, 0, :3], table[:, 1, :3]], axis=1).astype(np.float16).view(np.uint16)
-        half = half.astype(np.uint32)
-        fmat = np.empty((len(table), 4), np.uint32)
-        fmat[:, 0] = half[:, 0] | half[:, 1] << 16
-        fmat[:, 1] = half[:, 2] | half[:, 3] << 16
-        fmat[:, 2] = half[:, 4] | half[:, 5] << 16
-        fmat[:, 3] = (table[:, 0, 3].astype(np.uint32) | table[:, 2, 1].astype(np.uint32) << 3
-                      | (ids + 1).astype(np.uint32) << 11)
-        self._fmat = fmat
+        # per face, 3 texels: (normal, kind + 8 * semantic), (color, scale), (color2, instance id)
+        face_table = table.copy()
+        face_table[:, 0, :3] = nrm
+        face_table[:, 0, 3] = table[:, 0, 3] + 8 * table[:, 2, 1]
+        face_table[:, 1] = table[:, 0]
+        face_table[:, 1, 3] = table[:, 1, 3]
+        face_table[:, 2, :3] = table[:, 1, :3]
+        face_table[:, 2, 3] = table[:, 2, 0]
+        self._face_table = face_table.astype(np.float32)
         self._ray_len = np.linalg.norm(ray_directions(camera), axis=-1).astype(np.float32)  # (H, W)
         self._proj = projection(camera)
         self._ctx = None
@@ -357,16 +354,12 @@ class GLRenderer(Renderer):
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32).tobytes())
         self._svao = ctx.vertex_array(self._sprog, [(quad, "2f", "in_xy")])
 
-        def table_texture(table: np.ndarray, dtype: str):
-            n = len(table)
-            rows = max(1, (n + _FACE_ROW - 1) // _FACE_ROW)
-            tex = np.zeros((rows * _FACE_ROW, 4), table.dtype)
-            tex[:n] = table
-            t = ctx.texture((_FACE_ROW, rows), 4, tex.tobytes(), dtype=dtype)
-            t.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            return t
-
-        self._ftex = [table_texture(self._fnorm, "f4"), table_texture(self._fmat, "u4")]
+        F_ = len(self._face_table)
+        rows = max(1, (F_ + _FACE_ROW - 1) // _FACE_ROW)
+        tex = np.zeros((rows * _FACE_ROW * 3, 4), np.float32)
+        tex[: F_ * 3] = self._face_table.reshape(-1, 4)
+        self._ftex = ctx.texture((_FACE_ROW * 3, rows), 4, tex.tobytes(), dtype="f4")
+        self._ftex.filter = (moderngl.NEAREST, moderngl.NEAREST)
         size = (w, h * B)
         self._gbuf = ctx.texture(size, 2, dtype="f4")
         self._gbuf.filter = (moderngl.NEAREST, moderngl.NEAREST)
@@ -375,8 +368,7 @@ class GLRenderer(Renderer):
         # one target per output buffer, so each reads back without conversion
         self._targets = [ctx.texture(size, comps, dtype=dt) for _, comps, dt in _TARGETS]
         self._sfbo = ctx.framebuffer(color_attachments=self._targets)
-        for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf), ("u_fnorm", self._ftex[0]),
-                                            ("u_fmat", self._ftex[1])]):
+        for unit, (name, tex) in enumerate([("u_gbuf", self._gbuf), ("u_faces", self._ftex)]):
             tex.use(unit)
             self._sprog[name].value = unit
         cam = self.camera
