@@ -154,3 +154,39 @@ def test_bench_train_reports_speed_and_data_share(capsys):
 
     res = json.loads(out)
     assert res["experts"] == 3 and res["iterations_per_s"] > 0 and 0 <= res["data_share"] <= 1
+
+
+def test_view_rotation_turns_views_moves_and_free_space_together(data):
+    from navfusion.train.augment import rotate_views, rotation_steps
+
+    rng = np.random.default_rng(0)
+    s, n = np.zeros(64, np.int64), np.arange(64) % data.arrays[0].num_nodes
+    tg = np.arange(64) % 4
+    inp = data.inputs(s, n, tg)
+    actions = torch.as_tensor(data.oracle(s, n, tg))
+    actions[:3] = 8  # stop stays stop
+    free = torch.as_tensor(data.free(s, n))
+    r = rotation_steps(rng, 64, 2)
+    assert set(r.tolist()) <= {0, 2, 4, 6} and len(set(r.tolist())) > 1
+    rin, ract, rfree = rotate_views(inp, actions, free, r)
+    for b in range(64):
+        idx = (np.arange(8) + r[b]) % 8
+        assert torch.equal(rin.features[b], inp.features[b][:, idx])
+        assert torch.equal(rin.rgb[b], inp.rgb[b][idx]) and torch.equal(rfree[b], free[b][idx])
+        if actions[b] < 8:  # the oracle's move still looks at the same view, and is still free
+            assert torch.equal(rin.features[b][:, ract[b]], inp.features[b][:, actions[b]])
+            assert rfree[b, ract[b]] == free[b, actions[b]]
+        else:
+            assert ract[b] == 8
+    per = rotate_views(type(inp)(inp.target, list(inp.features.unbind(1)), None), actions, None, r)[0]
+    assert all(torch.equal(p, rin.features[:, k]) for k, p in enumerate(per.features))
+
+
+def test_training_with_view_rotation_runs_and_a_changed_setting_is_not_resumed(data, tmp_path):
+    acfg = load_agent_config(AGENT)
+    run = tmp_path / "rot"
+    train_imitation(acfg, _cfg(iterations=4, view_rotation=2, eval_every=0), run, data, None, progress=False)
+    with pytest.raises(NavFusionError, match="view_rotation=0"):
+        train_imitation(acfg, _cfg(iterations=8, eval_every=0), run, data, None, progress=False)
+    with pytest.raises(Exception, match="view_rotation"):
+        _cfg(view_rotation=3)

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from navfusion.dist.world import World, close_world, init_world
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, atomic_write_text
 from navfusion.train import checkpoint as ckpt
+from navfusion.train.augment import rotate_views, rotation_steps
 from navfusion.train.data import NavData, load_split, suite_of_env
 from navfusion.train.rollout import dagger_states, evaluate, oracle_states
 
@@ -67,6 +68,9 @@ class TrainConfig:
         feature_noise: Gaussian noise (std relative to each representation's RMS) added to the
             features of training batches -- a regulariser against memorising the few training
             scenes' nodes (0: off).
+        view_rotation: world-rotation augmentation of training batches (views and oracle moves
+            turned together, see ``navfusion.train.augment``): 0 off, 2 random quarter turns,
+            1 random 45° turns.
         dagger_start, dagger_every: first DAgger round and rounds' spacing in iterations (0: off).
         dagger_episodes: rollouts per scene and round.
         dagger_beta: probability that the oracle acts in a rollout step, ``dagger_beta ** round``.
@@ -91,6 +95,7 @@ class TrainConfig:
     initial_states: int = 0
     min_state_distance: int = 4
     feature_noise: float = 0.0
+    view_rotation: int = 0
     dagger_start: int = 500
     dagger_every: int = 250
     dagger_episodes: int = 64
@@ -117,6 +122,8 @@ class TrainConfig:
         check(isinstance(self.lr, (int, float)) and self.lr > 0, "lr", self.lr, "a positive number")
         check(isinstance(self.feature_noise, (int, float)) and self.feature_noise >= 0, "feature_noise",
               self.feature_noise, "a number >= 0")
+        check(self.view_rotation in (0, 1, 2), "view_rotation", self.view_rotation,
+              "0 (off), 2 (quarter turns) or 1 (45-degree turns)")
         check(isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0, "weight_decay",
               self.weight_decay, "a number >= 0")
         check(isinstance(self.grad_clip, (int, float)) and self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0")
@@ -336,6 +343,9 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                 inp = batch_data.inputs(s, n, tg)
                 actions = torch.as_tensor(train_data.oracle(s, n, tg)).to(world.device, non_blocking=True)
                 free = torch.as_tensor(train_data.free(s, n)).to(world.device, non_blocking=True)
+                if cfg.view_rotation:
+                    turns = world.shard(rotation_steps(rng, cfg.batch_size, cfg.view_rotation))
+                    inp, actions, free = rotate_views(inp, actions, free, turns)
                 t1 = time.perf_counter()
                 with autocast(world.device, cfg.amp):
                     out_p = model(inp, noise=cfg.feature_noise)  # noise draws from torch RNG (checkpointed)
@@ -398,6 +408,9 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
     return TrainResult(out, it + 1 if done_here else start_it, best, last_val, resumed_from)
 
 
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
 def _check_same_run(prev: dict[str, Any], now: dict[str, Any], out: Path) -> None:
     """A run folder resumes only the same agent and data (iterations / eval settings may change)."""
     if prev.get("agent", {}).get("kind") != now["agent"]["kind"] or prev.get("encoders") != now["encoders"]:
@@ -407,8 +420,9 @@ def _check_same_run(prev: dict[str, Any], now: dict[str, Any], out: Path) -> Non
             "Use another --out or --restart."
         )
     for key in ("seed", "batch_size", "lr", "initial_states", "min_state_distance", "dagger_start", "dagger_every",
-                "dagger_episodes", "dagger_beta", "env"):
-        a, b = prev.get("train", {}).get(key), now["train"][key]
+                "dagger_episodes", "dagger_beta", "env", "feature_noise", "view_rotation"):
+        # a run folder written before a setting existed used its default
+        a, b = prev.get("train", {}).get(key, _DEFAULTS.get(key)), now["train"][key]
         if a != b:
             raise NavFusionError(f"{out}: cannot resume with {key}={b!r}; the run used {key}={a!r} "
                                  "(use another --out or --restart)")
