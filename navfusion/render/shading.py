@@ -45,30 +45,28 @@ vec3 nf_plane(vec3 p, vec3 n) {
     if (an.x >= an.y) return p.yzx;
     return p.xzy;
 }
-// triangle wave of period 1 in [-1, 1]: a cheap stand-in for sin (every kind's terms are evaluated)
+// triangle wave of period 1 in [-1, 1]: a cheap stand-in for sin
 float nf_wave(float x) { return 1.0 - 4.0 * abs(fract(x) - 0.5); }
-// Branch-free on purpose: llvmpipe runs both sides of divergent branches for a whole SIMD block,
-// so every kind shares ONE value-noise evaluation (at a kind-specific frequency) plus cheap terms.
+// One branch per group of kinds: a 4x4 block of pixels mostly shows one surface, and llvmpipe skips
+// a branch no pixel of the block takes (measured 4-7 % faster per view than evaluating every kind
+// branch-free; the values are the same to the bit).
 float nf_pattern(int kind, vec3 p, vec3 n, float scale) {
+    if (kind == 0) return 0.0;
     vec3 q = nf_plane(p, n) / scale;
+    if (kind == 2 || kind == 7) {
+        float cell = nf_rand(kind == 2 ? ivec3(floor(q.xy), 7) : ivec3(floor(q * 4.0)));
+        if (kind == 7) return cell;  // carpet speckle
+        vec2 g = fract(q.xy);
+        float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
+        return e < 0.04 ? 1.0 : 0.25 * cell;  // tiles
+    }
     vec2 f = kind == 1 ? vec2(0.15, 2.0) : (kind == 3 ? vec2(0.25) : (kind == 6 ? vec2(0.05, 12.0) : vec2(1.0)));
     // the offset along the normal axis decorrelates parallel surfaces (e.g. two faces of a board)
     float nz = nf_noise2(q.xy * f + vec2(0.37, 0.71) * q.z);
-    float wood = smoothstep(0.2, 0.8, abs(fract(q.y + 0.6 * nz) * 2.0 - 1.0));
-    vec2 g = fract(q.xy);
-    float e = min(min(g.x, g.y), min(1.0 - g.x, 1.0 - g.y));
-    float cell = nf_rand(kind == 2 ? ivec3(floor(q.xy), 7) : ivec3(floor(q * 4.0)));
-    float tiles = e < 0.04 ? 1.0 : 0.25 * cell;
-    float fabric = clamp(0.5 + 0.3 * nf_wave(q.x) * nf_wave(q.y) + 0.3 * (nz - 0.5), 0.0, 1.0);
-    float marble = 0.5 + 0.5 * nf_wave((3.0 * (q.x + q.y) + 5.0 * nz) * 0.15915494);
-    float t = 0.0;
-    t = kind == 1 ? wood : t;
-    t = kind == 2 ? tiles : t;
-    t = kind == 3 ? fabric : t;
-    t = (kind == 4 || kind == 6) ? nz : t;  // wall blotches, brushed metal streaks
-    t = kind == 5 ? marble : t;
-    t = kind == 7 ? cell : t;  // carpet speckle
-    return t;
+    if (kind == 1) return smoothstep(0.2, 0.8, abs(fract(q.y + 0.6 * nz) * 2.0 - 1.0));  // wood
+    if (kind == 3) return clamp(0.5 + 0.3 * nf_wave(q.x) * nf_wave(q.y) + 0.3 * (nz - 0.5), 0.0, 1.0);  // fabric
+    if (kind == 5) return 0.5 + 0.5 * nf_wave((3.0 * (q.x + q.y) + 5.0 * nz) * 0.15915494);  // marble
+    return nz;  // wall blotches (4), brushed metal streaks (6)
 }
 vec3 nf_shade(vec3 albedo, vec3 n, vec3 to_eye, float dist) {
     float diffuse = max(dot(n, LIGHT_DIR), 0.0);
