@@ -35,6 +35,31 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+#: glibc malloc settings for training/evaluation processes: batches of features are tens of MB, and
+#: by default each such block is mmap-ed and returned to the kernel when freed, so every iteration
+#: page-faults its buffers in again (action fusion on 2 cores: 35% of its CPU time was in the
+#: kernel). Keeping freed memory in the heap removes that.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+              "MALLOC_TOP_PAD_": str(64 << 20)}
+
+
+def tune_malloc() -> bool:
+    """Apply :data:`MALLOC_ENV` to this process (``mallopt``) and to processes it starts later (the
+    environment). True where glibc took the settings; elsewhere nothing changes."""
+    for k, v in MALLOC_ENV.items():
+        os.environ.setdefault(k, v)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim, m_top_pad, m_mmap = -1, -2, -3  # glibc's M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
+        return bool(libc.mallopt(m_mmap, int(os.environ["MALLOC_MMAP_THRESHOLD_"]))
+                    and libc.mallopt(m_trim, int(os.environ["MALLOC_TRIM_THRESHOLD_"]))
+                    and libc.mallopt(m_top_pad, int(os.environ["MALLOC_TOP_PAD_"])))
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
 class StepState:
     """Done-markers under ``<out>/state``."""
 
@@ -348,6 +373,7 @@ class Reproduction:
     # ------------------------------------------------------------------ main
     def run(self) -> Path:
         c = self.cfg
+        tune_malloc()
         atomic_write_text(self.out / "recipe.yaml", Path(self.recipe_path).read_text()
                           if Path(self.recipe_path).is_file() else json.dumps(self.raw))
         self.step_prepare()
