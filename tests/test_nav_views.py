@@ -92,3 +92,21 @@ def test_stale_store_rebuilt(setup):
     wider = Camera(width=16, height=16, hfov_deg=100)
     load_views(scene, g, wider, renderer_factory=f, progress=False)
     assert f.made == 3
+
+
+def test_single_colour_views_are_refused_and_nothing_is_cached(setup):
+    from navfusion.errors import NavFusionError
+    from navfusion.render.camera import Frames
+
+    class Black(FlatRenderer):
+        backend = "black"
+
+        def render(self, poses, buffers=()):
+            f = super().render(poses, buffers)
+            return Frames(np.zeros_like(f.rgb), f.depth_z, f.depth_euclidean, f.normal, f.semantic, f.instance)
+
+    scene, g, cam = setup
+    with pytest.raises(NavFusionError, match="one single colour"):
+        load_views(scene, g, cam, renderer_factory=lambda s, c, b: Black(s, c, b), progress=False)
+    assert not list(views_dir(scene, cam).glob("*.npy"))
+    assert load_views(scene, g, cam, renderer_factory=Counting(), progress=False).rgb.max() > 0

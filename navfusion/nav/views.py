@@ -249,14 +249,23 @@ def _render_store(folder: Path, scene: Scene, graph: OctoGraph, camera: Camera, 
             flat = {b: o.reshape(n * 8, *o.shape[2:]) for b, o in outs.items()}
             bar = tqdm(total=len(poses), desc=f"views {scene.scene_id} {camera.width}x{camera.height}",
                        unit="view", disable=(not progress) if progress is not None else None, leave=False)
+            lo, hi = 255, 0
             for s in range(0, len(poses), batch_size):
                 e = min(s + batch_size, len(poses))
                 frames = renderer.render(Poses(poses.positions[s:e], poses.yaws[s:e], poses.pitches[s:e]),
                                          buffers=render_names)
                 for b in todo:
                     flat[b][s:e] = frames_buffer(frames, b)
+                if "rgb" in todo:
+                    lo, hi = min(lo, int(flat["rgb"][s:e].min())), max(hi, int(flat["rgb"][s:e].max()))
                 bar.update(e - s)
             bar.close()
+            if "rgb" in todo and lo == hi:
+                # a broken GL context renders one colour everywhere; caching that would poison every
+                # feature and agent built on it, so nothing is written
+                raise NavFusionError(f"views of {scene.scene_id}: the {actual} renderer returned {len(poses)} views "
+                                     f"of one single colour ({lo}); not caching them (check the render backend, "
+                                     "e.g. `navfusion scenes show` or `--backend raycast`)")
             for o in outs.values():
                 o.flush()
             del flat, outs
