@@ -62,9 +62,9 @@ class ExpertBank(nn.Module):
             (any architecture); ``"loop"``: a Python loop over experts (reference);
             ``"auto"`` (default): ``"stacked"`` when the template defines ``forward_stacked``,
             else ``"vmap"``. Measured with the default expert, K = 25 (BENCHMARKS.md "Neural
-            core"): ``"stacked"`` was faster than the loop at batch 16, 64 and 256 (2.7–6.1× wall
-            clock with 2 threads on a loaded machine; 1.34× and 1.04× in single-thread CPU time);
-            ``"vmap"`` was slower than the loop at batch 256.
+            core", quiet 2-core CPU): ``"stacked"`` was 1.67×, 1.49× and 1.18× faster than the
+            loop at batch 16, 64 and 256 (forward + backward); ``"vmap"`` was slower than the loop
+            at batch 256.
 
     To give an architecture the fast path, define ``forward_stacked(self, x, *shared)`` on it:
     it is called on a copy of the module whose parameters carry the leading expert dim K, with x
