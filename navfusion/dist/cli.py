@@ -6,6 +6,7 @@ import argparse
 import json
 
 from navfusion.errors import NavFusionError
+from navfusion.markdown import markdown_table
 
 
 def register(sub, bench) -> None:
@@ -44,10 +45,9 @@ def _vecenv(args: argparse.Namespace) -> int:
         return 0
     print(f"{res['env']} at {res['resolution']}², views {args.views}, {res['steps']} vector steps, "
           f"{res['cpu_count']} CPUs")
-    print("| vectorization | envs | env steps/s | startup (s) |")
-    print("|---|---|---|---|")
-    for r in res["rows"]:
-        print(f"| {r['vectorization']} | {r['num_envs']} | {r['steps_per_s']:.0f} | {r['startup_s']:.1f} |")
+    print(markdown_table(["vectorization", "envs", "env steps/s", "startup (s)"],
+                         [[r["vectorization"], r["num_envs"], f"{r['steps_per_s']:.0f}", f"{r['startup_s']:.1f}"]
+                          for r in res["rows"]]))
     return 0
 
 
@@ -60,8 +60,7 @@ def _train_device(args: argparse.Namespace) -> int:
         print(json.dumps(res, indent=2))
         return 0
     print(f"{res['agent']} K={res['experts']} batch {res['batch_size']} on {res['device_name']} ({res['device']})")
-    print("| autocast | lookup tables | it/s | ms/it |")
-    print("|---|---|---|---|")
-    for r in res["rows"]:
-        print(f"| {r['amp']} | {r['tables']} | {r['iterations_per_s']:.2f} | {r['ms_per_iteration']:.1f} |")
+    print(markdown_table(["autocast", "lookup tables", "it/s", "ms/it"],
+                         [[r["amp"], r["tables"], f"{r['iterations_per_s']:.2f}", f"{r['ms_per_iteration']:.1f}"]
+                          for r in res["rows"]]))
     return 0

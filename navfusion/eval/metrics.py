@@ -11,6 +11,7 @@ import numpy as np
 from navfusion.common import TARGETS
 from navfusion.eval.batched import EpisodeResults
 from navfusion.eval.stats import bootstrap_ci
+from navfusion.markdown import markdown_table
 
 #: (summary key, EpisodeResults column, with a CI?)
 METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -83,19 +84,17 @@ def fmt_ci(mean: float, ci, digits: int = 3) -> str:
 def summary_markdown(summary: dict[str, Any], title: str = "Evaluation") -> str:
     """A Markdown report of a summary: overall, per scene, per category."""
     lines = [f"# {title}", "", f"Episodes: {summary['episodes']}", ""]
-    hdr = "| | episodes | success (reach) | SPL (reach) | success (stop) | SPL (stop) | steps | collisions |"
-    sep = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    hdr = ["", "episodes", "success (reach)", "SPL (reach)", "success (stop)", "SPL (stop)", "steps", "collisions"]
 
-    def row(name: str, s: dict[str, Any]) -> str:
-        return (f"| {name} | {s['episodes']} | {fmt_ci(s['success'], s['success_ci'])} | "
-                f"{fmt_ci(s['spl'], s['spl_ci'])} | {fmt_ci(s['success_stop'], s['success_stop_ci'])} | "
-                f"{fmt_ci(s['spl_stop'], s['spl_stop_ci'])} | {s['steps']:.1f} | {s['collisions']:.2f} |")
+    def row(name: str, s: dict[str, Any]) -> list[Any]:
+        return [name, s["episodes"], fmt_ci(s["success"], s["success_ci"]), fmt_ci(s["spl"], s["spl_ci"]),
+                fmt_ci(s["success_stop"], s["success_stop_ci"]), fmt_ci(s["spl_stop"], s["spl_stop_ci"]),
+                f"{s['steps']:.1f}", f"{s['collisions']:.2f}"]
 
-    lines += [hdr, sep, row("all", summary)]
-    for k, s in summary.get("per_scene", {}).items():
-        lines.append(row(f"scene {k}", s))
-    for k, s in summary.get("per_category", {}).items():
-        lines.append(row(f"target {k}", s))
+    rows = [row("all", summary)]
+    rows += [row(f"scene {k}", s) for k, s in summary.get("per_scene", {}).items()]
+    rows += [row(f"target {k}", s) for k, s in summary.get("per_category", {}).items()]
+    lines.append(markdown_table(hdr, rows, right_from=1))
     lines.append("")
     lines.append("Success (reach): within 3 steps of the goal within 39 actions (the paper's protocol); "
                  "stop: success only when stop is called within 3 steps. SPL uses path lengths in steps. "

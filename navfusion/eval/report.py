@@ -18,6 +18,7 @@ from navfusion.eval.batched import EpisodeResults
 from navfusion.eval.evaluate import load_results
 from navfusion.eval.stats import bootstrap_ci, mean_std
 from navfusion.io import atomic_write_json, atomic_write_text, hash_jsonable
+from navfusion.markdown import markdown_table
 from navfusion.viz import plots
 from navfusion.viz.html import Section, environment_info, write_html
 
@@ -46,12 +47,6 @@ def _ci(ci) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def _md(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -61,7 +56,7 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _write_table(out: Path, name: str, header: list[str], rows: list[list[Any]], data: Any) -> str:
-    md = _md(header, rows)
+    md = markdown_table(header, rows, right_from=1) + "\n"
     atomic_write_text(out / "tables" / f"{name}.md", md)
     atomic_write_text(out / "tables" / f"{name}.csv", _csv(header, rows))
     atomic_write_json(out / "tables" / f"{name}.json", data)

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from navfusion.errors import NavFusionError
+from navfusion.markdown import markdown_table
 
 
 def register(sub, bench) -> None:
@@ -221,11 +222,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     print(f"encoder throughput, zoo {zoo} ({len(tasks)} encoders), {res['threads']} torch threads, "
           f"{args.views} views per measurement")
-    print("| view size | views/s per encoder (median) | slowest encoder | whole zoo (views/s, all encoders) |")
-    print("|---|---|---|---|")
-    for size, r in res["sizes"].items():
-        print(f"| {size}² | {r['per_encoder_median']:.0f} | {r['per_encoder_min']:.0f} | {r['zoo']:.1f} |")
+    rows = [[f"{size}²", f"{r['per_encoder_median']:.0f}", f"{r['per_encoder_min']:.0f}", f"{r['zoo']:.1f}"]
+            for size, r in res["sizes"].items()]
     if "taskonomy_256" in res:
-        print(f"| 256² (Taskonomy ResNet-50 encoder, one) | {res['taskonomy_256']:.1f} | | "
-              f"{res['taskonomy_256'] / len(tasks):.2f} (x{len(tasks)} encoders) |")
+        rows.append(["256² (Taskonomy ResNet-50 encoder, one)", f"{res['taskonomy_256']:.1f}", "",
+                     f"{res['taskonomy_256'] / len(tasks):.2f} (x{len(tasks)} encoders)"])
+    print(markdown_table(["view size", "views/s per encoder (median)", "slowest encoder",
+                          "whole zoo (views/s, all encoders)"], rows))
     return 0

@@ -41,6 +41,7 @@ from navfusion.common import SceneId, cache_root
 from navfusion.config import check, to_dict
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_save_npz, atomic_write_json, hash_jsonable, read_json, sha256_file
+from navfusion.markdown import markdown_table
 from navfusion.vision.encoders import NORMALIZATION, EncoderArch, TaskNet, ZooEncoder, count_params, make_head
 from navfusion.vision.tasks import TASKS, TaskSpec, task_spec
 from navfusion.vision.zoo import MANIFEST
@@ -871,14 +872,14 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
 
 def results_table(manifest: dict) -> str:
     """A Markdown table of held-out metric vs baseline per task."""
-    rows = ["| task | group | metric | held-out | baseline | beats |", "|---|---|---|---|---|---|"]
     rank = {t: i for i, t in enumerate(TASKS)}
+    rows = []
     for t in sorted(manifest["tasks"], key=lambda t: (rank.get(t, len(rank)), t)):
         e = manifest["tasks"][t]
         arrow = "↑" if e["higher_is_better"] else "↓"
-        rows.append(f"| {t} | {e['group']} | {e['metric']} {arrow} | {e['heldout']:.4f} | {e['baseline']:.4f} | "
-                    f"{'yes' if e['beats_baseline'] else 'NO'} |")
-    return "\n".join(rows)
+        rows.append([t, e["group"], f"{e['metric']} {arrow}", f"{e['heldout']:.4f}", f"{e['baseline']:.4f}",
+                     "yes" if e["beats_baseline"] else "NO"])
+    return markdown_table(["task", "group", "metric", "held-out", "baseline", "beats"], rows)
 
 
 def with_overrides(cfg: PretrainConfig, **kw: Any) -> PretrainConfig:

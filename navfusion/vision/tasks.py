@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from navfusion.common import NUM_SEMANTIC_CLASSES, OBJECT_CATEGORIES, ROOM_TYPES, suggest
 from navfusion.config import check
 from navfusion.errors import NavFusionError
+from navfusion.markdown import markdown_table
 
 #: Task groups, in display order.
 GROUPS: tuple[str, ...] = ("3d", "2d", "semantic", "geometric")
@@ -270,12 +271,12 @@ def _target_text(s: TaskSpec) -> str:
 
 def task_table_markdown() -> str:
     """The task table of ``docs/tasks.md`` (task | group | input | target | loss | how | baseline)."""
-    rows = ["| # | task | group | input | target | loss | how it is computed | trivial baseline |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for k, name in enumerate(TASKS):
         s = TASK_SPECS[name]
         base = "mean target" + (" (per pixel)" if s.dense else "") if s.baseline == "mean" else \
             "majority class" + (" (per pixel)" if s.dense else "")
         cells = [str(k), f"`{name}`", s.group, s.input, _target_text(s), s.loss, s.description, base]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(rows) + "\n"
+        rows.append([c.replace("|", "\\|") for c in cells])
+    header = ["#", "task", "group", "input", "target", "loss", "how it is computed", "trivial baseline"]
+    return markdown_table(header, rows) + "\n"
