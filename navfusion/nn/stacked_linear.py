@@ -98,16 +98,11 @@ class _GatherStackedLinear(torch.autograd.Function):
             rows = x[:, s].transpose(0, 1).reshape(s.stop - s.start, b * m, f)  # gather while it stays in cache
             kept.append(rows)
             o = None if out is None else out[s]
-            if bias is None:
-                outs.append(torch.bmm(rows, wt[s], out=o) if o is not None else torch.bmm(rows, wt[s]))
-            elif o is not None:
-                outs.append(torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s], out=o))
-            else:
-                outs.append(torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s]))
+            outs.append(torch.bmm(rows, wt[s], out=o) if bias is None
+                        else torch.baddbmm(bias[s].unsqueeze(1), rows, wt[s], out=o))
         # the backward's weight gradient reads the same expert-major rows: keep them instead of
         # gathering again (the memory a per-expert loop holds for its own backward anyway)
-        keep = ctx.needs_input_grad[1] if hasattr(ctx, "needs_input_grad") else True
-        ctx.save_for_backward(weight, *(kept if keep else []))
+        ctx.save_for_backward(weight, *(kept if ctx.needs_input_grad[1] else []))
         if out is not None:
             return out
         return outs[0] if len(outs) == 1 else torch.cat(outs)
