@@ -224,10 +224,6 @@ class Reproduction:
         self.state.mark(step, fp)
         self._msg(f"evaluate single experts seed {seed}: {len(names)} experts")
 
-    def step_robustness(self) -> None:
-        for key in self.cfg.robustness.agents:
-            self.step_robustness_of(key)
-
     def step_robustness_of(self, key: str) -> None:
         rc = self.cfg.robustness
         seed = self.cfg.seeds[0]
@@ -378,19 +374,10 @@ class Reproduction:
                           if Path(self.recipe_path).is_file() else json.dumps(self.raw))
         self.step_prepare()
         if c.workers > 1 and self._own_backend:
-            self._run_parallel(c.workers)  # the tasks cover every step below
+            self._run_parallel(c.workers)
         else:
-            for key, entry in c.agents.items():
-                for seed in c.seeds:
-                    tfp = self.step_train(key, entry, seed)
-                    self.step_eval(key, entry, seed, tfp)
-            if c.single_experts is not None:
-                for seed in c.seeds:
-                    self.step_single(seed)
-            if c.robustness is not None:
-                self.step_robustness()
-            if c.situational is not None:
-                self.step_situational()
+            for task in self.tasks():
+                self.run_task(task)
         from navfusion.eval.report import write_report
 
         self._msg("report: tables, figures, index.html ...")
