@@ -33,13 +33,14 @@ def feature_job(payload: tuple) -> tuple[str, list[str], list[str]]:
 
 
 def feature_shards(scene_ids: Sequence[str], zoo: str, encoders: Sequence[str] | None = None,
-                   batch_size: int = 256, store_root: str | os.PathLike | None = None) -> list[Shard]:
+                   batch_size: int = 256, store_root: str | os.PathLike | None = None,
+                   device: str = "cpu") -> list[Shard]:
     """One shard per scene, with the same per-scene payload as ``vision.features.build_features``."""
     from navfusion.vision.features import FeatureStore, zoo_encoders
 
     encoders = list(encoders) if encoders else zoo_encoders(zoo)
     root = str(store_root) if store_root is not None else str(FeatureStore(zoo).root)
-    return [Shard(str(s), (str(s), zoo, encoders, batch_size, str(cache_root()), root)) for s in scene_ids]
+    return [Shard(str(s), (str(s), zoo, encoders, batch_size, str(cache_root()), root, device)) for s in scene_ids]
 
 
 def verify_features(shards: Sequence[Shard]) -> list[str]:
@@ -51,7 +52,7 @@ def verify_features(shards: Sequence[Shard]) -> list[str]:
 
     problems = []
     for s in shards:
-        sid, zoo, encoders, _bs, _cache, root = s.payload
+        sid, zoo, encoders, _bs, _cache, root, _device = s.payload
         store = FeatureStore(zoo, root)
         slug = SceneId.parse(sid).slug
         entries = store.manifest(slug)["encoders"]

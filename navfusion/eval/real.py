@@ -232,7 +232,7 @@ def build_scene_job(payload: tuple) -> tuple[str, int, int]:
     if encoders:
         # Batches of 64 images: ~15% less CPU than 256 for the small zoo encoders (activations stay
         # in cache), identical features.
-        _, c, _ = _build_one((scene_id, zoo, list(encoders), 64, cache, store_root))
+        _, c, _ = _build_one((scene_id, zoo, list(encoders), 64, cache, store_root, "cpu"))
         computed = len(c)
     return scene_id, int(world.graph.positions.shape[0]), computed
 

@@ -210,10 +210,9 @@ def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
 
 
 def _build_one(args: tuple) -> tuple[str, list[str], list[str]]:
-    """One scene's build: ``args`` = (scene_id, zoo, encoders, batch_size, cache root, store root[,
-    device]) -- the device is optional (default CPU) so 6-field payloads keep working."""
-    scene_id, zoo, encoders, batch_size, cache, store_root = args[:6]
-    device = args[6] if len(args) > 6 else "cpu"
+    """One scene's build: ``args`` = (scene_id, zoo, encoders, batch_size, cache root, store root,
+    device)."""
+    scene_id, zoo, encoders, batch_size, cache, store_root, device = args
     # worker processes are spawned: re-apply the parent's cache root
     if cache:
         os.environ["NAVFUSION_CACHE"] = cache
