@@ -558,16 +558,6 @@ def config_from_manifest(m: dict[str, Any]) -> PretrainConfig:
     return PretrainConfig(**tr)
 
 
-def fresh_heldout_metric(zoo: str | os.PathLike, task: str, n: int = 64, seed: int = 12345,
-                         scenes: Sequence[str] | None = None) -> tuple[float, float, bool]:
-    """Re-score a shipped task on ``n`` freshly rendered views of the held-out pretrain scenes.
-
-    Returns ``(metric, baseline metric, higher_is_better)`` (see :func:`fresh_heldout_eval`).
-    """
-    r = fresh_heldout_eval(zoo, task, n=n, seed=seed, scenes=scenes, bootstrap=0)
-    return r["metric"], r["baseline"], r["higher_is_better"]
-
-
 def fresh_heldout_eval(zoo: str | os.PathLike, task: str, n: int = 64, seed: int = 12345,
                        scenes: Sequence[str] | None = None, bootstrap: int = 1000) -> dict[str, Any]:
     """Re-score a shipped task on ``n`` freshly rendered views of the held-out pretrain scenes
