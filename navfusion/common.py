@@ -78,6 +78,8 @@ ROOM_TYPES: tuple[str, ...] = ("bedroom", "living_room", "kitchen", "office", "b
 MOVE_NAMES: tuple[str, ...] = ("E", "NE", "N", "NW", "W", "SW", "S", "SE")
 STOP_ACTION: int = 8
 NUM_ACTIONS: int = 9
+#: Views per observation: view k looks along move k.
+NUM_VIEWS: int = len(MOVE_NAMES)
 
 
 def suggest(name: str, choices, n: int = 3) -> str:

@@ -10,9 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from navfusion.agents.config import ExpertConfig
-from navfusion.common import NUM_ACTIONS
+from navfusion.common import NUM_ACTIONS, NUM_VIEWS
 
-NUM_VIEWS = 8
 #: row k lists the views in the order direction k sees them (its own view first)
 _ROLLS = torch.stack([(torch.arange(NUM_VIEWS) + k) % NUM_VIEWS for k in range(NUM_VIEWS)])
 #: 1 for diagonal moves (odd k): they are √2 longer, so the shared MLP must be able to tell them apart

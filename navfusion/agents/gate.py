@@ -13,8 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from navfusion.agents.config import GateConfig
-
-NUM_VIEWS = 8
+from navfusion.common import NUM_VIEWS
 
 
 class _LocalCondConv2d(nn.Module):

@@ -14,9 +14,7 @@ import numpy as np
 import torch
 
 from navfusion.agents.types import AgentInput
-from navfusion.common import STOP_ACTION
-
-NUM_VIEWS = 8
+from navfusion.common import NUM_VIEWS, STOP_ACTION
 
 
 def rotation_steps(rng: np.random.Generator, batch: int, step: int) -> np.ndarray:
