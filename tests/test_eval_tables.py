@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from navfusion.agents.config import MemoryConfig
 from navfusion.agents.types import PolicyOutput
 from navfusion.common import TARGETS
 from navfusion.eval.backend import SceneData
@@ -51,7 +52,7 @@ class _Data:
 def _setup(single: bool):
     arrays = grid_world(seed=3)
     sd = SceneData("syn/test/0", arrays, sample_episodes(arrays, 40, seed=1))
-    ra = RealAgent(_Agent(), SimpleNamespace(uses_features=True), _Data(arrays))
+    ra = RealAgent(_Agent(), SimpleNamespace(uses_features=True, memory=MemoryConfig()), _Data(arrays))
     ra._independent_experts = lambda: single
     return ra, sd
 

@@ -5,14 +5,16 @@ Encoders: four tasks of the pretrained default zoo (``nf64``) when it is install
 randomly initialised frozen zoo-architecture networks registered for these tests (``tiny_rand0..3``,
 different seeds; features still differ per node and view).
 
-Unseen-scene margins (reach-mode success on the 2 test scenes, 200 fixed episodes; the random walk
-gets 0.24): the default budget (180 iterations, batch 96, random quarter turns of the world, seed 0)
-must beat it by the issue's 15 points (0.44 vs 0.24 measured, +0.20), and (slow) so must training
-seeds 0-3 on average, each by 10 points (+0.20 / +0.15 / +0.16 / +0.17 measured). The ``slow``
-longer run (600 iterations, feature noise) fails with its numbers until the agent generalises better:
-+0.15 measured against the issue's +30 points (3 training scenes: longer imitation memorises them).
-PPO (slow): success rises from a cold start; warm-started from an imitation checkpoint, PPO starts
-from that policy. Numbers and what was tried: docs/agents.md.
+Unseen-scene margins (reach-mode success on the 2 test scenes, 200 fixed episodes), against the
+random walk with the same action memory as the agents (recipe default, ``navfusion.agents.memory``:
+no retrying a move that collided, no stepping straight back; 0.45, 0.24 without it): the default
+budget (180 iterations, batch 96, random quarter turns of the world, seed 0) must beat it by the
+issue's 15 points (0.805 vs 0.45 measured, +0.355), and (slow) so must training seeds 0-3 on average,
+each by 10 points (+0.355 / +0.335 / +0.325 / +0.345 measured); the ``slow`` longer run (600
+iterations, batch 256, feature noise) by the issue's 30 points (0.82 vs 0.45, +0.37 measured). The
+reactive agents (memory off) scored 0.40-0.455 here: a memoryless agent retries blocked moves it
+cannot see and dithers (docs/agents.md). PPO (slow): success rises from a cold start; warm-started
+from an imitation checkpoint, PPO starts from that policy. Numbers and what was tried: docs/agents.md.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ def tiny_splits(nf_cache):
 
 #: the issue's margins over the random walk on the unseen test scenes
 ISSUE_MARGIN, ISSUE_MARGIN_LONG = 0.15, 0.30
-#: regularisers against memorising the 3 training scenes (docs/agents.md): the default budget turns
-#: the world by random quarter turns (seeds 0-3 in two view caches: worst margin +0.02 -> +0.13, mean
-#: +0.154 -> +0.19); the longer run adds feature noise instead (quarter turns hurt it: +0.115 / +0.03)
+#: regularisers against memorising the 3 training scenes (docs/agents.md, measured with reactive
+#: agents): the default budget turns the world by random quarter turns (seeds 0-3: worst margin +0.02
+#: -> +0.13); the longer run adds feature noise instead (quarter turns hurt it: +0.115 / +0.03)
 DEFAULT_AUG = {"view_rotation": 2}
 LONG_AUG = {"feature_noise": 1.0}
 

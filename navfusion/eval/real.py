@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from navfusion.agents.memory import ActionMemory
 from navfusion.common import TARGETS, cache_root
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
@@ -173,12 +174,16 @@ class RealAgent:
             mask = torch.as_tensor(np.asarray(expert_mask, bool))
         tab = self._entry(s, mask, noise_mask, noise_std, seed, experts=experts)
 
+        memory = ActionMemory.from_config(self.cfg.memory)
+
         def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
             self._fill(s, tab, nodes, targets, mask, noise_mask, noise_std, experts=experts)
             p = tab.probs[nodes, targets]
             if experts:
                 p = p[:, only_expert]
+            p = memory.filter(p, nodes, eidx)
             a = p.argmax(1) if greedy else _sample(p, rng)
+            memory.record(nodes, eidx, a)
             return PolicyStep(a, None if tab.gates is None else tab.gates[nodes, targets])
 
         return act

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from navfusion.agents.memory import ActionMemory
 from navfusion.agents.models import Agent
 from navfusion.eval.batched import HORIZON, BatchPolicy, Episodes, PolicyStep, run_batched
 from navfusion.eval.batched import NavArrays as NavArrays  # re-export for users of this module
@@ -29,9 +30,11 @@ def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.
     """A batched policy of ``agent`` in scene ``scene`` of ``data``.
 
     ``sample``: draw actions from the policy with ``rng`` (else argmax). ``oracle_beta``: each step,
-    with this probability the oracle acts instead (DAgger's mixture policy).
+    with this probability the oracle acts instead (DAgger's mixture policy). The agent's action
+    memory (``cfg.memory``) bars moves as it would in evaluation.
     """
     arrays = data.arrays[scene]
+    memory = ActionMemory.from_config(getattr(getattr(agent, "cfg", None), "memory", None))
     gen = None
     if noise > 0 and rng is not None:
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
@@ -40,11 +43,12 @@ def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.
     def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
         inp = data.inputs(np.full(len(nodes), scene), nodes, targets)
         out = agent(inp, expert_mask=expert_mask, noise=noise, generator=gen)
-        p = out.probs.double().numpy()
+        p = memory.filter(out.probs.double().numpy(), nodes, eidx)
         a = _sample(p, rng) if sample else p.argmax(1)
         if oracle_beta > 0:
             use = rng.random(len(nodes)) < oracle_beta
             a = np.where(use, arrays.oracle[targets, nodes], a)
+        memory.record(nodes, eidx, a)
         g = None if out.gate is None else out.gate.numpy()
         return PolicyStep(a, g)
 
