@@ -8,9 +8,9 @@ import pytest
 
 from navfusion.agents import load_agent_config
 from navfusion.agents.memory import ActionMemory
-from navfusion.common import NUM_ACTIONS, STOP_ACTION
+from navfusion.common import STOP_ACTION
 from navfusion.errors import ConfigError
-from navfusion.eval.batched import PolicyStep, run_batched
+from navfusion.eval.batched import random_policy, run_batched
 from navfusion.eval.synthetic import grid_world, sample_episodes
 
 UNIFORM = np.r_[np.full(8, 1 / 8), 0.0]
@@ -62,15 +62,7 @@ def test_filter_renormalises_and_an_inactive_memory_changes_nothing():
 
 
 def _random_walk(memory: ActionMemory, seed: int):
-    rng = np.random.default_rng(seed)
-
-    def act(nodes, targets, t, eidx):
-        p = memory.filter(np.tile(UNIFORM, (len(nodes), 1)), nodes, eidx)
-        a = (rng.random(len(nodes))[:, None] > np.cumsum(p, 1)).sum(1).clip(0, NUM_ACTIONS - 1)
-        memory.record(nodes, eidx, a)
-        return PolicyStep(a)
-
-    return act
+    return random_policy(seed, include_stop=False, memory=memory)
 
 
 def test_a_collided_move_is_not_retried_so_a_random_walk_collides_less_on_a_cluttered_grid():

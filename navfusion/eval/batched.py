@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from navfusion.agents.memory import ActionMemory
 from navfusion.common import NUM_ACTIONS, STOP_ACTION
 
 HORIZON = 39
@@ -239,12 +240,20 @@ def oracle_policy(arrays: NavArrays) -> BatchPolicy:
     return act
 
 
-def random_policy(seed: int = 0, include_stop: bool = True) -> BatchPolicy:
-    """A uniform random walk over the 9 actions (or the 8 moves), seeded."""
+def random_policy(seed: int = 0, include_stop: bool = True, memory: ActionMemory | None = None) -> BatchPolicy:
+    """A uniform random walk over the 9 actions (or the 8 moves), seeded; with an active ``memory``
+    (``navfusion.agents.memory``) uniform over the actions it does not bar."""
     rng = np.random.default_rng(seed)
     n = NUM_ACTIONS if include_stop else NUM_ACTIONS - 1
 
     def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
-        return PolicyStep(rng.integers(0, n, size=len(nodes)))
+        if memory is None or not memory.active:
+            return PolicyStep(rng.integers(0, n, size=len(nodes)))
+        p = np.zeros((len(nodes), NUM_ACTIONS))
+        p[:, :n] = 1.0 / n
+        p = memory.filter(p, nodes, eidx)
+        a = np.minimum((rng.random(len(nodes))[:, None] >= np.cumsum(p, 1)).sum(1), NUM_ACTIONS - 1)
+        memory.record(nodes, eidx, a)
+        return PolicyStep(a)
 
     return act

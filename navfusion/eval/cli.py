@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -24,6 +25,9 @@ def register(sub, bench) -> None:
     p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of the split")
     p.add_argument("--seed", type=int, default=0, help="seed of the policy's action sampling")
     p.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    p.add_argument("--reactive", action="store_true",
+                   help="act without the short-term action memory (the paper's reactive agent; default: the "
+                   "recipe's memory -- no retrying a collided move, no stepping straight back)")
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval-<split>)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the Markdown table")
     p.set_defaults(func=_evaluate)
@@ -78,13 +82,17 @@ def _evaluate(a) -> int:
         rc = run_config(run) if (run / "config.json").is_file() else None
         suite = suite_of_env(a.env) if a.env else (suite_of_env(rc["train"]["env"]) if rc else None)
         agent = load_run(run, suite, a.split, a.max_scenes)
+        if a.reactive:
+            from navfusion.agents.config import MemoryConfig
+
+            agent.cfg = dataclasses.replace(agent.cfg, memory=MemoryConfig(False, False))
         resolution = agent.cfg.rgb_resolution if agent.cfg.uses_rgb else 64
     ids = split_scene_ids(suite, a.split)[: a.max_scenes or None]
     cfg = SimpleNamespace(resolution=resolution, episodes_per_scene=a.episodes_per_scene)
     backend = RealBackend()
     scenes = [backend.scene(s, cfg) for s in ids]
     if special:
-        agent = _TablePolicy(a.run)
+        agent = _TablePolicy(a.run, reactive=a.reactive)
     res, scene, _ = evaluate_agent(agent, scenes, episodes_per_scene=a.episodes_per_scene, seed=a.seed,
                                    greedy=a.greedy)
     out = Path(a.out) if a.out else (Path("runs") / f"eval-{a.run}-{suite}-{a.split}" if special
@@ -107,14 +115,18 @@ class _TablePolicy:
 
     expert_names = None
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, reactive: bool = False):
         self.kind = kind
+        self.reactive = reactive
 
     def policy(self, sd, *, seed, greedy=False, **kw):
+        from navfusion.agents.memory import ActionMemory
         from navfusion.eval.batched import oracle_policy, random_policy
 
-        # Moves only, like the Random agent: stopping early can only lose.
-        return oracle_policy(sd.arrays) if self.kind == "oracle" else random_policy(seed, include_stop=False)
+        if self.kind == "oracle":
+            return oracle_policy(sd.arrays)
+        # Moves only, like the Random agent (stopping early can only lose), with the same memory.
+        return random_policy(seed, include_stop=False, memory=None if self.reactive else ActionMemory())
 
     def node_gates(self, sd, nodes, target):
         return None
