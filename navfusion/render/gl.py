@@ -296,6 +296,8 @@ class GLRenderer(Renderer):
         self._center_half = np.concatenate([self._centers, 0.5 * (hi - lo)], axis=1).T.copy()  # (6, C)
         # the three de-indexed vertices of each face
         self._corner_idx = (3 * np.arange(len(self._faces), dtype=np.uint32))[:, None] + np.arange(3, dtype=np.uint32)
+        m = 2 * camera.near  # parts this near the camera are drawn without back-face culling
+        self._part_lo, self._part_hi = self._part_box[:, 0] - m, self._part_box[:, 1] + m
         self._occ = WallOcclusion(self._verts, self._faces, scene.floor_height, scene.ceiling_height) \
             if occlusion else None
         self._seen: dict[bytes, tuple] = {}  # recent camera positions -> see _position
@@ -422,8 +424,7 @@ class GLRenderer(Renderer):
         order = np.argsort(np.einsum("ci,ci->c", d, d), kind="stable")
         if self._occ is not None and self._occ.enabled:
             order = order[~self._occ.occluded(e, self._boxes)[order]]
-        m = 2 * self.camera.near
-        near = np.all((self._part_box[:, 0] - m <= e) & (e <= self._part_box[:, 1] + m), axis=1)
+        near = np.all((self._part_lo <= e) & (e <= self._part_hi), axis=1)
         nocull = near[self._part]
         nocull[self._open_first:] = True
         keep = np.ones(len(self._faces), bool)
@@ -444,7 +445,7 @@ class GLRenderer(Renderer):
         coef = np.concatenate([planes[:, :3], np.abs(planes[:, :3])], axis=1)  # (6V, 6)
         reach = (coef @ self._center_half).reshape(V, 6, -1) >= -planes[:, 3].reshape(V, 6, 1)  # (V, 6, C)
         inside = reach.all(1)  # (V, C)
-        parts = []  # per group of views sharing a position: (views, faces, slots)
+        parts = []  # per group of views sharing a position: (faces, their views, drawn without culling)
         if (eyes == eyes[0]).all():  # the 8 views of one node
             groups = [np.arange(V)]
         else:
@@ -460,20 +461,23 @@ class GLRenderer(Renderer):
             fview = np.repeat(vs[vi], count)
             sel = keep[faces]
             faces, fview = faces[sel], fview[sel]
-            parts.append((faces, 2 * fview + nocull[faces]))
-        faces = np.concatenate([f for f, _ in parts])
-        slot = np.concatenate([s_ for _, s_ in parts])
-        order = np.argsort(slot, kind="stable")  # nearest chunk first within each slot
-        faces, fview = faces[order], slot[order]
-        # commands: per view, closed part (slot 2v) then open part (slot 2v + 1); rebucket by slot
-        slot_count = np.bincount(fview, minlength=2 * V)
-        order = np.concatenate([np.arange(V) * 2, np.arange(V) * 2 + 1])
+            parts.append((faces, fview, nocull[faces]))
+        if len(parts) == 1:
+            faces, fview, nc = parts[0]  # already by view, nearest chunk first
+        else:
+            faces, fview, nc = (np.concatenate(a) for a in zip(*parts))
+            order = np.argsort(fview, kind="stable")  # by view, nearest chunk first within a view
+            faces, fview, nc = faces[order], fview[order], nc[order]
+        # the index list holds the faces drawn with back-face culling, view by view, then the others;
+        # commands: per view, the first kind (first V commands), then the second (last V)
+        cull = ~nc
+        counts = np.concatenate([np.bincount(fview[cull], minlength=V), np.bincount(fview[nc], minlength=V)])
         cmds = np.zeros((2 * V, 5), np.uint32)
-        cmds[:, 0] = 3 * slot_count[order]
+        cmds[:, 0] = 3 * counts
         cmds[:, 1] = 1
-        slot_first = np.cumsum(slot_count) - slot_count
-        cmds[:, 2] = 3 * slot_first[order]
+        cmds[:, 2] = 3 * (np.cumsum(counts) - counts)
         cmds[:, 4] = np.concatenate([np.arange(V), np.arange(V)])  # base instance = view
+        faces = np.concatenate([faces[cull], faces[nc]])
         return self._corner_idx[faces].reshape(-1), cmds
 
     def render(self, poses: Poses, buffers: Sequence[str] = BUFFERS) -> Frames:

@@ -73,6 +73,15 @@ class WallOcclusion:
     def enabled(self) -> bool:
         return len(self.segments) > 0
 
+    def _segment_frame(self) -> tuple[np.ndarray, ...]:
+        """Per segment, what does not depend on the camera: first point (S, 2), normal (S, 2) and
+        the normal's length (S,)."""
+        if getattr(self, "_frame", None) is None:
+            edge = self.segments[:, 1] - self.segments[:, 0]
+            nrm = np.stack([-edge[:, 1], edge[:, 0]], 1)
+            self._frame = (np.ascontiguousarray(self.segments[:, 0]), nrm, np.linalg.norm(edge, axis=1))
+        return self._frame
+
     def horizon(self, eye: np.ndarray) -> np.ndarray:
         """(bins,) distance beyond which each angular bin is hidden (inf where nothing hides it).
         Bin b spans headings ``[-pi + b*w, -pi + (b+1)*w)``, ``w = 2*pi/bins``."""
@@ -80,28 +89,27 @@ class WallOcclusion:
         if not self.enabled:
             return occ
         p = self.segments - eye[None, None, :2]  # (S, 2, 2)
-        a0 = np.arctan2(p[:, 0, 1], p[:, 0, 0])
-        a1 = np.arctan2(p[:, 1, 1], p[:, 1, 0])
+        a = np.arctan2(p[..., 1], p[..., 0])  # (S, 2)
+        a0, a1 = a[:, 0], a[:, 1]
         span = (a1 - a0 + math.pi) % (2 * math.pi) - math.pi  # signed, |span| < pi
         start = np.where(span >= 0, a0, a1)
         span = np.abs(span)
-        edge = p[:, 1] - p[:, 0]
-        nrm = np.stack([-edge[:, 1], edge[:, 0]], 1)
-        c = np.einsum("si,si->s", nrm, p[:, 0])  # n . x = c on the segment's line
+        p0, nrm, elen = self._segment_frame()
+        c = nrm[:, 0] * (p0[:, 0] - eye[0]) + nrm[:, 1] * (p0[:, 1] - eye[1])  # n . x = c on the segment's line
         w = 2 * math.pi / self.bins
         # bin boundaries j0..j1 lie inside the segment's arc; bins j0..j1-1 are fully covered
         j0 = np.ceil((start + math.pi) / w - 1e-9).astype(np.int64)
         j1 = np.floor((start + span + math.pi) / w + 1e-9).astype(np.int64)
-        cnt = np.where(np.abs(c) > 1e-6 * np.linalg.norm(edge, axis=1), np.maximum(j1 - j0, 0), 0)
-        if not cnt.sum():
+        cnt = np.where(np.abs(c) > 1e-6 * elen, np.maximum(j1 - j0, 0), 0)
+        total = int(cnt.sum())
+        if not total:
             return occ
         seg = np.repeat(np.arange(len(cnt)), cnt)
-        j = j0[seg] + (np.arange(len(seg)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        jb = (j0[seg] + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))) % self.bins
         cos, sin = self._boundary_dirs()
-        jb = j % self.bins
-        n = nrm[seg]
-        t0 = c[seg] / (n[:, 0] * cos[jb] + n[:, 1] * sin[jb])
-        t1 = c[seg] / (n[:, 0] * cos[jb + 1] + n[:, 1] * sin[jb + 1])
+        n0, n1, cs = nrm[seg, 0], nrm[seg, 1], c[seg]
+        t0 = cs / (n0 * cos[jb] + n1 * sin[jb])
+        t1 = cs / (n0 * cos[jb + 1] + n1 * sin[jb + 1])
         far = np.where((t0 > 0) & (t1 > 0), np.maximum(t0, t1), np.inf)  # farthest point within the bin
         np.minimum.at(occ, jb, far)
         return occ
@@ -113,6 +121,17 @@ class WallOcclusion:
             self._dirs = (np.cos(th), np.sin(th))
         return self._dirs
 
+    def _box_rects(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Footprints (C, 4) float64 ``[x0, y0, x1, y1]`` of chunk boxes and which of them lie between
+        floor and ceiling (the only candidates), cached for the renderer's (unchanging) box array."""
+        cached = getattr(self, "_rects", None)
+        if cached is None or cached[0] is not boxes:
+            b = np.asarray(boxes, np.float64)
+            margin = 0.5
+            cached = self._rects = (boxes, np.concatenate([b[:, 0, :2], b[:, 1, :2]], 1),
+                                    (b[:, 0, 2] >= self.floor - margin) & (b[:, 1, 2] <= self.ceiling + margin))
+        return cached[1], cached[2]
+
     def occluded(self, eye: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(C,) bool: chunk boxes (C, 2, 3) certainly hidden from camera position ``eye`` (3,)."""
         C = len(boxes)
@@ -120,21 +139,20 @@ class WallOcclusion:
         if not self.enabled or not (self.floor < eye[2] < self.ceiling) or not C:
             return hidden
         occ = self.horizon(eye)
-        if not np.isfinite(occ).any():
+        near = float(occ.min())
+        if not math.isfinite(near):
             return hidden
-        margin = 0.5
+        rects, between = self._box_rects(boxes)
         # each chunk's footprint is its box's rectangle: exact angular extent (from its corners) and
         # nearest distance; a camera inside a rectangle never culls it
-        boxes = np.asarray(boxes, np.float64)
-        lo, hi = boxes[:, 0, :2] - eye[None, :2], boxes[:, 1, :2] - eye[None, :2]
-        gap = np.maximum(np.maximum(lo, -hi), 0.0)
+        rel = rects - np.array([eye[0], eye[1], eye[0], eye[1]])  # (C, 4): lo - eye, hi - eye
+        gap = np.maximum(np.maximum(rel[:, :2], -rel[:, 2:]), 0.0)
         d = np.hypot(gap[:, 0], gap[:, 1])
         # nearer than every occluder: certainly not hidden
-        cand = np.flatnonzero((boxes[:, 0, 2] >= self.floor - margin) & (boxes[:, 1, 2] <= self.ceiling + margin)
-                              & (d > max(1e-3, float(occ.min()))))
-        lo, hi, d = lo[cand], hi[cand], d[cand]
-        corners = np.stack([lo, np.stack([hi[:, 0], lo[:, 1]], 1), hi, np.stack([lo[:, 0], hi[:, 1]], 1)], 1)
-        ang = np.arctan2(corners[..., 1], corners[..., 0])  # (C, 4)
+        cand = np.flatnonzero(between & (d > max(1e-3, near)))
+        r = rel[cand]
+        # corners lo, (hi.x, lo.y), hi, (lo.x, hi.y)
+        ang = np.arctan2(r[:, [1, 1, 3, 3]], r[:, [0, 2, 2, 0]])  # (C', 4)
         rel = ang - ang[:, :1]  # headings relative to corner 0, wrapped to [-pi, pi] (span < pi)
         rel -= np.where(rel > math.pi, 2 * math.pi, 0.0)
         rel += np.where(rel < -math.pi, 2 * math.pi, 0.0)
@@ -144,7 +162,7 @@ class WallOcclusion:
         b0, n = _angular_bins(start, rel.max(1) - rmin, self.bins)
         # range maximum of the horizon over each chunk's bins (sparse table over the doubled circle)
         far = _range_max(np.concatenate([occ, occ]), b0, n)
-        hidden[cand[far < d]] = True
+        hidden[cand[far < d[cand]]] = True
         return hidden
 
 
