@@ -15,6 +15,13 @@ def test_rollout_oracle_and_random(tiny_worlds, capsys, tmp_path):
     assert out["success"] == 1.0 and out["spl"] == 1.0 and gif.stat().st_size > 1000
     assert main(["rollout", "--env", "NavFusion/OctoNav-tiny-v0", "--agent", "random", "--episodes", "10"]) == 0
     assert "random on NavFusion/OctoNav-tiny-v0: 10 episodes, success" in capsys.readouterr().out
+    runs = []
+    for extra in ([], ["--reactive"]):
+        assert main(["rollout", "--env", "NavFusion/OctoNav-tiny-v0", "--agent", "random", "--episodes", "10",
+                     "--json", *extra]) == 0
+        runs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert runs[0] != runs[1]  # the action memory changes the walk (its effect: test_agents_memory.py)
+    assert all(0 <= r["success"] <= 1 and r["episodes"] == 10 for r in runs)
 
 
 def test_rollout_unknown_env_suggests(capsys):

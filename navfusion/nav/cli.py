@@ -13,7 +13,10 @@ from navfusion.errors import NavFusionError
 def register(sub, bench) -> None:
     p = sub.add_parser("rollout", help="run the oracle or a random agent in an environment and report success/SPL")
     p.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help="environment id (NavFusion/OctoNav-<suite>-v0)")
-    p.add_argument("--agent", choices=("oracle", "random"), default="oracle")
+    p.add_argument("--agent", choices=("oracle", "random"), default="oracle",
+                   help="the shortest-path oracle, or the random walk over the 8 moves with the agents' action "
+                   "memory (no retrying a collided move, no stepping straight back), like the `random` agent")
+    p.add_argument("--reactive", action="store_true", help="random walk without the action memory")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--split", default=None, help="suite split (default: the id's, 'train')")
     p.add_argument("--success-mode", choices=("reach", "stop"), default=None)
@@ -37,7 +40,9 @@ def register(sub, bench) -> None:
 
 def _rollout(args: argparse.Namespace) -> int:
     import navfusion  # noqa: F401
+    from navfusion.agents.memory import ActionMemory
     from navfusion.env import make
+    from navfusion.eval.batched import random_policy
 
     if args.episodes < 1:
         raise NavFusionError(f"--episodes={args.episodes}: must be >= 1")
@@ -51,13 +56,16 @@ def _rollout(args: argparse.Namespace) -> int:
     if args.gif:
         kw["render_mode"] = "rgb_array"
     env = make(args.env, **kw)
-    rng = np.random.default_rng(args.seed)
+    walk = random_policy(args.seed, include_stop=False, memory=ActionMemory(not args.reactive, not args.reactive))
     frames, results = [], []
     obs, info = env.reset(seed=args.seed)
     if args.gif:
         frames.append(env.render())
     while len(results) < args.episodes:
-        a = info["oracle_action"] if args.agent == "oracle" else int(rng.integers(9))
+        if args.agent == "oracle":
+            a = info["oracle_action"]
+        else:  # the walk's memory tells episodes apart by their index
+            a = int(walk(np.array([info["node"]]), np.zeros(1, np.int64), 0, np.array([len(results)])).actions[0])
         obs, r, term, trunc, info = env.step(a)
         if args.gif and not results:
             frames.append(env.render())
