@@ -46,9 +46,9 @@ class ActionMemory:
         self._back = np.zeros(0, np.int64)      # (E,) reverse of the last successful move, -1 if none
 
     @classmethod
-    def from_config(cls, cfg: MemoryConfig | None) -> ActionMemory:
-        """The memory a recipe's ``memory:`` section asks for (``None``: the defaults)."""
-        return cls() if cfg is None else cls(cfg.avoid_collided, cfg.avoid_backtrack)
+    def from_config(cls, cfg: MemoryConfig) -> ActionMemory:
+        """The memory a recipe's ``memory:`` section asks for."""
+        return cls(cfg.avoid_collided, cfg.avoid_backtrack)
 
     @property
     def active(self) -> bool:

@@ -228,6 +228,13 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
     )
 
 
+def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One categorical draw per row of ``probs`` (B, A) from ``rng`` (inverse CDF): (B,) int."""
+    c = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs))[:, None] * c[:, -1:]
+    return np.minimum((u >= c).sum(1), probs.shape[1] - 1)
+
+
 # ----------------------------------------------------------------------------- model-free policies
 
 def oracle_policy(arrays: NavArrays) -> BatchPolicy:
@@ -251,8 +258,7 @@ def random_policy(seed: int = 0, include_stop: bool = True, memory: ActionMemory
             return PolicyStep(rng.integers(0, n, size=len(nodes)))
         p = np.zeros((len(nodes), NUM_ACTIONS))
         p[:, :n] = 1.0 / n
-        p = memory.filter(p, nodes, eidx)
-        a = np.minimum((rng.random(len(nodes))[:, None] >= np.cumsum(p, 1)).sum(1), NUM_ACTIONS - 1)
+        a = sample_actions(memory.filter(p, nodes, eidx), rng)
         memory.record(nodes, eidx, a)
         return PolicyStep(a)
 

@@ -18,7 +18,7 @@ from navfusion.agents.memory import ActionMemory
 from navfusion.common import TARGETS, cache_root
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
-from navfusion.eval.batched import PolicyStep
+from navfusion.eval.batched import PolicyStep, sample_actions
 
 #: Evaluation episodes are NAV's fixed sets with this seed (the same files every run reads).
 EPISODE_SEED = 0
@@ -28,12 +28,6 @@ CHUNK = 256
 
 def env_id(suite: str) -> str:
     return f"NavFusion/OctoNav-{suite}-v0"
-
-
-def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    c = np.cumsum(probs, axis=1)
-    u = rng.random(len(probs))[:, None] * c[:, -1:]
-    return np.minimum((u >= c).sum(1), probs.shape[1] - 1)
 
 
 def openness_of(world) -> np.ndarray:
@@ -182,7 +176,7 @@ class RealAgent:
             if experts:
                 p = p[:, only_expert]
             p = memory.filter(p, nodes, eidx)
-            a = p.argmax(1) if greedy else _sample(p, rng)
+            a = p.argmax(1) if greedy else sample_actions(p, rng)
             memory.record(nodes, eidx, a)
             return PolicyStep(a, None if tab.gates is None else tab.gates[nodes, targets])
 

@@ -11,18 +11,11 @@ import torch
 
 from navfusion.agents.memory import ActionMemory
 from navfusion.agents.models import Agent
-from navfusion.eval.batched import HORIZON, BatchPolicy, Episodes, PolicyStep, run_batched
+from navfusion.eval.batched import HORIZON, BatchPolicy, Episodes, PolicyStep, run_batched, sample_actions
 from navfusion.eval.batched import NavArrays as NavArrays  # re-export for users of this module
 from navfusion.train.data import NavData
 
 MIN_DISTANCE, MAX_DISTANCE = 6, 32
-
-
-def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One categorical draw per row of ``probs`` (B, A) from ``rng`` (inverse CDF)."""
-    c = np.cumsum(probs, axis=1)
-    u = rng.random(len(probs))[:, None] * c[:, -1:]
-    return np.minimum((u >= c).sum(1), probs.shape[1] - 1)
 
 
 def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.random.Generator | None = None,
@@ -34,7 +27,7 @@ def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.
     memory (``cfg.memory``) bars moves as it would in evaluation.
     """
     arrays = data.arrays[scene]
-    memory = ActionMemory.from_config(getattr(getattr(agent, "cfg", None), "memory", None))
+    memory = ActionMemory.from_config(agent.cfg.memory)
     gen = None
     if noise > 0 and rng is not None:
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
@@ -44,7 +37,7 @@ def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.
         inp = data.inputs(np.full(len(nodes), scene), nodes, targets)
         out = agent(inp, expert_mask=expert_mask, noise=noise, generator=gen)
         p = memory.filter(out.probs.double().numpy(), nodes, eidx)
-        a = _sample(p, rng) if sample else p.argmax(1)
+        a = sample_actions(p, rng) if sample else p.argmax(1)
         if oracle_beta > 0:
             use = rng.random(len(nodes)) < oracle_beta
             a = np.where(use, arrays.oracle[targets, nodes], a)
