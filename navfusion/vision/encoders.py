@@ -35,6 +35,9 @@ from navfusion.config import check
 NORMALIZATION: dict[str, list[float]] = {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
 
 
+OUT_NORMS: tuple[str, ...] = ("channel", "layer")
+
+
 @dataclass(frozen=True)
 class EncoderArch:
     """Architecture of one zoo encoder (a small ResNet with GroupNorm).
@@ -46,6 +49,11 @@ class EncoderArch:
         width: channels after the stem; doubled every stage up to ``max_width``.
         max_width: channel cap.
         blocks: residual blocks per stage (>= 1).
+        out_norm: normalisation of the output features: ``channel`` (parameter-free GroupNorm with
+            one group per channel, as Taskonomy's encoders end: each channel's mean and scale over
+            the map are removed, so absolute levels -- how far the wall is -- survive only in
+            spatial patterns) or ``layer`` (one group over all channels: only the map's overall
+            mean and scale are removed).
     """
 
     input_size: int = 64
@@ -54,11 +62,13 @@ class EncoderArch:
     width: int = 16
     max_width: int = 64
     blocks: int = 1
+    out_norm: str = "channel"
 
     def __post_init__(self) -> None:
         for f in ("input_size", "out_channels", "out_size", "width", "max_width", "blocks"):
             v = getattr(self, f)
             check(isinstance(v, (int, np.integer)) and v >= 1, f"arch.{f}", v, "a positive integer")
+        check(self.out_norm in OUT_NORMS, "arch.out_norm", self.out_norm, f"one of {', '.join(OUT_NORMS)}")
         ratio = self.input_size / self.out_size
         check(ratio >= 2 and float(ratio).is_integer() and (int(ratio) & (int(ratio) - 1)) == 0,
               "arch.input_size/out_size", (self.input_size, self.out_size),
@@ -73,7 +83,10 @@ class EncoderArch:
         return (self.out_channels, self.out_size, self.out_size)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["out_norm"] == "channel":  # the original layout: zoos trained before the field existed keep their keys
+            d.pop("out_norm")
+        return d
 
 
 def _gn(ch: int) -> nn.GroupNorm:
@@ -127,7 +140,8 @@ class ZooEncoder(nn.Module):
                 cin = cout
         self.stages = nn.Sequential(*stages)
         self.compress = nn.Conv2d(cin, arch.out_channels, 3, 1, 1, bias=True)
-        self.out_norm = nn.GroupNorm(arch.out_channels, arch.out_channels, affine=False)
+        groups = arch.out_channels if arch.out_norm == "channel" else 1
+        self.out_norm = nn.GroupNorm(groups, arch.out_channels, affine=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out_norm(self.compress(self.stages(self.stem(x))))

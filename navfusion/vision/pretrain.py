@@ -85,6 +85,9 @@ class PretrainConfig:
         init_from: ``{task: source task}``: start the task's encoder from the source task's trained
             encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
             scratch on few scenes); the source is trained first.
+        amp: ``none`` (float32) or ``bf16``: forward and backward under bfloat16 autocast (float32
+            master weights and loss); about 2x faster convolutions on CPUs with AVX-512 BF16.
+        workers: processes rendering the dataset (one scene each); does not change the data.
     """
 
     zoo: str = "nf64"
@@ -111,6 +114,8 @@ class PretrainConfig:
     task_heads: dict[str, str] = field(default_factory=dict)
     init_from: dict[str, str] = field(default_factory=dict)
     balanced_loss: list[str] = field(default_factory=list)
+    amp: str = "none"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.arch, dict):
@@ -126,7 +131,8 @@ class PretrainConfig:
               "cache_dense_size", self.cache_dense_size, "a divisor of image_size")
         check(1 <= self.dense_size <= self.cache_dense_size and self.cache_dense_size % self.dense_size == 0,
               "dense_size", self.dense_size, f"a divisor of cache_dense_size ({self.cache_dense_size})")
-        for f in ("steps", "batch_size", "ckpt_every", "threads"):
+        check(self.amp in ("none", "bf16"), "amp", self.amp, "'none' or 'bf16'")
+        for f in ("steps", "batch_size", "ckpt_every", "threads", "workers"):
             check(getattr(self, f) >= 1, f, getattr(self, f), ">= 1")
         check(self.lr > 0, "lr", self.lr, "> 0")
         if self.tasks is not None:
@@ -162,8 +168,13 @@ class PretrainConfig:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
         # per-task settings enter only their own task's key (changing one leaves the others trained)
-        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss"):
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss",
+                  "workers"):
             d.pop(k)
+        # fields added later enter the key only when set, so zoos trained before them keep their keys
+        if d["amp"] == "none":
+            d.pop("amp")
+        d["arch"] = self.arch.to_json()
         if task in self.balanced_loss:
             d["balanced_loss"] = True
         if task in self.init_from:
@@ -327,9 +338,26 @@ def build_dataset(cfg: PretrainConfig, scene_ids: Sequence[str], progress: bool 
     d.mkdir(parents=True, exist_ok=True)
     atomic_write_json(d / "config.json", cfg.data_key())
     todo = [s for s in scene_ids if not (d / f"{SceneId.parse(s).slug}.npz").is_file()]
-    for s in tqdm(todo, desc="render pretrain data", unit="scene", disable=not progress or not todo):
-        atomic_save_npz(d / f"{SceneId.parse(s).slug}.npz", **render_scene_data(s, cfg))
+    bar = tqdm(total=len(todo), desc="render pretrain data", unit="scene", disable=not progress or not todo)
+    if cfg.workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn: a forked child would inherit a GL context (EGL hangs after fork)
+        with ProcessPoolExecutor(min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+            for f in as_completed([ex.submit(_render_to_file, s, cfg, d) for s in todo]):
+                f.result()
+                bar.update()
+    else:
+        for s in todo:
+            _render_to_file(s, cfg, d)
+            bar.update()
+    bar.close()
     return d
+
+
+def _render_to_file(scene_id: str, cfg: PretrainConfig, d: Path) -> None:
+    atomic_save_npz(d / f"{SceneId.parse(scene_id).slug}.npz", **render_scene_data(scene_id, cfg))
 
 
 @dataclass
@@ -732,7 +760,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         mask = None if train.mask is None else torch.from_numpy(train.mask[idx]).to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step, steps)
-        loss = task_loss(spec, net(x), tgt, mask, class_weight)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            out = net(x)
+        loss = task_loss(spec, out.float(), tgt, mask, class_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
