@@ -1,0 +1,448 @@
+"""Verdicts on the paper's findings, each with the statistic it rests on.
+
+Every statistic comes with a percentile-bootstrap 95% interval from a *hierarchical* bootstrap:
+resample the test scenes with replacement, then the episodes (or graph nodes) within each drawn
+scene. Scenes are the unit the findings generalise over, so an interval that resampled episodes
+alone would be far too narrow when there are few scenes. Comparisons of agents are *paired*: every
+agent runs the same fixed episodes (same scenes, starts and targets), so per-episode differences
+cancel the episodes' difficulty. Training seeds are pooled by averaging each episode's outcome over
+seeds (with 3 seeds there is too little to resample; the per-seed differences are reported next to
+the pooled one).
+
+Verdict rule (``verdict``): the interval excludes 0 on the paper's side -> ``reproduced``; excludes 0
+on the other side -> ``contradicted``; otherwise ``inconclusive``. A finding whose data the recipe
+did not produce is ``not measured``.
+
+The seven findings (``FINDINGS``): (1) fusion > ResNet; (2) action fusion > Concat; (3) fusion >
+every single expert; (4) 3D and semantic experts strongest, vanishing point / pose weakest; (5) the
+gate is situational (3D group heavier in narrow places, semantic heavier in open ones); (6) action-
+level fusion degrades less than feature-level fusion as representations are dropped or noised;
+(7) the affinity regulariser helps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats as _st
+
+from navfusion.errors import NavFusionError
+
+REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "contradicted", "inconclusive", "not measured"
+
+#: Finding 4's expected tiers: 2 = strongest (3D and semantic groups), 0 = weakest (vanishing point
+#: and camera pose), 1 = the rest.
+WEAKEST_TASKS: frozenset[str] = frozenset({"vanishing_point", "egomotion", "fixated_pose", "nonfixated_pose"})
+STRONGEST_GROUPS: frozenset[str] = frozenset({"3d", "semantic"})
+
+#: The paper's method (Table 1, "ours": action-level fusion with the affinity regulariser) and its
+#: fallback; fixed here, before any result is seen, so no choice is made on the test split.
+FUSION_KEYS: tuple[str, ...] = ("action_fusion_affinity", "action_fusion")
+
+
+def verdict(lo: float, hi: float, direction: int = 1) -> str:
+    """``reproduced`` / ``contradicted`` / ``inconclusive`` from an interval and the paper's sign."""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE
+    lo, hi = (lo, hi) if direction > 0 else (-hi, -lo)
+    if lo > 0:
+        return REPRODUCED
+    if hi < 0:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
+# ----------------------------------------------------------------------------- the bootstrap
+
+def hierarchical_weights(group: np.ndarray, n_boot: int, seed: int = 0, chunk: int = 256) -> Iterator[np.ndarray]:
+    """Bootstrap draws as multiplicity weights, ``chunk`` draws at a time: (b, E) float arrays.
+
+    One draw picks ``G`` groups (scenes) with replacement out of the ``G`` in ``group`` (E,), then,
+    for a group picked ``m`` times, ``m`` resamples of its ``n`` members (episodes) with replacement;
+    the weight of an item is how often it was drawn. ``m`` resamples of ``n`` summed are one
+    multinomial of ``m·n`` over the group, which is how it is drawn here.
+    """
+    g = np.asarray(group)
+    names, inv = np.unique(g, return_inverse=True)
+    members = [np.flatnonzero(inv == j) for j in range(len(names))]
+    rng = np.random.default_rng(seed)
+    G, E = len(names), len(g)
+    for s in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - s)
+        picks = rng.integers(0, G, size=(b, G))
+        times = np.stack([(picks == j).sum(1) for j in range(G)], 1)  # (b, G)
+        w = np.zeros((b, E))
+        for j, idx in enumerate(members):
+            n = len(idx)
+            w[:, idx] = rng.multinomial(times[:, j] * n, np.full(n, 1.0 / n))
+        yield w
+
+
+def _ci(draws: np.ndarray, level: float) -> tuple[float, float]:
+    d = np.asarray(draws, np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return (math.nan, math.nan)
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(d, [a, 1.0 - a])
+    return (float(lo), float(hi))
+
+
+def _wmean(w: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Weighted means of the rows of ``v`` (..., E) under draws ``w`` (b, E): (b, ...)."""
+    tot = w.sum(1)
+    return np.einsum("be,...e->b...", w, v) / tot.reshape((-1,) + (1,) * (v.ndim - 1))
+
+
+@dataclass
+class Stat:
+    """A statistic with its bootstrap interval and what it is."""
+
+    name: str
+    estimate: float
+    ci: tuple[float, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, scene: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                      level: float = 0.95) -> Stat:
+    """Mean of ``a - b`` over the same episodes, seeds pooled.
+
+    Args:
+        a, b: (S_a, E) and (S_b, E) per-seed per-episode outcomes (e.g. success 0/1) of two agents
+            on the same E episodes (a (E,) array is one seed).
+        scene: (E,) scene of each episode (the bootstrap's first level).
+    Returns:
+        the pooled difference, its interval, and ``per_seed`` differences when the seed counts match.
+    """
+    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    if a.shape[1] != b.shape[1] or a.shape[1] != len(scene):
+        raise NavFusionError(f"paired difference: {a.shape[1]} vs {b.shape[1]} episodes ({len(scene)} scene labels); "
+                             "the agents were not evaluated on the same episodes")
+    d = a.mean(0) - b.mean(0)
+    draws = np.concatenate([_wmean(w, d) for w in hierarchical_weights(scene, n_boot, seed)])
+    extra: dict[str, Any] = {"a": float(a.mean()), "b": float(b.mean()), "episodes": int(d.size),
+                             "scenes": len(set(np.asarray(scene).tolist())), "seeds": [a.shape[0], b.shape[0]]}
+    if a.shape[0] == b.shape[0]:
+        extra["per_seed"] = [float(x) for x in (a - b).mean(1)]
+    return Stat("paired difference in success", float(d.mean()), _ci(draws, level), extra)
+
+
+def margin_over_best(a: np.ndarray, others: np.ndarray, names: list[str], scene: np.ndarray,
+                     n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Stat:
+    """``a`` minus the best of ``others``, the best re-chosen in every bootstrap draw.
+
+    Args:
+        a: (S, E) per-seed outcomes of one agent; others: (K, S', E) those of K competitors.
+    Choosing the best competitor inside each draw keeps the interval honest about the choice (a
+    best picked once on the full data would be favoured by its own luck).
+    """
+    a = np.atleast_2d(np.asarray(a, np.float64)).mean(0)
+    o = np.asarray(others, np.float64)
+    o = o.mean(1) if o.ndim == 3 else o  # (K, E)
+    if o.shape[-1] != a.size:
+        raise NavFusionError("margin over the best: the agents were not evaluated on the same episodes")
+    point = a.mean() - o.mean(1)
+    best = int(np.argmax(o.mean(1)))
+    draws = []
+    for w in hierarchical_weights(scene, n_boot, seed):
+        draws.append(_wmean(w, a) - _wmean(w, o).max(1))
+    extra = {"best": names[best], "best_success": float(o[best].mean()), "success": float(a.mean()),
+             "margins": {n: float(m) for n, m in zip(names, point)}}
+    return Stat("paired difference in success to the strongest single expert", float(point.min()),
+                _ci(np.concatenate(draws), level), extra)
+
+
+def expected_tier(name: str) -> int:
+    """Finding 4's expected tier of a representation (see :data:`WEAKEST_TASKS`)."""
+    from navfusion.viz.plots import group_of
+
+    task = name.rsplit("/", 1)[-1]
+    if task in WEAKEST_TASKS:
+        return 0
+    return 2 if group_of(task) in STRONGEST_GROUPS else 1
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of ``x`` (b, K) with ``y`` (K,) (ties get average ranks)."""
+    rx = _st.rankdata(x, axis=1)
+    ry = _st.rankdata(y)
+    rx = rx - rx.mean(1, keepdims=True)
+    ry = ry - ry.mean()
+    den = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rx * ry).sum(1) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def rank_agreement(success: np.ndarray, tiers: np.ndarray, scene: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                   level: float = 0.95) -> Stat:
+    """Spearman correlation between K experts' success (K, E) (or (K, S, E)) and their expected tiers (K,)."""
+    s = np.asarray(success, np.float64)
+    s = s.mean(1) if s.ndim == 3 else s
+    t = np.asarray(tiers, np.float64)
+    point = float(_spearman_rows(s.mean(1)[None], t)[0])
+    draws = np.concatenate([_spearman_rows(_wmean(w, s), t) for w in hierarchical_weights(scene, n_boot, seed)])
+    return Stat("Spearman rank correlation of single-expert success with the expected tiers", point,
+                _ci(draws, level), {"experts": int(s.shape[0])})
+
+
+def _wpearson(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    mx, my = _wmean(w, x), _wmean(w, y)
+    cov = _wmean(w, x * y) - mx * my
+    vx, vy = _wmean(w, x * x) - mx ** 2, _wmean(w, y * y) - my ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.sqrt(np.clip(vx, 0, None) * np.clip(vy, 0, None))
+
+
+def correlation(x: np.ndarray, y: np.ndarray, group: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                level: float = 0.95) -> Stat:
+    """Pearson correlation of ``x`` and ``y`` (N,) with a hierarchical interval (groups, then items)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w1 = np.ones((1, x.size))
+    point = float(_wpearson(w1, x, y)[0])
+    draws = np.concatenate([_wpearson(w, x, y) for w in hierarchical_weights(group, n_boot, seed)])
+    return Stat("Pearson correlation", point, _ci(draws, level), {"n": int(x.size)})
+
+
+def _slopes(means: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of (b, P) curves over ``shares`` (P,)."""
+    xc = shares - shares.mean()
+    return (means - means.mean(-1, keepdims=True)) @ xc / (xc @ xc)
+
+
+def slope_difference(a: np.ndarray, b: np.ndarray, shares: np.ndarray, scene: np.ndarray, n_boot: int = 2000,
+                     seed: int = 0, level: float = 0.95) -> Stat:
+    """Slope of ``a``'s success over the share of corrupted representations minus ``b``'s.
+
+    Args:
+        a, b: (M, P, E) outcomes of two agents for M corruption modes (or (P, E) for one) at P shares,
+            every point on the same E episodes; the statistic averages the M modes' differences.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = (a[None], b[None]) if a.ndim == 2 else (a, b)
+    x = np.asarray(shares, np.float64)
+    if len(x) < 2 or a.shape != b.shape or a.shape[1] != len(x):
+        raise NavFusionError(f"slope difference: curves of shape {a.shape} and {b.shape} over {len(x)} shares")
+    pa, pb = _slopes(a.mean(-1), x), _slopes(b.mean(-1), x)  # (M,)
+    draws = []
+    for w in hierarchical_weights(scene, n_boot, seed):
+        draws.append((_slopes(_wmean(w, a), x) - _slopes(_wmean(w, b), x)).mean(-1))
+    return Stat("slope difference (success per unit share corrupted)", float((pa - pb).mean()),
+                _ci(np.concatenate(draws), level), {"slope_a": pa.tolist(), "slope_b": pb.tolist()})
+
+
+# ----------------------------------------------------------------------------- the seven findings
+
+@dataclass
+class Finding:
+    """One row of the verdict table (``findings.json``)."""
+
+    id: int
+    claim: str
+    statistic: str
+    estimate: float | None
+    ci: list[float] | None
+    direction: str
+    verdict: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        """Markdown/HTML table cells: #, claim, statistic, estimate [CI], verdict."""
+        if self.estimate is None or self.ci is None:
+            est = "—"
+        else:
+            est = f"{self.estimate:+.3f} [{self.ci[0]:+.3f}, {self.ci[1]:+.3f}]"
+        return [str(self.id), self.claim, self.statistic, est, self.verdict]
+
+
+HEADER = ["#", "Paper's finding", "Statistic (paper's direction)", "Estimate [95% CI]", "Verdict"]
+
+
+def _finding(i: int, claim: str, stat: Stat | None, what: str, direction: int = 1, note: str = "",
+             why_missing: str = "") -> Finding:
+    dirn = "> 0" if direction > 0 else "< 0"
+    if stat is None:
+        return Finding(i, claim, what, None, None, dirn, NOT_MEASURED, note=why_missing or note)
+    return Finding(i, claim, what, stat.estimate, list(stat.ci), dirn, verdict(*stat.ci, direction),
+                   detail=stat.extra, note=note)
+
+
+def _load(d: Path) -> dict[str, np.ndarray]:
+    p = d / "episodes.npz"
+    if not p.is_file():
+        raise FileNotFoundError(p)
+    with np.load(p) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _stack(runs: list[dict[str, np.ndarray]], where: str, ref: dict[str, np.ndarray] | None = None,
+           col: str = "success_reach") -> np.ndarray:
+    """(S, E) outcomes of runs checked to cover the same episodes as ``ref`` (or the first run)."""
+    ref = ref or runs[0]
+    for r in runs:
+        same = all(len(r[k]) == len(ref[k]) and np.array_equal(r[k], ref[k]) for k in ("scene", "start", "target"))
+        if not same:
+            raise NavFusionError(f"{where}: episodes differ from the reference's (scene, start, target); "
+                                 "paired comparisons need the same episodes")
+    return np.stack([np.asarray(r[col], np.float64) for r in runs])
+
+
+class _Results:
+    """Per-episode results of a finished reproduction folder, loaded on demand."""
+
+    def __init__(self, out: Path, cfg):
+        self.out, self.cfg = out, cfg
+        self._cache: dict[str, list[dict[str, np.ndarray]]] = {}
+
+    def agent(self, key: str) -> list[dict[str, np.ndarray]] | None:
+        if key not in self.cfg.agents:
+            return None
+        if key not in self._cache:
+            self._cache[key] = [_load(self.out / "eval" / f"{key}-s{s}") for s in self.cfg.seeds]
+        return self._cache[key]
+
+    def fusion_key(self) -> str | None:
+        return next((k for k in FUSION_KEYS if k in self.cfg.agents), None)
+
+
+def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int = 0) -> list[Finding]:
+    """The seven findings of a finished reproduction in ``out`` (read from its saved results).
+
+    ``cfg`` is its :class:`~navfusion.eval.recipe.ReproduceConfig`; ``n_boot`` defaults to its
+    ``bootstrap``. Deterministic for a given ``seed``.
+    """
+    out = Path(out)
+    nb = int(n_boot or cfg.bootstrap)
+    R = _Results(out, cfg)
+    res: list[Finding] = []
+    fkey = R.fusion_key()
+
+    def pair(i: int, claim: str, a_key: str | None, b_key: str, note: str = "") -> Finding:
+        what = f"paired success difference {a_key or '?'} − {b_key}"
+        if a_key is None or a_key not in cfg.agents or b_key not in cfg.agents:
+            return _finding(i, claim, None, what, why_missing=f"the recipe has no {a_key or 'fusion'} or {b_key} agent")
+        a, b = R.agent(a_key), R.agent(b_key)
+        A = _stack(a, f"finding {i}: {a_key}")
+        B = _stack(b, f"finding {i}: {b_key}", ref=a[0])
+        return _finding(i, claim, paired_difference(A, B, a[0]["scene"], nb, seed), what, note=note)
+
+    res.append(pair(1, "fusion beats ResNet", fkey, "resnet"))
+    res.append(pair(2, "action-level fusion beats Concat", "action_fusion", "concat"))
+
+    # ---------------------------------------------------------------- 3 and 4: single experts
+    se = cfg.single_experts
+    names: list[str] = []
+    single = None
+    if se is not None:
+        d0 = out / "eval" / f"single_experts-s{cfg.seeds[0]}"
+        names = json.loads((d0 / "experts.json").read_text())
+        single = {n: [_load(out / "eval" / f"single_experts-s{s}" / n) for s in cfg.seeds] for n in names}
+    what3 = f"paired success difference {fkey or 'fusion'} − strongest single expert (re-chosen per draw)"
+    if single and fkey:
+        a = R.agent(fkey)
+        A = _stack(a, f"finding 3: {fkey}")
+        O = np.stack([_stack(single[n], f"finding 3: single expert {n}", ref=a[0]) for n in names])
+        res.append(_finding(3, "fusion beats every single expert", margin_over_best(A, O, names, a[0]["scene"], nb,
+                                                                                     seed), what3))
+    else:
+        res.append(_finding(3, "fusion beats every single expert", None, what3,
+                            why_missing="the recipe has no single_experts or no fusion agent"))
+    what4 = "Spearman ρ of single-expert success with tiers (3D/semantic 2, vanishing point/pose 0, rest 1)"
+    if single:
+        tiers = np.array([expected_tier(n) for n in names])
+        if len(set(tiers.tolist())) < 2:
+            res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", None, what4,
+                                why_missing="the single experts cover only one tier"))
+        else:
+            ref = single[names[0]][0]
+            S = np.stack([_stack(single[n], f"finding 4: {n}", ref=ref) for n in names])
+            st = rank_agreement(S, tiers, ref["scene"], nb, seed)
+            st.extra["tiers"] = {n: int(t) for n, t in zip(names, tiers)}
+            res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", st, what4))
+    else:
+        res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", None, what4,
+                            why_missing="the recipe has no single_experts"))
+
+    # ---------------------------------------------------------------- 5: situational gate
+    what5 = "Pearson r of openness with semantic − 3D group gate weight, per node"
+    claim5 = "gate is situational: 3D heavier in narrow places, semantic heavier in open ones"
+    nodes = out / "situational" / "nodes.npz"
+    if cfg.situational is not None and nodes.is_file():
+        with np.load(nodes) as z:
+            node = {k: z[k] for k in z.files}
+        if "w_3d" in node and "w_semantic" in node:
+            st = correlation(node["openness"], node["w_semantic"] - node["w_3d"], node["scene"], nb, seed)
+            for g in ("3d", "semantic"):
+                st.extra[f"r_{g}"] = float(_wpearson(np.ones((1, node["openness"].size)), node["openness"],
+                                                     node[f"w_{g}"])[0])
+            st.extra["agent"] = cfg.situational.agent
+            res.append(_finding(5, claim5, st, what5,
+                                note=f"{cfg.situational.agent}, seed {cfg.seeds[0]}; neighbouring nodes are "
+                                "correlated, so resampling nodes within a scene makes the interval optimistic"))
+        else:
+            res.append(_finding(5, claim5, None, what5, why_missing="the gated agent has no 3D or no semantic expert"))
+    else:
+        res.append(_finding(5, claim5, None, what5, why_missing="no situational analysis with per-node data"))
+
+    # ---------------------------------------------------------------- 6: robustness
+    what6 = "slope of success vs share corrupted: action − feature fusion (drop and noise averaged)"
+    claim6 = "action-level fusion degrades less than feature-level fusion"
+    rc = cfg.robustness
+    if rc is not None and {"action_fusion", "feature_fusion"} <= set(rc.agents) and len(rc.shares) >= 2:
+        curves = {}
+        ref = None
+        for key in ("action_fusion", "feature_fusion"):
+            per_mode = []
+            for mode in rc.modes:
+                pts = [_load(out / "robustness" / key / f"{mode}-{s:g}") for s in rc.shares]
+                ref = ref or pts[0]
+                per_mode.append(_stack(pts, f"finding 6: {key} {mode}", ref=ref))
+            curves[key] = np.stack(per_mode)  # (M, P, E)
+        st = slope_difference(curves["action_fusion"], curves["feature_fusion"], np.asarray(rc.shares, float),
+                              ref["scene"], nb, seed)
+        st.extra["modes"] = list(rc.modes)
+        res.append(_finding(6, claim6, st, what6, note=f"seed-{cfg.seeds[0]} models"))
+    else:
+        res.append(_finding(6, claim6, None, what6,
+                            why_missing="robustness needs action_fusion and feature_fusion at ≥ 2 shares"))
+
+    res.append(pair(7, "the affinity regulariser helps", "action_fusion_affinity", "action_fusion"))
+    return res
+
+
+def findings_markdown(findings: list[Finding]) -> str:
+    """The verdict table as Markdown."""
+    from navfusion.markdown import markdown_table
+
+    return markdown_table(HEADER, [f.cells() for f in findings]) + "\n"
+
+
+RULE = ("Verdict: the 95% interval excludes 0 in the paper's direction → reproduced; excludes 0 against it → "
+        "contradicted; otherwise inconclusive. Intervals: percentile bootstrap over test scenes, then episodes "
+        "(or nodes) within each drawn scene; agents are compared on the same episodes; training seeds are pooled "
+        "by averaging each episode over seeds.")
+
+
+def findings_json(findings: list[Finding], **meta: Any) -> dict[str, Any]:
+    """``findings.json``: the rule, ``meta`` (test scenes, bootstrap) and the findings."""
+    return _finite({"rule": RULE, **meta, "findings": [asdict(f) for f in findings]})
+
+
+def _finite(o: Any) -> Any:
+    """NaN/inf -> None, so ``findings.json`` is strict JSON."""
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if math.isfinite(o) else None
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
