@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import pytest
 
 from navfusion.errors import NavFusionError
@@ -69,6 +72,14 @@ def test_reproduce_outputs_rerun_and_resume(recipe, tmp_path):
     assert missing_references(index) == []
     page = index.read_text()
     assert "Action-level fusion + affinity" in page and "Synthetic backend" in page
+    # Seven verdicts, in the page, the Markdown and findings.json, each with its statistic.
+    found = json.loads((out / "findings.json").read_text())
+    assert [f["id"] for f in found["findings"]] == list(range(1, 8))
+    assert all(f["verdict"] in ("reproduced", "contradicted", "inconclusive") for f in found["findings"])
+    assert all(f["ci"] is not None and f["ci"][0] <= f["ci"][1] for f in found["findings"])
+    assert "Verdicts on the paper's findings" in html.unescape(page) and "fusion beats ResNet" in page
+    assert "| 7 | the affinity regulariser helps |" in (out / "results.md").read_text()
+    assert (out / "situational" / "nodes.npz").is_file()
     t1 = (out / "tables" / "table1.md").read_text()
     assert "Random" in t1 and "±" in t1
     before = _tables(out)

@@ -19,7 +19,11 @@ def register(sub, bench) -> None:
                        "actions, plus stop-mode success, SPL (path lengths in steps), steps and collisions, "
                        "per scene and per target, with bootstrap 95% CIs. Episodes of a scene run as one batch.")
     p.add_argument("run", help="run folder of `navfusion train`, or 'oracle' / 'random' (needs --env)")
-    p.add_argument("--split", default="test", help="split of the run's suite to evaluate on (default: test)")
+    p.add_argument("--split", default="test", help="split of the run's suite to evaluate on (default: test). "
+                   "Choose checkpoints and settings on 'val'; evaluate 'test' once per final run")
+    p.add_argument("--test-seeds", default=None, metavar="START:COUNT",
+                   help="evaluate on COUNT fresh scenes of the suite's generator, seeds START.., a block no suite "
+                   "names (refused when it overlaps any split of any suite); replaces --split")
     p.add_argument("--env", default=None, help="env id or suite (default: the run's training env)")
     p.add_argument("--episodes-per-scene", type=int, default=1024, help="episodes per scene (paper: 1024)")
     p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of the split")
@@ -37,23 +41,43 @@ def register(sub, bench) -> None:
     r.add_argument("--out", required=True, help="output folder (re-running reuses what is there)")
     r.add_argument("--export-docs", default=None, metavar="DIR",
                    help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
-    r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out, a.export_docs,
-                                             f"navfusion reproduce {a.recipe} --out {a.out}"))
+    r.add_argument("--test-seeds", default=None, metavar="START:COUNT", help=_TEST_SEEDS_HELP)
+    r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out, a.export_docs, _command("reproduce " + a.recipe, a),
+                                             a.test_seeds))
 
     q = sub.add_parser("quickstart", help="the main job: reproduce configs/quickstart.yaml into runs/quickstart")
     q.add_argument("--out", default=QUICKSTART_OUT, help=f"output folder (default: {QUICKSTART_OUT})")
     q.add_argument("--export-docs", default=None, metavar="DIR",
                    help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
-    q.set_defaults(func=lambda a: _reproduce("quickstart", a.out, a.export_docs, "navfusion quickstart"))
+    q.add_argument("--test-seeds", default=None, metavar="START:COUNT", help=_TEST_SEEDS_HELP)
+    q.set_defaults(func=lambda a: _reproduce("quickstart", a.out, a.export_docs, _command("quickstart", a),
+                                             a.test_seeds))
 
 
-def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = "") -> int:
+_TEST_SEEDS_HELP = ("evaluate on COUNT fresh scenes of the recipe suite's generator (seeds START..), a block no "
+                    "suite names, instead of its test split; trained runs in --out are reused, evaluations and "
+                    "the report are redone (copy the folder first to keep the test-split report)")
+
+
+def _command(what: str, a) -> str:
+    cmd = f"navfusion {what}"
+    if getattr(a, "out", None) and not (what == "quickstart" and a.out == QUICKSTART_OUT):
+        cmd += f" --out {a.out}"
+    if getattr(a, "test_seeds", None):
+        cmd += f" --test-seeds {a.test_seeds}"
+    return cmd
+
+
+def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = "", test_seeds: str | None = None
+               ) -> int:
     from navfusion.eval.reproduce import Reproduction
 
-    rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True))
+    rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True), test_seeds=test_seeds)
     index = rep.run()
     print()
     print(rep.table_markdown, end="")
+    print()
+    print(rep.findings_markdown, end="")
     print()
     if docs:
         from navfusion.eval.report import export_docs
@@ -65,22 +89,34 @@ def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = ""
 
 def _evaluate(a) -> int:
     from navfusion.eval.evaluate import evaluate_agent, save_results
-    from navfusion.eval.real import RealBackend, load_run, run_config
+    from navfusion.eval.real import RealBackend, load_run, run_config, unfinished_warning
     from navfusion.train.data import split_scene_ids, suite_of_env
 
     if a.episodes_per_scene < 1:
         raise NavFusionError(f"--episodes-per-scene={a.episodes_per_scene}: must be >= 1")
+    block = None
+    if a.test_seeds:
+        from navfusion.eval.heldout import parse_seed_block
+
+        block = parse_seed_block(a.test_seeds)
     special = a.run in ("oracle", "random")
     if special:
         if not a.env:
             raise NavFusionError(f"evaluate {a.run}: pass --env (e.g. NavFusion/OctoNav-tiny-v0)")
         suite, agent, resolution = suite_of_env(a.env), None, 64
+        if block is not None:
+            suite, a.split = _fresh(suite, block), "test"
     else:
         run = Path(a.run)
         if run.exists() and not run.is_dir():
             raise NavFusionError(f"{run} is a file; RUN must be a run folder of `navfusion train`")
         rc = run_config(run) if (run / "config.json").is_file() else None
         suite = suite_of_env(a.env) if a.env else (suite_of_env(rc["train"]["env"]) if rc else None)
+        if block is not None:
+            suite, a.split = _fresh(suite, block), "test"
+        warn = unfinished_warning(run)
+        if warn:
+            print(warn, file=sys.stderr)
         agent = load_run(run, suite, a.split, a.max_scenes)
         if a.reactive:
             from navfusion.agents.config import MemoryConfig
@@ -95,19 +131,31 @@ def _evaluate(a) -> int:
         agent = _TablePolicy(a.run, reactive=a.reactive)
     res, scene, _ = evaluate_agent(agent, scenes, episodes_per_scene=a.episodes_per_scene, seed=a.seed,
                                    greedy=a.greedy)
-    out = Path(a.out) if a.out else (Path("runs") / f"eval-{a.run}-{suite}-{a.split}" if special
-                                     else Path(a.run) / f"eval-{a.split}")
-    s = save_results(out, res, scene, title=f"{a.run} on {suite}/{a.split}")
+    where = f"seeds-{block.start}-{block.count}" if block is not None else a.split
+    out = Path(a.out) if a.out else (Path("runs") / f"eval-{a.run}-{suite}-{where}" if special
+                                     else Path(a.run) / f"eval-{where}")
+    title = f"{a.run} on {suite}/{a.split}" + (f" (fresh seed block {block}: {block.describe()})" if block else "")
+    s = save_results(out, res, scene, title=title)
     if a.json:
         obj = {k: s[k] for k in ("success", "success_ci", "spl", "spl_ci", "success_stop", "success_stop_ci",
                                  "spl_stop", "steps", "collisions", "episodes")}
-        obj.update(run=str(a.run), suite=suite, split=a.split, scenes=len(ids), per_scene=s["per_scene"],
+        obj.update(run=str(a.run), suite=suite, split=a.split, scenes=len(ids),
+                   test_seeds=None if block is None else str(block), per_scene=s["per_scene"],
                    per_category=s["per_category"], out=str(out))
         print(json.dumps(obj))
     else:
         sys.stdout.write((out / "summary.md").read_text())
         print(f"\nWrote {out}/summary.json, summary.md, episodes.csv")
     return 0
+
+
+def _fresh(suite: str | None, block) -> str:
+    """The fresh suite of ``suite``'s generator over ``block`` (see ``navfusion.eval.heldout``)."""
+    from navfusion.eval.heldout import fresh_suite
+
+    if not suite:
+        raise NavFusionError("--test-seeds: which suite's generator? pass --env")
+    return fresh_suite(suite, block)
 
 
 class _TablePolicy:

@@ -55,6 +55,41 @@ def find_checkpoint(run_dir: Path) -> Path:
                          "last.safetensors); train it with `navfusion train ... --out` first")
 
 
+def unfinished_warning(run_dir: Path) -> str | None:
+    """A one-line warning when a run folder's training stopped before its planned iterations, else None.
+
+    The iteration reached is the newest ``last``/``prev`` checkpoint's; the plan is ``config.json``'s
+    ``train.iterations``.
+    """
+    from navfusion.train import checkpoint as ckpt
+
+    run_dir = Path(run_dir)
+    try:
+        planned = int(run_config(run_dir)["train"]["iterations"])
+    except (NavFusionError, KeyError, TypeError, ValueError):
+        return None
+    done = []
+    for name in ("last.safetensors", "prev.safetensors"):
+        p = run_dir / "checkpoints" / name
+        if p.is_file():
+            try:
+                done.append(int(ckpt.read_metadata(p).get("iteration", -1)))
+            except (NavFusionError, ValueError):
+                continue
+    reached = max(done, default=None)
+    if reached is None or reached >= planned:
+        return None
+    best = run_dir / "checkpoints" / "best.json"
+    which = ""
+    if best.is_file():
+        try:
+            which = f"; checkpoints/best.safetensors is from iteration {json.loads(best.read_text())['iteration']}"
+        except (OSError, ValueError, KeyError):
+            which = ""
+    return (f"warning: {run_dir} stopped at iteration {reached} of {planned} planned{which}; the numbers below are "
+            "of an unfinished run (re-run the same `navfusion train` command to finish it)")
+
+
 def run_config(run_dir: Path) -> dict[str, Any]:
     """The resolved config ``navfusion train`` wrote into a run folder."""
     p = Path(run_dir) / "config.json"
@@ -222,7 +257,10 @@ def build_scene_job(payload: tuple) -> tuple[str, int, int]:
 
     scene_id, resolution, zoo, encoders, cache, store_root = payload
     os.environ["NAVFUSION_CACHE"] = cache  # spawned workers: re-apply the driver's cache root
+    from navfusion.eval.heldout import ensure_suite
     from navfusion.nav import load_world
+
+    ensure_suite(scene_id.split("/", 1)[0])  # a fresh seed block's suite is known by its file only
     from navfusion.vision.features import _build_one
 
     torch.set_num_threads(1)
@@ -234,6 +272,11 @@ def build_scene_job(payload: tuple) -> tuple[str, int, int]:
         _, c, _ = _build_one((scene_id, zoo, list(encoders), 64, cache, store_root, "cpu"))
         computed = len(c)
     return scene_id, int(world.graph.positions.shape[0]), computed
+
+
+def _eval_suite(cfg) -> str:
+    """The suite of a recipe's evaluation scenes (a fresh seed block's, else the recipe's)."""
+    return getattr(cfg, "eval_suite", "") or cfg.suite
 
 
 class RealBackend:
@@ -266,8 +309,9 @@ class RealBackend:
         except NavFusionError as e:
             raise NavFusionError(f"recipe suite: {e}") from None
         for split in (cfg.train_split, cfg.eval_split):
-            if not list(suite.scene_ids(split)):
-                raise NavFusionError(f"suite {cfg.suite!r} has no scenes in split {split!r}")
+            s = suite if split == cfg.train_split or not cfg.eval_suite else load_suite(cfg.eval_suite)
+            if not list(s.scene_ids(split)):
+                raise NavFusionError(f"suite {s.name!r} has no scenes in split {split!r}")
         entries = dict(cfg.agents)
         if cfg.single_experts is not None:
             entries["single_experts"] = cfg.single_experts
@@ -305,7 +349,7 @@ class RealBackend:
         ids: list[str] = []
         for split in (cfg.eval_split, cfg.train_split, "val"):
             try:
-                got = split_scene_ids(cfg.suite, split)
+                got = split_scene_ids(_eval_suite(cfg) if split == cfg.eval_split else cfg.suite, split)
             except NavFusionError:
                 continue
             if split == cfg.eval_split and cfg.max_test_scenes:
@@ -334,7 +378,7 @@ class RealBackend:
     def test_scenes(self, cfg) -> list[str]:
         from navfusion.train.data import split_scene_ids
 
-        ids = split_scene_ids(cfg.suite, cfg.eval_split)
+        ids = split_scene_ids(_eval_suite(cfg), cfg.eval_split)
         return ids[: cfg.max_test_scenes] if cfg.max_test_scenes else ids
 
     def scene(self, scene_id: str, cfg) -> SceneData:
@@ -363,7 +407,7 @@ class RealBackend:
         log(f"  trained {key} seed {seed}: {r.iterations} iterations{val}")
 
     def load(self, run_dir: Path, entry, cfg) -> RealAgent:
-        return load_run(run_dir, cfg.suite, cfg.eval_split, cfg.max_test_scenes, cache=self._data)
+        return load_run(run_dir, _eval_suite(cfg), cfg.eval_split, cfg.max_test_scenes, cache=self._data)
 
     def versions(self) -> dict:
         from navfusion.vision.zoo import DEFAULT_ZOO

@@ -16,6 +16,7 @@ Example::
     single_experts: {agent: single_all, train: {iterations: 300}}
     robustness: {agents: [feature_fusion, action_fusion], shares: [0, 0.25, 0.5, 0.75]}
     situational: {agent: action_fusion_affinity, scenes: 2}
+    test_seeds: '2900000:8'      # optional: evaluate on a seed block no suite names
 """
 
 from __future__ import annotations
@@ -108,7 +109,13 @@ class SituationalConfig:
 
 @dataclass
 class ReproduceConfig:
-    """A reproduction recipe (see the module docstring)."""
+    """A reproduction recipe (see the module docstring).
+
+    Selection rule: every choice (checkpoints, settings, recipe defaults) is made on ``val``; the
+    ``eval_split`` (test) is evaluated once per final run. ``test_seeds: START:COUNT`` (or
+    ``--test-seeds``) evaluates on a fresh block of the suite's generator instead (see
+    ``navfusion.eval.heldout``); ``eval_suite`` is then set to that block's suite.
+    """
 
     name: str
     suite: str
@@ -116,6 +123,8 @@ class ReproduceConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     eval_split: str = "test"
     train_split: str = "train"
+    test_seeds: str | None = None
+    eval_suite: str = ""
     episodes_per_scene: int = 1024
     max_test_scenes: int | None = None
     horizon: int = 39
@@ -135,6 +144,14 @@ class ReproduceConfig:
     def __post_init__(self) -> None:
         check(isinstance(self.name, str) and self.name, "name", self.name, "a non-empty string")
         check(isinstance(self.suite, str) and self.suite, "suite", self.suite, "a suite name")
+        check(self.train_split != self.eval_split, "eval_split", self.eval_split,
+              f"a split other than train_split ({self.train_split}): agents are evaluated on unseen scenes")
+        if self.test_seeds is not None:
+            # YAML 1.1 reads an unquoted 2900000:8 as a base-60 integer
+            check(isinstance(self.test_seeds, str), "test_seeds", self.test_seeds, "a quoted 'START:COUNT' string")
+            from navfusion.eval.heldout import parse_seed_block
+
+            parse_seed_block(str(self.test_seeds), "test_seeds")
         check(isinstance(self.seeds, list) and self.seeds and all(isinstance(s, int) for s in self.seeds),
               "seeds", self.seeds, "a non-empty list of ints")
         check(isinstance(self.episodes_per_scene, int) and self.episodes_per_scene >= 1, "episodes_per_scene",

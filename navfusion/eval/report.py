@@ -113,13 +113,34 @@ def write_report(rep) -> Path:
     if cfg.small_sample or rep.backend.name == "synthetic":
         s1.note(_caveat(cfg, rep.backend.name, len(scenes)))
         atomic_write_text(out / "caveat.txt", _caveat(cfg, rep.backend.name, len(scenes)) + "\n")
-    s1.p(f"Suite '{cfg.suite}', split '{cfg.eval_split}': {len(scenes)} unseen scenes, up to "
+    s1.p(f"{test_scenes_text(rep)}: {len(scenes)} unseen scenes, up to "
          f"{cfg.episodes_per_scene} episodes each; success = within {cfg.success_radius} steps of the goal within "
          f"{cfg.horizon} actions (the paper's protocol); SPL with path lengths in steps. Mean ± std over "
          f"{len(cfg.seeds)} training seed(s); 95% CIs: bootstrap over all episodes pooled across seeds.")
     s1.table(header, rows).img("figures/table1.png", "Success with 95% CI")
     sections.append(s1)
     md_parts += ["## Table 1: navigation on unseen scenes", "", md1]
+
+    # ---------------------------------------------------------------- findings
+    from navfusion.eval.findings import HEADER, RULE, compute_findings, findings_json, findings_markdown
+
+    found = compute_findings(out, cfg)
+    atomic_write_json(out / "findings.json", findings_json(
+        found, recipe=cfg.name, test_scenes=test_scenes_text(rep), scenes=len(scenes), seeds=list(cfg.seeds),
+        bootstrap=nb))
+    mdf = findings_markdown(found)
+    rep.findings_markdown = mdf
+    sf = Section("Verdicts on the paper's findings")
+    sf.p(RULE + f" {nb} bootstrap draws; {len(scenes)} test scenes ({test_scenes_text(rep)}).")
+    if len(scenes) < 6:
+        sf.note(f"Only {len(scenes)} test scenes: the scene-level bootstrap is coarse, so most findings cannot be "
+                "decided here (inconclusive is the honest answer); configs/standard.yaml is sized to decide.")
+    sf.table(HEADER, [f.cells() for f in found])
+    notes = [f"({f.id}) {f.note}" for f in found if f.note]
+    if notes:
+        sf.p("Notes: " + "; ".join(notes) + ". Details per finding: findings.json.")
+    sections.append(sf)
+    md_parts += ["## Verdicts on the paper's findings", "", RULE, "", mdf]
 
     # ---------------------------------------------------------------- single experts
     if cfg.single_experts is not None:
@@ -238,6 +259,16 @@ def write_report(rep) -> Path:
     sections.append(s6)
     atomic_write_text(out / "results.md", "\n".join(md_parts))
     return write_html(out / "index.html", f"navfusion reproduction: {cfg.name}", sections)
+
+
+def test_scenes_text(rep) -> str:
+    """Which scenes the evaluation used: the recipe's split, or the fresh seed block."""
+    cfg = rep.cfg
+    block = getattr(rep, "test_block", None)
+    if block is not None:
+        return (f"suite '{cfg.suite}' generator on the fresh seed block {block} ({block.describe()}, "
+                f"suite {cfg.eval_suite!r}; no suite's split names these seeds)")
+    return f"suite '{cfg.suite}', split '{cfg.eval_split}'"
 
 
 def _caveat(cfg, backend: str, n_scenes: int) -> str:

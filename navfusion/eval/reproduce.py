@@ -103,9 +103,19 @@ class Reproduction:
     """One reproduction run (see the module docstring)."""
 
     def __init__(self, recipe: str | Path, out: str | Path, backend: Backend | None = None,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, test_seeds: str | None = None):
         self.cfg, self.raw = load_recipe(recipe)
         self.recipe_path = str(recipe)
+        self.test_seeds = test_seeds or self.cfg.test_seeds
+        self.test_block = None
+        if self.test_seeds:
+            from navfusion.eval.heldout import fresh_suite, parse_seed_block
+
+            # Scenes of the suite's generator from a block no suite names: trained runs are reused
+            # (their fingerprints do not involve the test scenes), every evaluation is redone.
+            self.test_block = parse_seed_block(self.test_seeds)
+            self.cfg.eval_suite = fresh_suite(self.cfg.suite, self.test_block)
+            self.cfg.eval_split = "test"
         self.out = check_out_dir(out)
         self._own_backend = backend is None  # worker processes can rebuild only the default backend
         self.backend = backend or get_backend(self.cfg.suite)
@@ -133,7 +143,9 @@ class Reproduction:
 
     def _eval_fp(self, train_fp: str, *extra: Any) -> str:
         c = self.cfg
-        return hash_jsonable([train_fp, c.eval_split, c.max_test_scenes, c.episodes_per_scene, c.horizon,
+        # The evaluation suite enters only when it differs, so older folders' markers stay valid.
+        where = [c.eval_suite] if c.eval_suite else []
+        return hash_jsonable([train_fp, c.eval_split, *where, c.max_test_scenes, c.episodes_per_scene, c.horizon,
                               c.success_radius, c.bootstrap, *extra])
 
     def scenes(self):
@@ -157,7 +169,8 @@ class Reproduction:
     # ------------------------------------------------------------------ steps
     def step_prepare(self) -> None:
         c = self.cfg
-        fp = self._fp("prepare", c.build, c.eval_split, c.max_test_scenes, c.episodes_per_scene)
+        fp = self._fp("prepare", c.build, c.eval_split, c.max_test_scenes, c.episodes_per_scene,
+                      *([c.eval_suite] if c.eval_suite else []))
         if self.state.done("prepare", fp):
             self._msg("build: reused")
             return
@@ -271,9 +284,9 @@ class Reproduction:
         key = sc.agent
         seed = self.cfg.seeds[0]
         entry = self.cfg.agents[key]
-        fp = self._eval_fp(self._train_fp(key, seed, entry), "sit", asdict(sc))
+        fp = self._eval_fp(self._train_fp(key, seed, entry), "sit-nodes", asdict(sc))
         d = self.out / "situational"
-        if self.state.done("situational", fp) and (d / "situational.json").is_file():
+        if self.state.done("situational", fp) and (d / "situational.json").is_file() and (d / "nodes.npz").is_file():
             self._msg("situational analysis: reused")
             return
         self.state.begin()
@@ -336,7 +349,7 @@ class Reproduction:
         from navfusion.eval.recipe import resolve_recipe_path
 
         recipe = str(resolve_recipe_path(self.recipe_path).resolve())
-        args = [(recipe, str(self.out.resolve()), self.t0, threads, t) for t in tasks]
+        args = [(recipe, str(self.out.resolve()), self.t0, threads, t, self.test_seeds) for t in tasks]
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             pending = {ex.submit(_task_worker, a) for a in args}
             try:
@@ -396,24 +409,27 @@ _WORKER: dict[tuple, Reproduction] = {}
 def _task_worker(args: tuple) -> tuple:
     """Run one task of :meth:`Reproduction.tasks` in a pool process (one Reproduction per process,
     so its loaded scenes and data serve every task the process gets)."""
-    recipe, out, t0, threads, task = args
-    rep = _WORKER.get((recipe, out))
+    recipe, out, t0, threads, task, test_seeds = args
+    rep = _WORKER.get((recipe, out, test_seeds))
     if rep is None:
         import torch
 
         torch.set_num_threads(threads)
-        rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True))
+        rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True), test_seeds=test_seeds)
         rep.t0 = t0
-        _WORKER[(recipe, out)] = rep
+        _WORKER[(recipe, out, test_seeds)] = rep
     rep.worker = f"p{os.getpid()}"
     rep.run_task(task)
     return task
 
 
 def reproduce(recipe: str | Path, out: str | Path, backend: Backend | None = None,
-              log: Callable[[str], None] = print) -> Path:
-    """Run a reproduction recipe into ``out``; returns the path of ``index.html``."""
-    return Reproduction(recipe, out, backend=backend, log=log).run()
+              log: Callable[[str], None] = print, test_seeds: str | None = None) -> Path:
+    """Run a reproduction recipe into ``out``; returns the path of ``index.html``.
+
+    ``test_seeds`` (``START:COUNT``) evaluates on that fresh seed block instead of the test split.
+    """
+    return Reproduction(recipe, out, backend=backend, log=log, test_seeds=test_seeds).run()
 
 
 def load_eval(out: Path, key: str, seeds: list[int]):

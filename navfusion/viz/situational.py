@@ -2,8 +2,9 @@
 
 Produces (under ``out_dir``): per-scene mean gate weights (bars + scene × representation heatmap),
 top-down maps coloured by a group's gate weight at every node, openness (distance to the nearest
-obstacle) against the 3D-group and semantic-group weight with Pearson r and a Fisher-z 95% CI,
-and an episode animation (GIF).
+obstacle) against the 3D-group and semantic-group weight with Pearson r and a Fisher-z 95% CI
+(over every node of every scene), the per-node data behind it (``nodes.npz``), and an episode
+animation (GIF).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from navfusion.errors import NavFusionError
 from navfusion.eval.backend import LoadedAgent, SceneData
 from navfusion.eval.evaluate import eval_seed, evaluate_agent
 from navfusion.eval.stats import correlation_ci
-from navfusion.io import atomic_write_json
+from navfusion.io import atomic_save_npz, atomic_write_json
 from navfusion.viz import plots
 from navfusion.viz.animation import episode_frames, write_gif
 
@@ -48,10 +49,13 @@ def node_gate_table(agent: LoadedAgent, sd: SceneData) -> np.ndarray | None:
 
 def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: str | Path, *, seed: int = 0,
                          episodes_per_scene: int = 64, map_scenes: int = 2, animate: bool = True,
-                         horizon: int = 39, radius: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the analysis and write figures + ``situational.json`` into ``out_dir``; returns that summary.
+                         horizon: int = 39, radius: int = 3, node_scenes: int | None = None,
+                         log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the analysis and write figures, ``situational.json`` and ``nodes.npz`` into ``out_dir``.
 
-    Figure paths in the summary are relative to ``out_dir``.
+    ``nodes.npz`` holds, per node of the first ``node_scenes`` scenes (default all): its scene,
+    openness, gate weights (N, K) and the 3D / semantic group sums. Returns the summary; its figure
+    paths are relative to ``out_dir``.
     """
     names = agent.expert_names
     if not names:
@@ -71,12 +75,14 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
     mat = np.array([mean_gate[s] for s in mean_gate])
     figs["gate_heatmap"] = str(plots.gate_heatmap(mat, list(mean_gate), names,
                                                   fig_dir / "gate_heatmap.png").relative_to(out_dir))
-    # Per-node maps and openness on the first scenes.
+    # Per-node gate tables: on every scene (or the first ``node_scenes``) for the openness
+    # correlation and ``nodes.npz`` (finding 5 of the report), maps on the first ``map_scenes``.
     op_all, gw_all = [], {g: [] for g in OPENNESS_GROUPS}
+    node_scene, node_gates = [], []
     figs["maps"] = []
-    for sd in scenes[:map_scenes]:
+    for j, sd in enumerate(scenes[:node_scenes] if node_scenes else scenes):
         tab = node_gate_table(agent, sd)
-        if tab is None or sd.arrays.positions is None:
+        if tab is None:
             continue
         for g in OPENNESS_GROUPS:
             sel = [i for i, gg in enumerate(groups) if gg == g]
@@ -85,12 +91,15 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
             w = tab[:, sel].sum(1)
             if sd.openness is not None:
                 gw_all[g].append(w)
-            p = plots.topdown_values(sd.arrays.positions, w, fig_dir / f"map_{_slug(sd.scene_id)}_{g}.png",
-                                     title=f"{sd.scene_id}: {plots.GROUP_LABELS.get(g, g)} group gate weight",
-                                     scene=sd.scene)
-            figs["maps"].append(str(p.relative_to(out_dir)))
+            if j < map_scenes and sd.arrays.positions is not None:
+                p = plots.topdown_values(sd.arrays.positions, w, fig_dir / f"map_{_slug(sd.scene_id)}_{g}.png",
+                                         title=f"{sd.scene_id}: {plots.GROUP_LABELS.get(g, g)} group gate weight",
+                                         scene=sd.scene)
+                figs["maps"].append(str(p.relative_to(out_dir)))
         if sd.openness is not None:
             op_all.append(np.asarray(sd.openness, float))
+            node_scene.append(np.full(len(tab), sd.scene_id))
+            node_gates.append(tab)
     corr: dict[str, list[float]] = {}
     if op_all:
         x = np.concatenate(op_all)
@@ -99,6 +108,9 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
         if series:
             figs["openness"] = str(plots.openness_scatter(x, series, corr, fig_dir / "openness.png")
                                    .relative_to(out_dir))
+        atomic_save_npz(out_dir / "nodes.npz", scene=np.concatenate(node_scene).astype(str), openness=x,
+                        gates=np.concatenate(node_gates).astype(np.float32), experts=np.asarray(names, str),
+                        **{f"w_{g}": y for g, y in series.items()})
     if animate and scenes and scenes[0].views is not None:
         sd, r = scenes[0], parts[0]
         ok = np.flatnonzero(r.success_reach > 0)
