@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +16,48 @@ import numpy as np
 
 from navfusion.errors import NavFusionError
 
+#: A temporary file of another writer younger than this is left alone (it may still be writing).
+STALE_TEMP_SECONDS = 600.0
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temps(path: str | os.PathLike, min_age_s: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the temporary files that killed atomic writes of ``path`` left behind (older than
+    ``min_age_s``); returns what was removed."""
+    path = Path(path)
+    now = time.time()
+    removed = []
+    for f in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - f.stat().st_mtime >= min_age_s:
+                f.unlink()
+                removed.append(f)
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it over ``path``.
 
     A crash or exception leaves ``path`` untouched and removes the temporary file, so readers
-    never see a half-written file.
+    never see a half-written file; the temporary files of writes killed outright (``kill -9``) are
+    removed the next time ``path`` is written. The file gets the permissions of a plain
+    ``open()`` (``0666`` minus the umask), not ``mkstemp``'s private ``0600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
