@@ -18,15 +18,26 @@ def _agent_help() -> str:
             f"'single:<encoder>' or a kind ({', '.join(AGENT_KINDS)})")
 
 
+#: TrainConfig's and the shipped agent recipes' iterations (kept equal; the help text quotes it).
+_DEFAULT_ITERATIONS = 2000
+
+
 def register(sub, bench) -> None:
     """Add ``train``, ``train-rl`` and ``bench train``."""
     p = sub.add_parser("train", help="train an agent by imitation of the shortest-path oracle (BC + DAgger)",
-                       description="Imitation training. Resumes automatically when --out holds a checkpoint "
-                                   "of the same run (use --restart to start over).")
+                       description="Imitation training. Default budget: the agent recipe's train section -- "
+                                   f"{_DEFAULT_ITERATIONS:,} iterations at batch 256 for the shipped recipes "
+                                   "(paper: 16,000); after the first iterations the command prints its time per "
+                                   "iteration and an ETA, and the progress bar keeps it up to date. "
+                                   "checkpoints/best.safetensors is chosen by success on the val split. Resumes "
+                                   "automatically when --out holds a checkpoint of the same run (use --restart "
+                                   "to start over).")
     p.add_argument("--env", default=None, help="environment id, e.g. NavFusion/OctoNav-tiny-v0 (default: recipe's)")
     p.add_argument("--agent", required=True, help=_agent_help())
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, resolved config)")
-    p.add_argument("--iterations", type=int, default=None, help="optimiser steps (paper: 16000)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help=f"optimiser steps (default: the recipe's train.iterations, {_DEFAULT_ITERATIONS:,} for the "
+                   "shipped recipes; paper: 16,000)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)

@@ -74,9 +74,10 @@ class TrainConfig:
         dagger_start, dagger_every: first DAgger round and rounds' spacing in iterations (0: off).
         dagger_episodes: rollouts per scene and round.
         dagger_beta: probability that the oracle acts in a rollout step, ``dagger_beta ** round``.
-        eval_every: validation period in iterations (0: only at the end).
+        eval_every: validation period in iterations (0: only at the end); ``best`` is the checkpoint
+            with the highest validation success, so the model choice is made on ``val_split``.
         val_episodes: validation episodes per scene (NAV's fixed evaluation episodes, seed 0).
-        val_split, train_split: split names.
+        val_split, train_split: split names (``val_split`` may not be ``test``: selection happens on val).
         max_scenes: use only the first scenes of each split (quick runs).
         checkpoint_every: period of the ``last`` checkpoint.
         log_every: period of CSV/TensorBoard rows.
@@ -135,6 +136,9 @@ class TrainConfig:
               and (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")),
               "device", self.device, "'cpu', 'cuda', 'cuda:N' or 'auto'")
         check(self.amp in ("off", "bf16"), "amp", self.amp, "'off' or 'bf16'")
+        # best.safetensors is chosen by validation success: a model choice, so never on test.
+        check(self.val_split not in ("test", self.train_split), "val_split", self.val_split,
+              f"a held-out split other than test and train_split ({self.train_split}), e.g. 'val'")
 
 
 def resolve_train_config(agent_cfg: AgentConfig, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -391,6 +395,8 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
                 ckpt.save_last(ck_dir, agent, state_dict(done), done)
             bar.update(1)
             done_here += 1
+            if progress and done_here == ETA_AFTER:
+                bar.write(eta_line(agent_cfg.name, t_data + t_model, done_here, cfg.iterations - done))
             if stop_after is not None and done_here >= stop_after:
                 break
     except BaseException:
@@ -406,6 +412,26 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
     if owns_group:
         close_world(world)
     return TrainResult(out, it + 1 if done_here else start_it, best, last_val, resumed_from)
+
+
+#: Iterations timed before :func:`eta_line` is printed (the first ones include warm-up, so the
+#: estimate errs long rather than short).
+ETA_AFTER = 5
+
+
+def eta_line(name: str, seconds: float, done: int, remaining: int, now: float | None = None) -> str:
+    """``train X: 1.30 s/it over the first 5 iterations -> about 43 min for the remaining 1995 (ends ~14:32)``.
+
+    ``seconds``: time of the ``done`` timed iterations (optimiser steps only: DAgger rounds and
+    validation come on top, which the line says).
+    """
+    per = seconds / max(done, 1)
+    left = per * max(remaining, 0)
+    h, m = divmod(int(round(left / 60)), 60)
+    span = f"{h} h {m:02d} min" if h else (f"{m} min" if m else f"{left:.0f} s")
+    end = time.strftime("%H:%M", time.localtime((now or time.time()) + left))
+    return (f"train {name}: {per:.2f} s/it over the first {done} iterations -> about {span} for the remaining "
+            f"{remaining} (ends ~{end}; DAgger rounds and validation add to this)")
 
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
