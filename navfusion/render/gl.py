@@ -103,7 +103,7 @@ uniform vec3 u_eye[16];
 uniform mat3 u_rot[16];   // camera -> world
 uniform vec4 u_intr;      // fx, fy, cx, cy
 uniform sampler2D u_gbuf;    // (z depth, face + 1)
-uniform sampler2D u_faces;   // 3 texels per face: (normal, kind + 8 * semantic), (color, scale), (color2, id)
+uniform sampler2D u_faces;   // 3 texels per face: (normal, kind + 16 * semantic), (color, scale), (color2, id)
 layout(location = 0) out vec3 o_rgb;  // locations follow _TARGETS
 layout(location = 1) out vec3 o_normal;
 layout(location = 2) out float o_sem;
@@ -133,13 +133,19 @@ void main() {
     vec3 to_eye = d / max(dist, 1e-9);
     if (dot(n, to_eye) < 0.0) n = -n;
     int kind_sem = int(f0.w + 0.5);
-    float t = nf_pattern(kind_sem & 7, world, n, f1.w);
-    o_rgb = nf_shade(mix(f1.rgb, f2.rgb, t), n, to_eye, dist);
-    o_sem = float(kind_sem >> 3) / 255.0;
+    int kind = kind_sem & 15;
+%(albedo)s
+    o_rgb = nf_shade(albedo, n, to_eye, dist);
+    o_sem = float(kind_sem >> 4) / 255.0;
     o_normal = transpose(rot) * n;
     o_inst = int(f2.w + 0.5);
 }
 """
+
+
+_ALBEDO_PROCEDURAL = """    vec3 albedo = mix(f1.rgb, f2.rgb, nf_pattern(kind, world, n, f1.w));"""
+_ALBEDO_SURFACE = f"""    vec3 albedo = kind == {shading.SURFACE_KIND} ? nf_surface(int(f1.w + 0.5), world, f1.rgb)
+                             : mix(f1.rgb, f2.rgb, nf_pattern(kind, world, n, f1.w));"""
 
 
 def closed_orientation(vertices: np.ndarray, faces: np.ndarray) -> int:
@@ -204,8 +210,8 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
 
     Returns vertices (V, 3) float32, per-vertex instance index (V,) int32, faces (F, 3) int32 sorted
     by chunk, chunk face ranges (C, 2) int64 ``[first, end)``, chunk boxes (C, 2, 3) float32, the
-    number of leading chunks that belong to closed parts, each face's part (F,) int64 and the
-    parts' boxes (P, 2, 3) float64.
+    number of leading chunks that belong to closed parts, each face's part (F,) int64, the
+    parts' boxes (P, 2, 3) float64 and each sorted face's index in ``scene.merged()`` (F,) int64.
     """
     verts, faces, owner_f = scene.merged()
     owner_v = np.zeros(len(verts), np.int32)
@@ -238,7 +244,7 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     np.minimum.at(part_box[:, 0], np.repeat(part, 3), corners)
     np.maximum.at(part_box[:, 1], np.repeat(part, 3), corners)
     return (verts, owner_v, faces.astype(np.int32), np.stack([starts, ends], 1).astype(np.int64),
-            boxes.astype(np.float32), n_closed, part, part_box)
+            boxes.astype(np.float32), n_closed, part, part_box, order)
 
 
 def projection(camera: Camera) -> np.ndarray:
@@ -287,7 +293,7 @@ class GLRenderer(Renderer):
         self.views_per_pass = int(min(max_views_per_pass, max(1, 16384 // camera.height),
                                       max(1, (1 << 21) // (camera.width * camera.height))))
         (self._verts, self._owner, self._faces, self._ranges, self._boxes, self._n_closed, self._part,
-         self._part_box) = _chunk_scene(scene, chunk_size, per_instance, cull_back_faces)
+         self._part_box, merged_face) = _chunk_scene(scene, chunk_size, per_instance, cull_back_faces)
         # faces from here on belong to open parts (never back-face culled)
         self._open_first = int(self._ranges[self._n_closed, 0]) if self._n_closed < len(self._ranges) \
             else len(self._faces)
@@ -312,14 +318,19 @@ class GLRenderer(Renderer):
         if len(ids) and (ids.min() < 0 or ids.max() > _MAX_INSTANCE_ID):
             raise NavFusionError(f"scene {scene.scene_id}: instance ids must lie in 0..{_MAX_INSTANCE_ID} "
                                  "for the gl backend; use backend='raycast'")
-        # per face, 3 texels: (normal, kind + 8 * semantic), (color, scale), (color2, instance id)
+        # per face, 3 texels: (normal, kind + 16 * semantic), (color, scale), (color2, instance id);
+        # a surface face (image texture / vertex colours) has its row in the surface table instead of a scale
         face_table = table.copy()
         face_table[:, 0, :3] = nrm
-        face_table[:, 0, 3] = table[:, 0, 3] + 8 * table[:, 2, 1]
+        face_table[:, 0, 3] = table[:, 0, 3] + 16 * table[:, 2, 1]
         face_table[:, 1] = table[:, 0]
         face_table[:, 1, 3] = table[:, 1, 3]
         face_table[:, 2, :3] = table[:, 1, :3]
         face_table[:, 2, 3] = table[:, 2, 0]
+        self._surface = shading.SurfaceData(scene) if scene.has_appearance else None
+        if self._surface is not None:
+            row = self._surface.row_of[merged_face]
+            face_table[row >= 0, 1, 3] = row[row >= 0]
         self._face_table = face_table.astype(np.float32)
         self._ray_len = np.linalg.norm(ray_directions(camera), axis=-1).astype(np.float32)  # (H, W)
         self._proj = projection(camera)
@@ -341,8 +352,12 @@ class GLRenderer(Renderer):
             raise NavFusionError(f"gl backend needs OpenGL 4.3, the driver offers {ctx.version_code / 100:.1f}; "
                                  "use backend='raycast'")
         B, h = self.views_per_pass, self.camera.height
-        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING, "frow": _FACE_ROW, "bands": B,
-               "height": h}
+        surf = self._surface is not None
+        fmt = {"shading": shading.glsl_constants() + shading.GLSL_SHADING
+               + (shading.GLSL_SURFACE % {"srow": _FACE_ROW // 8} if surf else ""),
+               "frow": _FACE_ROW, "bands": B, "height": h,
+               # scenes without image textures or vertex colours compile without the surface branch
+               "albedo": _ALBEDO_SURFACE if surf else _ALBEDO_PROCEDURAL}
         self._gprog = ctx.program(vertex_shader=_GEOM_VERT % fmt, fragment_shader=_GEOM_FRAG % fmt)
         self._sprog = ctx.program(vertex_shader=_SHADE_VERT, fragment_shader=_SHADE_FRAG % fmt)
         # de-indexed vertices: (position, face id) per face corner, so no gl_PrimitiveID is needed
@@ -370,6 +385,21 @@ class GLRenderer(Renderer):
         self._ftex.use(1)
         self._sprog["u_gbuf"].value = 0
         self._sprog["u_faces"].value = 1
+        if surf:
+            srows = self._surface.rows().reshape(-1, 4)
+            per_row = _FACE_ROW // 8 * 8  # texels per row of the surface table (8 per face)
+            nrow = max(1, -(-len(srows) // per_row))
+            stex = np.zeros((nrow * per_row, 4), np.float32)
+            stex[: len(srows)] = srows
+            self._stex = ctx.texture((per_row, nrow), 4, stex.tobytes(), dtype="f4")
+            atlas = np.ascontiguousarray(self._surface.atlas)
+            self._atex = ctx.texture((atlas.shape[1], atlas.shape[0]), 3, atlas.tobytes(), dtype="f1", alignment=1)
+            for t in (self._stex, self._atex):
+                t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._stex.use(2)
+            self._atex.use(3)
+            self._sprog["u_surf"].value = 2
+            self._sprog["u_atlas"].value = 3
         cam = self.camera
         self._sprog["u_intr"].value = (cam.fx, cam.fy, cam.cx, cam.cy)
         ctx.disable(moderngl.CULL_FACE)

@@ -3,7 +3,8 @@
 No GL needed; exact; copes with heavy meshes. Produces the same six buffers as ``gl``: rays are
 cast with camera-frame directions ``(x, y, -1)``, so Embree's hit distance *is* the z depth;
 normals are the hit triangle's plane normal turned to face the camera; colours use the numpy twins
-of the gl shaders (``navfusion.render.shading``). Hits nearer than ``camera.near`` are kept
+of the gl shaders (``navfusion.render.shading``); image textures and vertex colours are interpolated
+with Embree's barycentric hit coordinates. Hits nearer than ``camera.near`` are kept
 (the gl backend clips them), which only matters with the camera inside geometry.
 """
 
@@ -43,6 +44,8 @@ class RaycastRenderer(Renderer):
         TriangleMesh(self._embree, np.ascontiguousarray(verts, np.float32), np.ascontiguousarray(faces, np.int32))
         self._face_owner = owner
         self._table = shading.material_table(scene)
+        # image textures / vertex colours: sampled at Embree's barycentric hit coordinates
+        self._surface = shading.SurfaceData(scene) if scene.has_appearance else None
         self._inst_id = np.array([i.id for i in scene.instances], np.int32)
         self._sem_id = np.array([i.semantic_id for i in scene.instances], np.uint8)
         self._rays = ray_directions(camera).reshape(-1, 3)  # (P, 3) camera frame, z = -1
@@ -96,7 +99,8 @@ class RaycastRenderer(Renderer):
                 res["normal"][s:e] = np.matmul(ng.reshape(k, npx, 3), rots[s:e])
             if "rgb" in want:
                 p = orig + dirs * tz[:, None]
-                col = shading.albedo_and_shade(self._table, owner, p, ng, orig)
+                surf = None if self._surface is None else (self._surface, np.where(miss, 0, prim), hit["u"], hit["v"])
+                col = shading.albedo_and_shade(self._table, owner, p, ng, orig, surf)
                 rgb = (col * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
                 rgb[miss] = 0
                 res["rgb"][s:e] = rgb.reshape(k, npx, 3)

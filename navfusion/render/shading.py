@@ -165,7 +165,7 @@ def pattern(kind: np.ndarray, p: np.ndarray, n: np.ndarray, scale: np.ndarray) -
     q = (_plane(p.astype(np.float32), n) / scale[:, None]).astype(np.float32)
     t = np.zeros(len(q), np.float32)
     present = np.bincount(kind, minlength=len(TEXTURE_KINDS))
-    for k in np.flatnonzero(present[1:]) + 1:
+    for k in np.flatnonzero(present[1:len(TEXTURE_KINDS)]) + 1:  # surface faces (SURFACE_KIND) have no pattern
         m = kind == k
         qm = q[m]
         if k in (1, 3, 4, 5, 6):
@@ -212,6 +212,8 @@ def material_table(scene: Scene) -> np.ndarray:
             raise NavFusionError(f"scene {scene.scene_id}: instance {inst.name!r} uses unknown material "
                                  f"{inst.material!r}")
         kind = TEXTURE_KINDS.index(mat.texture) if mat.texture in TEXTURE_KINDS else 0
+        if mat.image or inst.colors is not None:
+            kind = len(TEXTURE_KINDS)  # SURFACE_KIND: image and/or vertex colours, no procedural pattern
         table[k, 0] = (*mat.color, kind)
         table[k, 1] = (*mat.color2, max(float(mat.scale), 1e-3))
         table[k, 2, :2] = (inst.id, inst.semantic_id)
@@ -219,15 +221,223 @@ def material_table(scene: Scene) -> np.ndarray:
 
 
 def albedo_and_shade(table: np.ndarray, owner: np.ndarray, p: np.ndarray, n: np.ndarray,
-                     eye: np.ndarray) -> np.ndarray:
+                     eye: np.ndarray, surface: tuple | None = None) -> np.ndarray:
     """numpy twin of the gl shading pass: (M,) instance indices, (M, 3) hit points and world normals
-    facing the camera, eye (3,) or (M, 3) camera centres -> (M, 3) float32 colour in [0, 1]."""
+    facing the camera, eye (3,) or (M, 3) camera centres -> (M, 3) float32 colour in [0, 1].
+    ``surface``: ``(SurfaceData, faces (M,), bu (M,), bv (M,))`` (merged face indices and the
+    barycentric weights of corners b and c) when the scene has image textures or vertex colours."""
     m = table[owner]
     p = p.astype(np.float32, copy=False)
     n = n.astype(np.float32, copy=False)
-    t = pattern(m[:, 0, 3].astype(np.int64), p, n, m[:, 1, 3])
+    kind = m[:, 0, 3].astype(np.int64)
+    t = pattern(kind, p, n, m[:, 1, 3])
     albedo = m[:, 0, :3] + (m[:, 1, :3] - m[:, 0, :3]) * t[:, None]
+    if surface is not None:
+        data, faces, bu, bv = surface
+        s = kind == SURFACE_KIND
+        if s.any():
+            albedo[s] = data.albedo(faces[s], bu[s], bv[s], m[s, 0, :3])
     d = (np.broadcast_to(eye, p.shape) - p).astype(np.float32)
     dist = np.sqrt(np.einsum("ij,ij->i", d, d))
     to_eye = d / np.maximum(dist, np.float32(1e-9))[:, None]
     return shade(albedo, n, to_eye, dist)
+
+
+# ------------------------------------------------------------------------------- image textures and vertex colours
+
+#: ``kind`` of a surface whose albedo comes from an image texture and/or vertex colours (one past the
+#: procedural kinds); ``material color * image(uv) * vertex colour``, each factor present or 1.
+SURFACE_KIND = len(TEXTURE_KINDS)
+#: Longest side of a texture in the atlas both backends sample (larger images are downscaled once,
+#: with a box filter): agent views are 64-256 pixels wide, and llvmpipe textures are at most 16384 wide.
+MAX_TEXTURE_SIDE = 1024
+_MAX_ATLAS = 16384
+
+GLSL_SURFACE = """
+// image textures and vertex colours (compiled in only for scenes that have them)
+uniform sampler2D u_atlas;   // every texture of the scene, packed; row 0 = top row of each image
+uniform sampler2D u_surf;    // 8 texels per surface face, see navfusion.render.shading.surface_rows
+vec3 nf_atlas(ivec2 p) { return texelFetch(u_atlas, p, 0).rgb; }
+// bilinear, repeating outside [0, 1]; uv origin at the image's bottom-left
+vec3 nf_sample(vec4 rect, vec2 uv) {
+    vec2 q = vec2(uv.x - floor(uv.x), 1.0 - (uv.y - floor(uv.y))) * rect.zw - 0.5;
+    vec2 fl = floor(q);
+    vec2 f = q - fl;
+    int w = int(rect.z), h = int(rect.w);
+    int x0 = int(fl.x), y0 = int(fl.y);
+    int x1 = x0 + 1 >= w ? 0 : x0 + 1, y1 = y0 + 1 >= h ? 0 : y0 + 1;
+    x0 = x0 < 0 ? w - 1 : (x0 >= w ? 0 : x0);
+    y0 = y0 < 0 ? h - 1 : (y0 >= h ? 0 : y0);
+    x1 = x1 < 0 ? w - 1 : x1;
+    y1 = y1 < 0 ? h - 1 : y1;
+    ivec2 o = ivec2(rect.xy);
+    vec3 a = nf_atlas(o + ivec2(x0, y0)), b = nf_atlas(o + ivec2(x1, y0));
+    vec3 c = nf_atlas(o + ivec2(x0, y1)), d = nf_atlas(o + ivec2(x1, y1));
+    vec3 top = a + (b - a) * f.x;
+    vec3 bot = c + (d - c) * f.x;
+    return top + (bot - top) * f.y;
+}
+vec3 nf_surface(int row, vec3 p, vec3 factor) {
+    ivec2 base = ivec2(8 * (row %% %(srow)d), row / %(srow)d);
+    vec4 t0 = texelFetch(u_surf, base, 0), t1 = texelFetch(u_surf, base + ivec2(1, 0), 0);
+    vec4 t2 = texelFetch(u_surf, base + ivec2(2, 0), 0), t3 = texelFetch(u_surf, base + ivec2(3, 0), 0);
+    vec4 t4 = texelFetch(u_surf, base + ivec2(4, 0), 0);
+    // barycentric coordinates of the shaded point (the raycaster gets the same from Embree)
+    vec3 e0 = t1.xyz - t0.xyz, e1 = t2.xyz - t0.xyz, e2 = p - t0.xyz;
+    float d00 = dot(e0, e0), d01 = dot(e0, e1), d11 = dot(e1, e1), d20 = dot(e2, e0), d21 = dot(e2, e1);
+    float den = d00 * d11 - d01 * d01;
+    float bu = den != 0.0 ? (d11 * d20 - d01 * d21) / den : 0.0;
+    float bv = den != 0.0 ? (d00 * d21 - d01 * d20) / den : 0.0;
+    float ba = 1.0 - bu - bv;
+    vec3 albedo = factor;
+    if (t4.w > 0.5) {
+        vec2 uv = ba * t3.xy + bu * t3.zw + bv * t4.xy;
+        albedo *= nf_sample(vec4(t0.w, t1.w, t2.w, t4.z), uv);
+    }
+    if (t4.w < 0.5 || t4.w > 1.5) {  // 0: colours only, 2: image and colours
+        vec3 ca = texelFetch(u_surf, base + ivec2(5, 0), 0).rgb;
+        vec3 cb = texelFetch(u_surf, base + ivec2(6, 0), 0).rgb;
+        vec3 cc = texelFetch(u_surf, base + ivec2(7, 0), 0).rgb;
+        albedo *= ba * ca + bu * cb + bv * cc;
+    }
+    return albedo;
+}
+"""
+
+
+def _pack_shelves(sizes: list[tuple[int, int]], width: int) -> tuple[list[tuple[int, int]], int]:
+    """Shelf packing of (w, h) rectangles, tallest first, into rows of ``width``: offsets and height."""
+    order = sorted(range(len(sizes)), key=lambda i: (-sizes[i][1], -sizes[i][0], i))
+    out: list[tuple[int, int]] = [(0, 0)] * len(sizes)
+    x = y = shelf = 0
+    for i in order:
+        w, h = sizes[i]
+        if x + w > width:
+            x, y, shelf = 0, y + shelf, 0
+        out[i] = (x, y)
+        x += w
+        shelf = max(shelf, h)
+    return out, y + shelf
+
+
+def _fit(img: np.ndarray, side: int) -> np.ndarray:
+    """``img`` scaled down (box filter, aspect kept) so that its longest side is at most ``side``."""
+    h, w = img.shape[:2]
+    if max(h, w) <= side:
+        return img
+    from PIL import Image
+
+    k = side / max(h, w)
+    return np.asarray(Image.fromarray(img).resize((max(1, round(w * k)), max(1, round(h * k))), Image.BOX))
+
+
+def texture_atlas(scene: Scene, max_side: int = MAX_TEXTURE_SIDE) -> tuple[np.ndarray, dict[str, tuple[int, ...]]]:
+    """Every texture of ``scene`` packed into one (H, W, 3) uint8 image, and each texture's
+    ``(x0, y0, w, h)`` in it. Both backends sample this atlas, so they see the same texels."""
+    names = sorted(scene.textures)
+    if not names:
+        return np.zeros((1, 1, 3), np.uint8), {}
+    side = int(max_side)
+    while True:
+        imgs = [_fit(np.asarray(scene.textures[n], np.uint8), side) for n in names]
+        sizes = [(im.shape[1], im.shape[0]) for im in imgs]
+        area = sum(w * h for w, h in sizes)
+        width = min(_MAX_ATLAS, max(max(w for w, _ in sizes), int(np.ceil(np.sqrt(area) / 64) * 64)))
+        offsets, height = _pack_shelves(sizes, width)
+        if height <= _MAX_ATLAS:
+            break
+        side //= 2  # too many large textures for one atlas: halve them all
+    atlas = np.zeros((height, width, 3), np.uint8)
+    rects = {}
+    for n, im, (x, y) in zip(names, imgs, offsets):
+        atlas[y:y + im.shape[0], x:x + im.shape[1]] = im
+        rects[n] = (x, y, im.shape[1], im.shape[0])
+    return atlas, rects
+
+
+class SurfaceData:
+    """Per-face appearance of the image-textured and vertex-coloured faces of a scene, in
+    :meth:`Scene.merged` face order, shared by both backends.
+
+    Attributes:
+        faces: (S,) indices of the surface faces among all merged faces.
+        corners: (S, 3, 3) float32 vertex positions; uv (S, 3, 2) float32; colors (S, 3, 3) float32 in [0, 1].
+        rect: (S, 4) float32 atlas rectangle (x0, y0, w, h) of the face's image (zeros without one).
+        mode: (S,) float32: 0 vertex colours only, 1 image only, 2 both.
+        atlas: (H, W, 3) uint8 packed textures.
+    """
+
+    def __init__(self, scene: Scene, max_side: int = MAX_TEXTURE_SIDE) -> None:
+        verts, faces, owner = scene.merged()
+        uv, col = scene.merged_appearance()
+        img_of = np.array([scene.materials[i.material].image for i in scene.instances], object)
+        has_col = np.array([i.colors is not None for i in scene.instances], bool)
+        has_img = np.array([bool(s) for s in img_of], bool)
+        is_surf = (has_img | has_col)[owner]
+        self.faces = np.flatnonzero(is_surf)
+        f = faces[self.faces]
+        o = owner[self.faces]
+        self.corners = verts[f].astype(np.float32)
+        self.uv = uv[f].astype(np.float32)
+        self.colors = (col[f].astype(np.float32) / np.float32(255.0)).astype(np.float32)
+        self.atlas, rects = texture_atlas(scene, max_side) if has_img.any() else (np.zeros((1, 1, 3), np.uint8), {})
+        inst_rect = np.array([rects.get(n, (0, 0, 0, 0)) if n else (0, 0, 0, 0) for n in img_of], np.float32)
+        self.rect = inst_rect[o].reshape(-1, 4)
+        self.mode = np.where(has_img[o], np.where(has_col[o], 2.0, 1.0), 0.0).astype(np.float32)
+        self._atlas_f = self.atlas.astype(np.float32) * np.float32(1.0 / 255.0)
+        self.row_of = np.full(len(faces), -1, np.int64)  # merged face -> surface row
+        self.row_of[self.faces] = np.arange(len(self.faces))
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def rows(self, order: np.ndarray | None = None) -> np.ndarray:
+        """(S, 8, 4) float32 texels for the gl backend, rows in ``order`` (surface row indices):
+        ``(a, x0) (b, y0) (c, w) (uv_a, uv_b) (uv_c, h, mode) (col_a, 0) (col_b, 0) (col_c, 0)``."""
+        idx = np.arange(len(self)) if order is None else np.asarray(order)
+        t = np.zeros((len(idx), 8, 4), np.float32)
+        t[:, 0:3, :3] = self.corners[idx]
+        t[:, 0:3, 3] = self.rect[idx, :3]
+        t[:, 3, :2], t[:, 3, 2:] = self.uv[idx, 0], self.uv[idx, 1]
+        t[:, 4, :2], t[:, 4, 2], t[:, 4, 3] = self.uv[idx, 2], self.rect[idx, 3], self.mode[idx]
+        t[:, 5:8, :3] = self.colors[idx]
+        return t
+
+    def sample(self, rect: np.ndarray, uv: np.ndarray) -> np.ndarray:
+        """numpy twin of ``nf_sample``: (M, 4) rects, (M, 2) uv -> (M, 3) float32."""
+        uv = uv.astype(np.float32)
+        q = np.stack([uv[:, 0] - np.floor(uv[:, 0]), np.float32(1.0) - (uv[:, 1] - np.floor(uv[:, 1]))], 1)
+        q = q * rect[:, 2:] - np.float32(0.5)
+        fl = np.floor(q)
+        f = (q - fl).astype(np.float32)
+        w, h = rect[:, 2].astype(np.int64), rect[:, 3].astype(np.int64)
+        x0, y0 = fl[:, 0].astype(np.int64), fl[:, 1].astype(np.int64)
+        x1, y1 = np.where(x0 + 1 >= w, 0, x0 + 1), np.where(y0 + 1 >= h, 0, y0 + 1)
+        x0 = np.where(x0 < 0, w - 1, np.where(x0 >= w, 0, x0))
+        y0 = np.where(y0 < 0, h - 1, np.where(y0 >= h, 0, y0))
+        x1, y1 = np.where(x1 < 0, w - 1, x1), np.where(y1 < 0, h - 1, y1)
+        ox, oy = rect[:, 0].astype(np.int64), rect[:, 1].astype(np.int64)
+        at = self._atlas_f
+        a, b = at[oy + y0, ox + x0], at[oy + y0, ox + x1]
+        c, d = at[oy + y1, ox + x0], at[oy + y1, ox + x1]
+        top = a + (b - a) * f[:, :1]
+        bot = c + (d - c) * f[:, :1]
+        return top + (bot - top) * f[:, 1:]
+
+    def albedo(self, faces: np.ndarray, bu: np.ndarray, bv: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        """numpy twin of ``nf_surface``: merged face indices (M,) (all surface faces), barycentric
+        weights of corners b and c (M,), material colours (M, 3) -> albedo (M, 3) float32."""
+        r = self.row_of[faces]
+        bu, bv = bu.astype(np.float32), bv.astype(np.float32)
+        ba = np.float32(1.0) - bu - bv
+        w = np.stack([ba, bu, bv], 1)[:, :, None]
+        out = factor.astype(np.float32).copy()
+        mode = self.mode[r]
+        img = mode > 0.5
+        if img.any():
+            uv = (w[img] * self.uv[r[img]]).sum(1)
+            out[img] *= self.sample(self.rect[r[img]], uv)
+        col = (mode < 0.5) | (mode > 1.5)
+        if col.any():
+            out[col] *= (w[col] * self.colors[r[col]]).sum(1)
+        return out

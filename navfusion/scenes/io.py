@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import category
+from navfusion.common import CATEGORY_BY_ID, category
 from navfusion.errors import NavFusionError
-from navfusion.io import atomic_path, read_json, sha256_file
+from navfusion.io import atomic_path, read_json, sha256_bytes, sha256_file
 from navfusion.scenes.scene import Instance, Material, Room, Scene
 
 FORMAT = "navfusion.scene/1"
@@ -53,14 +53,22 @@ def scene_labels_json(scene: Scene) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "scene_id": scene.scene_id,
-        "instances": [{"id": i.id, "name": i.name, "category": i.category, "material": i.material, "room": i.room}
-                      for i in scene.instances],
+        "instances": [_instance_json(i) for i in scene.instances],
         "materials": [m.to_json() for m in scene.materials.values()],
         "rooms": [r.to_json() for r in scene.rooms],
         "floor_height": scene.floor_height,
         "ceiling_height": scene.ceiling_height if np.isfinite(scene.ceiling_height) else None,
         "metadata": scene.metadata,
     }
+
+
+def _instance_json(i: Instance) -> dict[str, Any]:
+    d = {"id": i.id, "name": i.name, "category": i.category, "material": i.material, "room": i.room}
+    if i.uv is not None:  # flags only where set: files of generated scenes stay as they were
+        d["uv"] = True
+    if i.colors is not None:
+        d["colors"] = True
+    return d
 
 
 def _jsonable(o: Any) -> Any:
@@ -76,13 +84,26 @@ def save_scene(scene: Scene, out_dir: str | os.PathLike, name: str | None = None
     glb, side = out / f"{slug}.glb", out / f"{slug}.json"
     labels = _jsonable(scene_labels_json(scene))
     tm = trimesh.Scene()
+    images: dict[str, Any] = {}
     for inst in scene.instances:
         mat = scene.materials.get(inst.material)
         color = [*(mat.color if mat else (0.8, 0.8, 0.8)), 1.0]
         mesh = trimesh.Trimesh(_to_yup(inst.vertices), np.asarray(inst.faces, np.int64), process=False)
+        tex = None
+        if mat is not None and mat.image:
+            if mat.image not in images:  # one PIL image per texture, so the GLB stores it once
+                from PIL import Image
+
+                images[mat.image] = Image.fromarray(np.asarray(scene.textures[mat.image], np.uint8))
+            tex = images[mat.image]
         mesh.visual = trimesh.visual.TextureVisuals(
+            uv=None if inst.uv is None else np.asarray(inst.uv, np.float64),
             material=trimesh.visual.material.PBRMaterial(name=inst.material, baseColorFactor=color,
-                                                         metallicFactor=0.0, roughnessFactor=0.9))
+                                                         baseColorTexture=tex, metallicFactor=0.0,
+                                                         roughnessFactor=0.9))
+        if inst.colors is not None:  # COLOR_0 (glTF multiplies it with the base colour, as we do)
+            mesh.visual.vertex_attributes["color"] = np.c_[np.asarray(inst.colors, np.uint8),
+                                                           np.full(len(inst.colors), 255, np.uint8)]
         mesh.metadata = {"navfusion": {"id": inst.id, "category": inst.category, "material": inst.material,
                                        "room": inst.room}}
         tm.add_geometry(mesh, node_name=inst.name, geom_name=inst.name)
@@ -168,13 +189,45 @@ def estimate_floor_height(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float(levels[int(np.argmax(np.bincount(inv, weights=wk)))])  # the dominant level, not a blend
 
 
-def _read_label_map(labels) -> dict[str, str]:
+#: Label-map key holding file semantic ids -> categories (``{"semantic_ids": {"5": "chair"}}``).
+SEMANTIC_IDS_KEY = "semantic_ids"
+#: Per-face or per-vertex label properties recognised in PLY files and glTF vertex attributes
+#: (glTF custom attributes start with ``_``; matched without it, case-insensitively).
+SEMANTIC_PROPS: tuple[str, ...] = ("semantic", "semantic_id", "category_id", "label", "class_id")
+INSTANCE_PROPS: tuple[str, ...] = ("instance", "instance_id", "object_id", "objectid")
+#: Each format's up axis when ``up`` is not given: glTF is y-up by its specification; OBJ has no
+#: convention (scans and CAD exports are z-up, many modelling tools write y-up: pass ``up="y"``);
+#: PLY scans are z-up.
+DEFAULT_UP: dict[str, str] = {".glb": "y", ".gltf": "y", ".obj": "z", ".ply": "z"}
+#: A home is 1-100 m in extent (the tallest side at least 1 m); outside that ``scale="auto"`` looks for
+#: a unit (cm, mm, inch) that makes it plausible.
+PLAUSIBLE_EXTENT = (1.0, 100.0)
+UNIT_SCALES: tuple[tuple[str, float], ...] = (("cm", 0.01), ("mm", 0.001), ("inch", 0.0254))
+# uv coordinates are kept on a 2^-20 grid: glTF flips v (1 - v) on export and import, exact on this grid
+_UV_GRID = float(2 ** 20)
+
+
+def _read_label_map(labels) -> tuple[dict[str, str], dict[int, str]]:
+    """(mesh/node name or pattern -> category, file semantic id -> category) from a JSON file or dict."""
     if labels is None:
-        return {}
+        return {}, {}
     if isinstance(labels, dict):
-        data = labels
+        data = dict(labels)
     else:
         data = read_json(labels, "label map")
+    where = f"label map {labels if not isinstance(labels, dict) else ''}".rstrip()
+    ids: dict[int, str] = {}
+    if isinstance(data, dict) and SEMANTIC_IDS_KEY in data:
+        raw = data.pop(SEMANTIC_IDS_KEY)
+        if not isinstance(raw, dict):
+            raise NavFusionError(f"{where}: {SEMANTIC_IDS_KEY} must map file semantic ids to categories")
+        for k, v in raw.items():
+            try:
+                ids[int(k)] = category(str(v)).name
+            except ValueError:
+                raise NavFusionError(f"{where}: {SEMANTIC_IDS_KEY}: key {k!r} is not an integer id") from None
+            except NavFusionError as e:
+                raise NavFusionError(f"{where}: {SEMANTIC_IDS_KEY} entry {k!r}: {e}") from None
     if isinstance(data, dict) and "instances" in data and isinstance(data["instances"], list):
         data = {d["name"]: d["category"] for d in data["instances"] if isinstance(d, dict) and "name" in d}
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
@@ -183,9 +236,8 @@ def _read_label_map(labels) -> dict[str, str]:
         try:
             category(v)
         except NavFusionError as e:
-            raise NavFusionError(f"label map {labels if not isinstance(labels, dict) else ''}: entry {k!r}: {e}"
-                                 ) from None
-    return dict(data)
+            raise NavFusionError(f"{where}: entry {k!r}: {e}") from None
+    return dict(data), ids
 
 
 def _lookup(label_map: dict[str, str], *names: str) -> str | None:
@@ -198,49 +250,277 @@ def _lookup(label_map: dict[str, str], *names: str) -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- appearance on import
+
+
+def _rgb_image(img) -> np.ndarray:
+    """A PIL image (any mode) as (H, W, 3) uint8; alpha is dropped."""
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), np.uint8))
+
+
+def read_texture(path: str | os.PathLike) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 (row 0 at the top)."""
+    from PIL import Image
+
+    p = Path(path)
+    if not p.is_file():
+        raise NavFusionError(f"texture file not found: {p}")
+    try:
+        with Image.open(p) as im:
+            return _rgb_image(im)
+    except Exception as e:  # PIL raises several types for unreadable images
+        raise NavFusionError(f"cannot read texture {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                             ) from None
+
+
+def _appearance(geom, n_vertices: int) -> tuple[tuple[float, float, float], Any, np.ndarray | None,
+                                               np.ndarray | None, np.ndarray | None]:
+    """(base colour, texture image or None, uv (V, 2) or None, vertex colours (V, 3) uint8 or None,
+    face colours (F, 3) uint8 or None) of a trimesh geometry."""
+    vis = getattr(geom, "visual", None)
+    color = _color_of(geom)
+    image = uv = vcol = fcol = None
+    kind = getattr(vis, "kind", None)
+    mat = getattr(vis, "material", None)
+    if mat is not None:
+        image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
+        if image is not None and getattr(mat, "baseColorTexture", None) is None:
+            color = (1.0, 1.0, 1.0)  # OBJ: map_Kd alone (a Kd next to it is mostly an exporter's default)
+        elif image is not None and getattr(mat, "baseColorFactor", None) is None:
+            color = (1.0, 1.0, 1.0)  # glTF: the factor defaults to 1
+    raw_uv = getattr(vis, "uv", None)
+    if raw_uv is not None and len(raw_uv) == n_vertices:
+        uv = np.asarray(raw_uv, np.float64)
+    attrs = getattr(vis, "vertex_attributes", None) or {}
+    if kind == "vertex":
+        vcol = np.asarray(vis.vertex_colors)[:, :3]
+    elif kind == "face":
+        fcol = np.asarray(vis.face_colors)[:, :3].astype(np.uint8)
+    elif "color" in attrs and len(attrs["color"]) == n_vertices:  # glTF COLOR_0 next to a texture
+        c = np.asarray(attrs["color"])
+        vcol = (c[:, :3] * (255.0 if c.dtype.kind == "f" and c.max() <= 1.0 else 1.0))
+    if vcol is not None:
+        vcol = np.clip(np.round(vcol), 0, 255).astype(np.uint8)
+        if (vcol == vcol[0]).all():  # one colour for the whole mesh: a base colour, not a scan
+            color, vcol = tuple(float(x) / 255.0 for x in vcol[0]), None
+    if fcol is not None and (fcol == fcol[0]).all():
+        color, fcol = tuple(float(x) / 255.0 for x in fcol[0]), None
+    if image is not None and uv is None:
+        image = None  # a texture without coordinates cannot be placed
+    if image is not None:
+        px = np.asarray(image.convert("RGB"))
+        if (px == px[:1, :1]).all():  # one colour (trimesh's stand-in for a missing .mtl, or a swatch)
+            color = tuple(float(c) * float(px[0, 0, k]) / 255.0 for k, c in enumerate(color))
+            image = None
+    return color, image, uv, vcol, fcol
+
+
+def _face_ids(geom, n_faces: int, faces: np.ndarray, names: tuple[str, ...]) -> np.ndarray | None:
+    """Per-face integer ids from a PLY face or vertex property or a glTF vertex attribute named one of
+    ``names`` (vertex values go to a face by majority of its corners, else its first corner)."""
+    meta = getattr(geom, "metadata", None) or {}
+    raw = meta.get("_ply_raw") if isinstance(meta, dict) else None
+    sources = []
+    if isinstance(raw, dict):
+        for elem, per in (("face", "face"), ("vertex", "vertex")):
+            data = raw.get(elem, {}).get("data", {}) if isinstance(raw.get(elem), dict) else {}
+            if isinstance(data, np.ndarray) and data.dtype.names:  # binary PLY: a structured array
+                data = {k: data[k] for k in data.dtype.names}
+            if isinstance(data, dict):
+                sources += [(k, np.asarray(v), per) for k, v in data.items()]
+    attrs = getattr(geom, "vertex_attributes", None) or {}
+    sources += [(k, np.asarray(v), "vertex") for k, v in attrs.items()]
+    for key, arr, per in sources:
+        if key.lower().lstrip("_") not in names:
+            continue
+        if arr.dtype.kind not in "iuf" or not len(arr):
+            continue
+        arr = arr.reshape(len(arr), -1)[:, 0].astype(np.int64)
+        if per == "face" and len(arr) == n_faces:
+            return arr
+        if per == "vertex" and len(arr) > faces.max(initial=-1):
+            c = arr[faces]
+            return np.where(c[:, 1] == c[:, 2], c[:, 1], c[:, 0])
+    return None
+
+
+def _obj_names(path: Path) -> dict[str, list[str]]:
+    """OBJ material -> the ``o``/``g`` names whose faces use it. trimesh names an OBJ's meshes after
+    their materials; label maps name objects, so both are looked up."""
+    out: dict[str, list[str]] = {}
+    names: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("o ", "g ")):
+                    names = [n for n in line[2:].split() if n]
+                elif line.startswith("usemtl "):
+                    lst = out.setdefault(line[7:].strip(), [])
+                    lst += [n for n in names if n not in lst]
+    except OSError:
+        return {}
+    return out
+
+
+def _split_faces(v: np.ndarray, f: np.ndarray, key: np.ndarray, *per_vertex: np.ndarray | None):
+    """Split a mesh by per-face ``key``: yields (key value, vertices, faces, *per-vertex arrays) with
+    only the vertices each part uses, in key order."""
+    for k in np.unique(key):
+        sel = f[key == k]
+        used, inv = np.unique(sel.reshape(-1), return_inverse=True)
+        yield (int(k), v[used], inv.reshape(-1, 3), *[None if a is None else a[used] for a in per_vertex])
+
+
+def _deindex(v: np.ndarray, f: np.ndarray, *per_vertex: np.ndarray | None):
+    """Three vertices per face (for per-face data such as PLY face colours)."""
+    idx = f.reshape(-1)
+    return (v[idx], np.arange(len(idx), dtype=np.int64).reshape(-1, 3), *[None if a is None else a[idx]
+                                                                          for a in per_vertex])
+
+
+def plausible_scale(vertices: np.ndarray) -> tuple[float, str]:
+    """(scale, reason) for z-up ``vertices``: ``(1, "")`` when the extent is plausible for a home (at
+    most 100 m across, at least 1 m tall); else the first of ``UNIT_SCALES`` that makes it so
+    (``reason`` names the unit), else 1 with ``reason`` saying what looks wrong."""
+    if not len(vertices):
+        return 1.0, ""
+    ext = vertices.max(0) - vertices.min(0)
+    lo, hi = PLAUSIBLE_EXTENT
+    size, height = float(ext.max()), float(ext[2])
+    if size <= hi and height >= lo:
+        return 1.0, ""
+    for unit, k in UNIT_SCALES:
+        if size * k <= hi and height * k >= lo and size * k >= 2.0:  # a room at least, not a stool
+            return k, f"{size:.4g} units across and {height:.4g} tall looks like {unit}"
+    what = f"{size:.4g} m across" if size > hi else f"{height:.3g} m tall"
+    return 1.0, f"{what} is implausible for a home (at most {hi:g} m across, at least {lo:g} m tall)"
+
+
 def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None = None,
-                floor_height: float | None = None, up: str | None = None, scene_id: str | None = None) -> Scene:
+                floor_height: float | None = None, up: str | None = None, scene_id: str | None = None,
+                scale: float | str | None = None, texture: str | os.PathLike | None = None) -> Scene:
     """Load an external mesh scene (GLB/glTF/OBJ/PLY) as a :class:`Scene`.
 
     Args:
         path: the mesh file.
-        labels: a JSON file (or dict) mapping mesh/node names (or ``fnmatch`` patterns) to categories;
-            a navfusion sidecar JSON works too. Without it a navfusion GLB keeps its embedded labels,
-            and any other mesh loads unlabelled (``misc``) with a warning.
-        floor_height: z of the walkable floor; estimated from upward-facing surfaces when None.
-        up: the file's up axis, ``"y"`` (glTF convention, the default for GLB/glTF) or ``"z"``
-            (the default for OBJ/PLY).
+        labels: a JSON file (or dict) mapping mesh/node names (or ``fnmatch`` patterns) to categories,
+            optionally with ``"semantic_ids": {"<file id>": category}`` for files that carry per-face
+            or per-vertex ids; a navfusion sidecar JSON works too. Without it a navfusion GLB keeps its
+            embedded labels, per-face ids are read as navfusion semantic ids
+            (``navfusion.common.CATEGORY_TABLE``), and other meshes load unlabelled (``misc``) with a
+            warning.
+        floor_height: z of the walkable floor (after scaling); estimated from upward-facing surfaces when None.
+        up: the file's up axis, ``"y"`` or ``"z"``; default per format (``DEFAULT_UP``): y for
+            GLB/glTF, z for OBJ and PLY.
         scene_id: name of the result (default: the file stem).
+        scale: metres per file unit; ``None`` is 1 with a warning when the extent is implausible for a
+            home (> 100 m or < 1 m); ``"auto"`` picks a unit (cm, mm, inch) that makes it plausible,
+            with a warning saying which.
+        texture: an image applied to the meshes that have uv coordinates but no texture (an OBJ
+            whose ``.mtl`` is missing).
+
+    Appearance: glTF ``baseColorTexture`` (times ``baseColorFactor``) and OBJ ``map_Kd`` images at
+    the file's uv coordinates, base colours, and per-vertex (PLY, glTF ``COLOR_0``) or per-face
+    colours. Labels: a mesh's glTF ``extras`` ``{"category": ...}``, then the label map by mesh/node
+    name, then per-face ids (PLY face or vertex properties ``SEMANTIC_PROPS`` / ``INSTANCE_PROPS``,
+    glTF vertex attributes ``_SEMANTIC`` / ``_INSTANCE``), which split a mesh into one instance per
+    instance id (or per semantic id).
     """
     path = Path(path)
     tm = _load_trimesh_scene(path)
-    up = up or ("y" if path.suffix.lower() in (".glb", ".gltf") else "z")
+    up = up or DEFAULT_UP.get(path.suffix.lower(), "z")
     if up not in ("y", "z"):
         raise NavFusionError(f"up={up!r}: must be 'y' or 'z'")
+    if isinstance(scale, str) and scale != "auto":
+        try:
+            scale = float(scale)
+        except ValueError:
+            raise NavFusionError(f"scale={scale!r}: must be a positive number or 'auto'") from None
+    if scale is not None and scale != "auto" and not (isinstance(scale, (int, float)) and 0 < scale < 1e6):
+        raise NavFusionError(f"scale={scale!r}: must be a positive number or 'auto'")
     embedded = tm.metadata.get("navfusion") if isinstance(tm.metadata, dict) else None
-    if labels is None and isinstance(embedded, dict) and embedded.get("format") == FORMAT:
+    if labels is None and isinstance(embedded, dict) and embedded.get("format") == FORMAT and \
+            scale in (None, 1, 1.0) and texture is None:
         return _scene_from_glb(tm, embedded, path)
-    label_map = _read_label_map(labels)
+    label_map, id_map = _read_label_map(labels)
+    extra_tex = read_texture(texture) if texture is not None else None
     nodes = _nodes(tm)
-    instances, materials = [], {}
-    unlabelled = 0
-    for k, (node, gname, v, f, geom) in enumerate(nodes):
-        cat = _lookup(label_map, node, gname)
-        if cat is None:
-            unlabelled += 1
-            cat = "misc"
+    instances: list[Instance] = []
+    materials: dict[str, Material] = {}
+    textures: dict[str, np.ndarray] = {}
+    tex_key: dict[str, str] = {}
+    unlabelled = unknown_ids = 0
+
+    def add_texture(img: np.ndarray) -> str:
+        key = sha256_bytes(str(img.shape).encode() + img.tobytes())
+        if key not in tex_key:
+            tex_key[key] = f"tex_{len(tex_key)}"
+            textures[tex_key[key]] = img
+        return tex_key[key]
+
+    obj_names = _obj_names(path) if path.suffix.lower() == ".obj" else {}
+    for node, gname, v, f, geom in nodes:
+        also = obj_names.get(gname, [])
+        if len(also) == 1:  # one OBJ object per material: name the instance after the object
+            node = also[0]
+        color, image, uv, vcol, fcol = _appearance(geom, len(v))
+        if image is None and uv is not None and extra_tex is not None:
+            image, color = extra_tex, (1.0, 1.0, 1.0)
+        img_name = add_texture(image if isinstance(image, np.ndarray) else _rgb_image(image)) \
+            if image is not None else ""
+        if not img_name:
+            uv = None  # coordinates without an image add nothing
+        if uv is not None:
+            uv = np.round(uv * _UV_GRID) / _UV_GRID
+        sem = _face_ids(geom, len(f), f, SEMANTIC_PROPS)
+        ins = _face_ids(geom, len(f), f, INSTANCE_PROPS)
+        if fcol is not None:
+            v, f, uv = _deindex(v, f, uv)
+            vcol = np.repeat(fcol, 3, axis=0)
         vz = _from_yup(v) if up == "y" else np.asarray(v, np.float32)
-        mname = f"mat_{k}"
-        materials[mname] = Material(mname, "plain", _color_of(geom), _color_of(geom), 0.25)
-        instances.append(Instance(k, node, cat, mname, vz, f.astype(np.int32), -1))
+        extras = getattr(geom, "metadata", None) or {}
+        cat = _lookup(label_map, node, gname, *also)
+        if cat is None and isinstance(extras.get("category"), str):
+            category(extras["category"])
+            cat = extras["category"]
+        mname = f"mat_{len(materials)}"
+        materials[mname] = Material(mname, "plain", color, color, 0.25, img_name)
+        key = ins if ins is not None else sem
+        if key is None or cat is not None:
+            if cat is None:
+                unlabelled += 1
+                cat = "misc"
+            instances.append(Instance(len(instances), node, cat, mname, vz, f.astype(np.int32), -1,
+                                      None if uv is None else uv.astype(np.float32), vcol))
+            continue
+        # per-face ids: one instance per instance id (or semantic id), category by majority semantic id
+        for k, pv, pf, puv, pcol in _split_faces(vz, f, key, uv, vcol):
+            if sem is not None:
+                ids, counts = np.unique(sem[key == k], return_counts=True)
+                sid = int(ids[np.argmax(counts)])
+                c = id_map.get(sid) or (CATEGORY_BY_ID[sid].name if not id_map and sid in CATEGORY_BY_ID and sid
+                                        else None)
+                if c is None:
+                    unknown_ids += 1
+                    c = "misc"
+            else:
+                c, unlabelled = "misc", unlabelled + 1
+            instances.append(Instance(len(instances), f"{node}_{k}", c, mname, pv, pf.astype(np.int32), -1,
+                                      None if puv is None else puv.astype(np.float32), pcol))
     if unlabelled and not label_map:
         warnings.warn(f"{path}: no labels given; {unlabelled} mesh(es) load as unlabelled ('misc'). "
                       "Pass a JSON label map (mesh name -> category) to label them.", stacklevel=2)
     elif unlabelled:
         warnings.warn(f"{path}: {unlabelled} of {len(instances)} mesh(es) are not in the label map and load "
                       "as 'misc'", stacklevel=2)
+    if unknown_ids:
+        warnings.warn(f"{path}: {unknown_ids} instance(s) have semantic ids that are not "
+                      f"{'in the label map' + chr(39) + 's ' + SEMANTIC_IDS_KEY if id_map else 'navfusion ids'}"
+                      " and load as 'misc'", stacklevel=2)
+    applied, reason = _apply_scale(instances, scale, path)
     scene = Scene(scene_id or path.stem, instances, materials=materials,
-                  metadata={"source": str(path), "imported": True})
+                  metadata={"source": str(path), "imported": True, "up": up, "scale": applied},
+                  textures=textures)
     v_all, f_all, _ = scene.merged()
     scene.floor_height = float(floor_height) if floor_height is not None else estimate_floor_height(
         v_all.astype(np.float64), f_all)
@@ -248,23 +528,60 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
     return scene
 
 
+def _apply_scale(instances: list[Instance], scale, path: Path) -> tuple[float, str]:
+    """Scale every instance in place (``scale`` as in :func:`import_mesh`); returns (scale, reason)."""
+    allv = np.concatenate([i.vertices for i in instances]) if instances else np.zeros((0, 3), np.float32)
+    guess, reason = plausible_scale(allv.astype(np.float64))
+    if scale is None or scale == "auto":
+        if reason and (scale is None or guess == 1.0):
+            hint = f"; pass scale={guess:g} (--scale {guess:g}) or --scale auto" if guess != 1.0 else \
+                "; pass scale (--scale) if the file is not in metres"
+            warnings.warn(f"{path}: {reason}{hint}", stacklevel=3)
+        k = guess if scale == "auto" else 1.0
+        if scale == "auto" and guess != 1.0:
+            warnings.warn(f"{path}: the extent {reason}: scaled by {guess:g} (pass scale=1 to keep file units)",
+                          stacklevel=3)
+    else:
+        k = float(scale)
+        after = plausible_scale(allv.astype(np.float64) * k)[1]
+        if after:
+            warnings.warn(f"{path}: after scale={k:g}, {after}", stacklevel=3)
+    if k != 1.0:
+        for inst in instances:
+            inst.vertices = (np.asarray(inst.vertices, np.float64) * k).astype(np.float32)
+    return k, reason
+
+
 def _scene_from_glb(tm, labels: dict[str, Any], path: Path) -> Scene:
     """Rebuild a navfusion scene from a GLB and its label map (embedded or sidecar)."""
-    by_name = {node: (v, f) for node, _, v, f, _ in _nodes(tm)}
+    by_name = {node: (v, f, g) for node, _, v, f, g in _nodes(tm)}
     try:
-        instances = []
+        materials = {m["name"]: Material.from_json(m) for m in labels.get("materials", [])}
+        instances, textures = [], {}
         for d in labels["instances"]:
             if d["name"] not in by_name:
                 raise NavFusionError(f"{path}: instance {d['name']!r} of the label map is missing from the GLB")
-            v, f = by_name[d["name"]]
+            v, f, geom = by_name[d["name"]]
+            uv = colors = None
+            if d.get("uv") or d.get("colors"):
+                vis = geom.visual
+                if d.get("uv"):
+                    uv = np.asarray(vis.uv, np.float32)
+                    image = materials[d["material"]].image
+                    tex = getattr(getattr(vis, "material", None), "baseColorTexture", None)
+                    if image and image not in textures and tex is not None:
+                        textures[image] = _rgb_image(tex)
+                if d.get("colors"):
+                    c = (getattr(vis, "vertex_attributes", None) or {}).get("color")
+                    c = np.asarray(vis.vertex_colors if c is None else c)
+                    colors = np.ascontiguousarray(c[:, :3], np.uint8)
             instances.append(Instance(int(d["id"]), d["name"], d["category"], d["material"], _from_yup(v),
-                                      f.astype(np.int32), int(d.get("room", -1))))
+                                      f.astype(np.int32), int(d.get("room", -1)), uv, colors))
         ceiling = labels.get("ceiling_height")
         scene = Scene(labels.get("scene_id", path.stem), instances,
-                      [Room.from_json(r) for r in labels.get("rooms", [])],
-                      {m["name"]: Material.from_json(m) for m in labels.get("materials", [])},
+                      [Room.from_json(r) for r in labels.get("rooms", [])], materials,
                       float(labels.get("floor_height", 0.0)), float("inf") if ceiling is None else float(ceiling),
-                      dict(labels.get("metadata", {})))
+                      dict(labels.get("metadata", {})), textures)
     except (KeyError, TypeError, ValueError) as e:
         raise NavFusionError(f"{path}: malformed navfusion label map ({type(e).__name__}: {e})") from None
     scene.validate()
@@ -296,18 +613,20 @@ def load_scene_file(path: str | os.PathLike) -> Scene:
     return import_mesh(path)
 
 
-def load_any(path: str | os.PathLike, labels=None, floor_height: float | None = None) -> Scene:
-    """A saved navfusion scene, or an external mesh imported with ``labels`` (folder suites)."""
+def load_any(path: str | os.PathLike, labels=None, floor_height: float | None = None,
+             scale: float | str | None = None, up: str | None = None) -> Scene:
+    """A saved navfusion scene, or an external mesh imported with ``labels``, ``scale`` and ``up``
+    (folder suites; see :func:`import_mesh`)."""
     path = Path(path)
     if labels is None:
         side = path.parent / f"{path.stem}.labels.json"
         labels = side if side.is_file() else None
-    if labels is None and path.suffix.lower() in (".glb", ".json"):
-        scene = load_scene_file(path)
+    if labels is None and path.suffix.lower() in (".glb", ".json") and scale in (None, 1, 1.0):
+        scene = load_scene_file(path) if up is None else import_mesh(path, up=up)
         if floor_height is not None:
             scene.floor_height = float(floor_height)
         return scene
-    return import_mesh(path, labels=labels, floor_height=floor_height)
+    return import_mesh(path, labels=labels, floor_height=floor_height, scale=scale, up=up)
 
 
 # ----------------------------------------------------------------------------- placing objects
@@ -364,5 +683,5 @@ def import_mesh_quiet(path: Path, up: str | None = None) -> Scene:
     """Import a mesh without the unlabelled warning (for single objects whose category is given)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return import_mesh(path, up=up, floor_height=0.0)
+        return import_mesh(path, up=up, floor_height=0.0, scale=1.0)
 

@@ -20,14 +20,17 @@ TEXTURE_KINDS: tuple[str, ...] = ("plain", "wood", "tiles", "fabric", "wall", "m
 
 @dataclass
 class Material:
-    """A procedural material.
+    """A procedural or image-textured material.
 
     Attributes:
         name: unique within the scene.
         texture: one of ``TEXTURE_KINDS``; the pattern is computed from world position at render time.
-        color: base RGB in [0, 1].
+        color: base RGB in [0, 1] (with ``image``: the factor the image is multiplied by).
         color2: secondary RGB in [0, 1] (grain, grout, weave, noise).
         scale: pattern period in metres.
+        image: name of an image in ``Scene.textures`` sampled at the instance's ``uv`` (imported
+            meshes: glTF ``baseColorTexture``, OBJ ``map_Kd``); ``""`` for procedural materials,
+            whose ``texture`` pattern is then ignored.
     """
 
     name: str
@@ -35,15 +38,19 @@ class Material:
     color: tuple[float, float, float] = (0.8, 0.8, 0.8)
     color2: tuple[float, float, float] = (0.6, 0.6, 0.6)
     scale: float = 0.25
+    image: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "texture": self.texture, "color": list(self.color),
-                "color2": list(self.color2), "scale": self.scale}
+        d = {"name": self.name, "texture": self.texture, "color": list(self.color),
+             "color2": list(self.color2), "scale": self.scale}
+        if self.image:  # only when set: procedural scenes keep their JSON and content hashes
+            d["image"] = self.image
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Material:
         return cls(d["name"], d.get("texture", "plain"), tuple(d.get("color", (0.8,) * 3)),
-                   tuple(d.get("color2", (0.6,) * 3)), float(d.get("scale", 0.25)))
+                   tuple(d.get("color2", (0.6,) * 3)), float(d.get("scale", 0.25)), str(d.get("image", "")))
 
 
 @dataclass
@@ -58,6 +65,9 @@ class Instance:
         vertices: (V, 3) float32 world coordinates.
         faces: (F, 3) int32 vertex indices, counter-clockwise seen from outside.
         room: id of the room it stands in, or -1.
+        uv: (V, 2) float32 texture coordinates (``u`` right, ``v`` up, image row 0 at ``v = 1``,
+            repeating outside [0, 1]) when the material has an ``image``, else None.
+        colors: (V, 3) uint8 per-vertex colours (scans) multiplying the material's colour, or None.
     """
 
     id: int
@@ -67,6 +77,8 @@ class Instance:
     vertices: np.ndarray
     faces: np.ndarray
     room: int = -1
+    uv: np.ndarray | None = None
+    colors: np.ndarray | None = None
 
     @property
     def semantic_id(self) -> int:
@@ -105,6 +117,8 @@ class Scene:
         floor_height: z of the walkable floor.
         ceiling_height: z of the ceiling (``inf`` if none).
         metadata: free-form JSON-able data (generator config, seed, source file).
+        textures: images of image-textured materials by name, (H, W, 3) uint8, row 0 at the top
+            (empty for generated scenes).
     """
 
     scene_id: str
@@ -114,6 +128,7 @@ class Scene:
     floor_height: float = 0.0
     ceiling_height: float = float("inf")
     metadata: dict[str, Any] = field(default_factory=dict)
+    textures: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_triangles(self) -> int:
@@ -131,6 +146,16 @@ class Scene:
     def categories(self) -> set[str]:
         return {i.category for i in self.instances}
 
+    def merged_appearance(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-vertex appearance in :meth:`merged` vertex order: uv (V, 2) float32 (0 where an
+        instance has none) and colours (V, 3) uint8 (255 where an instance has none)."""
+        uv, col = [], []
+        for inst in self.instances:
+            n = len(inst.vertices)
+            uv.append(np.zeros((n, 2), np.float32) if inst.uv is None else np.asarray(inst.uv, np.float32))
+            col.append(np.full((n, 3), 255, np.uint8) if inst.colors is None else np.asarray(inst.colors, np.uint8))
+        return np.concatenate(uv), np.concatenate(col)
+
     def merged(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All geometry in one mesh.
 
@@ -146,11 +171,23 @@ class Scene:
             off += len(inst.vertices)
         return (np.concatenate(verts), np.concatenate(faces).astype(np.int32), np.concatenate(owner))
 
+    @property
+    def has_appearance(self) -> bool:
+        """Whether any instance carries texture coordinates or vertex colours (imported meshes)."""
+        return any(i.uv is not None or i.colors is not None for i in self.instances)
+
     def content_hash(self) -> str:
-        """sha256 over all geometry, labels, materials and rooms; equal scenes hash equal."""
+        """sha256 over all geometry, labels, materials, rooms and textures; equal scenes hash equal."""
         parts = []
         for inst in self.instances:
             parts += [np.asarray(inst.vertices, np.float32), np.asarray(inst.faces, np.int32)]
+            # appearance arrays only where present: scenes without them hash as they always did
+            if inst.uv is not None:
+                parts += [np.asarray(inst.uv, np.float32)]
+            if inst.colors is not None:
+                parts += [np.asarray(inst.colors, np.uint8)]
+        for name in sorted(self.textures):
+            parts += [np.asarray(self.textures[name], np.uint8)]
         meta = {
             "labels": [(i.id, i.name, i.category, i.material, i.room) for i in self.instances],
             "materials": [m.to_json() for m in sorted(self.materials.values(), key=lambda m: m.name)],
@@ -158,6 +195,10 @@ class Scene:
             "floor": self.floor_height,
             "ceiling": None if not np.isfinite(self.ceiling_height) else self.ceiling_height,
         }
+        if self.has_appearance or self.textures:
+            meta["appearance"] = {"uv": [i.uv is not None for i in self.instances],
+                                  "colors": [i.colors is not None for i in self.instances],
+                                  "textures": sorted(self.textures)}
         return hash_arrays(*parts, extra=hash_jsonable(meta))
 
     def validate(self) -> None:
@@ -178,3 +219,20 @@ class Scene:
             f = np.asarray(inst.faces)
             if f.size and (f.min() < 0 or f.max() >= len(inst.vertices)):
                 raise NavFusionError(f"scene {self.scene_id}: instance {inst.name!r} has face indices out of range")
+            for attr, cols, dtype in (("uv", 2, np.float32), ("colors", 3, np.uint8)):
+                a = getattr(inst, attr)
+                if a is not None and (a.shape != (len(inst.vertices), cols) or a.dtype != dtype):
+                    raise NavFusionError(f"scene {self.scene_id}: instance {inst.name!r}: {attr} must be "
+                                         f"({len(inst.vertices)}, {cols}) {np.dtype(dtype).name}, got "
+                                         f"{a.shape} {a.dtype}")
+            image = self.materials[inst.material].image
+            if image and image not in self.textures:
+                raise NavFusionError(f"scene {self.scene_id}: material {inst.material!r} names texture {image!r}, "
+                                     "which the scene does not have")
+            if image and inst.uv is None:
+                raise NavFusionError(f"scene {self.scene_id}: instance {inst.name!r} has an image-textured "
+                                     f"material {inst.material!r} but no uv coordinates")
+        for name, img in self.textures.items():
+            if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or 0 in img.shape:
+                raise NavFusionError(f"scene {self.scene_id}: texture {name!r} must be (H, W, 3) uint8, "
+                                     f"got {img.shape} {img.dtype}")
