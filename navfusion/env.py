@@ -1,8 +1,10 @@
 """The navfusion Gymnasium environment: target-driven navigation on an octagonal graph.
 
 Registered ids (``import navfusion`` registers them): ``NavFusion/OctoNav-tiny-v0``,
-``NavFusion/OctoNav-quickstart-v0``, ``NavFusion/OctoNav-paper-v0`` — one per shipped scene suite,
-each with a 39-step ``TimeLimit``.
+``NavFusion/OctoNav-quickstart-v0``, ``NavFusion/OctoNav-paper-v0`` — one per shipped scene suite —
+and ``NavFusion/OctoNav-v0``, which takes any suite: ``gym.make("NavFusion/OctoNav-v0",
+suite="path/to/suite.yaml")``; each with a 39-step ``TimeLimit``. :func:`make` also accepts a suite
+name or YAML path directly.
 
 Every observation depends only on the agent's node, so views are rendered once per scene
 (``navfusion.nav.views.ViewStore``) and a step is a table lookup plus one copy of the 8 views.
@@ -23,7 +25,16 @@ from navfusion.common import MOVE_NAMES, NUM_ACTIONS, NUM_SEMANTIC_CLASSES, STOP
 from navfusion.config import check
 from navfusion.errors import ConfigError, NavFusionError
 from navfusion.nav.episodes import MAX_DISTANCE, MIN_DISTANCE, Episode, episode_targets, sample_episode
-from navfusion.nav.registration import ENV_IDS, MAX_EPISODE_STEPS, SUITES, env_id, register_envs
+from navfusion.nav.registration import (
+    ENV_IDS,
+    GENERIC_ID,
+    MAX_EPISODE_STEPS,
+    SUITES,
+    EnvSpec,
+    env_id,
+    register_envs,
+    resolve_env,
+)
 from navfusion.nav.views import RendererFactory, render_node_views
 from navfusion.nav.world import World, load_world
 from navfusion.render.camera import Camera
@@ -31,10 +42,12 @@ from navfusion.scenes.scene import Scene
 
 SUCCESS_MODES: tuple[str, ...] = ("reach", "stop")
 VIEW_MODES: tuple[str, ...] = ("cached", "live")
+#: Keys ``reset(options=...)`` understands: a fixed episode, or a scene and/or target to draw one in.
+RESET_OPTIONS: tuple[str, ...] = ("episode", "scene_id", "target")
 
 
-__all__ = ["ENV_IDS", "MAX_EPISODE_STEPS", "SUITES", "InvalidActionError", "OctoNavEnv", "RewardConfig",
-           "env_id", "make", "register_envs", "register_obs_mode"]
+__all__ = ["ENV_IDS", "GENERIC_ID", "MAX_EPISODE_STEPS", "SUITES", "EnvSpec", "InvalidActionError", "OctoNavEnv",
+           "RewardConfig", "env_id", "make", "register_envs", "register_obs_mode", "resolve_env"]
 
 
 class InvalidActionError(NavFusionError, ValueError):
@@ -240,7 +253,13 @@ class OctoNavEnv(gym.Env):
         return w
 
     def _pick_episode(self, options: dict | None) -> Episode:
+        if options is not None and not isinstance(options, dict):
+            raise NavFusionError(f"reset(options=...) must be a dict, got {type(options).__name__}")
         options = options or {}
+        unknown = sorted(set(options) - set(RESET_OPTIONS))
+        if unknown:
+            raise NavFusionError(f"reset(options=...): unknown key(s) {', '.join(map(repr, unknown))}; "
+                                 f"allowed: {', '.join(RESET_OPTIONS)}")
         if "episode" in options:
             ep = options["episode"]
             if not isinstance(ep, Episode):
@@ -338,6 +357,8 @@ class OctoNavEnv(gym.Env):
     def step(self, action):
         if self._node < 0:
             raise NavFusionError("call reset() before step()")
+        if self._done:
+            raise NavFusionError("the episode has terminated; call reset() before step()")
         a = action
         if not isinstance(a, (int, np.integer)):
             a = _as_action(action)
@@ -438,8 +459,11 @@ def check_env_id(eid: str) -> None:
                              f"{suggest(eid, known)}")
 
 
-def make(eid: str, **kwargs) -> gym.Env:
-    """``gymnasium.make`` with a navfusion-style error (and suggestion) for unknown ids."""
+def make(env: str, **kwargs) -> gym.Env:
+    """``gymnasium.make`` for a registered id, a suite name or a suite YAML path (see
+    :func:`navfusion.nav.registration.resolve_env`), with a navfusion-style error (and suggestion)
+    for unknown ones."""
     register_envs()
-    check_env_id(eid)
-    return gym.make(eid, **kwargs)
+    spec = resolve_env(env)
+    check_env_id(spec.env_id)
+    return gym.make(spec.env_id, **{**spec.kwargs, **kwargs})

@@ -200,3 +200,22 @@ def test_vector_envs(toy_worlds):
     assert obs["rgb"].shape == (2, 8, 16, 16, 3)
     sb3.step(np.array([1, 2]))
     sb3.close()
+
+
+def test_step_after_termination_refused(toy_worlds):
+    env = OctoNavEnv(worlds=toy_worlds)
+    env.reset(seed=3)
+    *_, terminated, _, _ = env.step(8)  # stop ends the episode in both success modes
+    assert terminated
+    with pytest.raises(NavFusionError, match="terminated; call reset"):
+        env.step(0)
+    env.reset(seed=3)
+    env.step(env.oracle_action())  # a reset makes it steppable again
+
+
+def test_reset_options_validated(toy_worlds):
+    env = OctoNavEnv(worlds=toy_worlds)
+    with pytest.raises(NavFusionError, match=r"unknown key\(s\) 'scene'.*allowed: episode, scene_id, target"):
+        env.reset(seed=0, options={"scene": "test/toy/0"})
+    with pytest.raises(NavFusionError, match="must be a dict, got str"):
+        env.reset(seed=0, options="test/toy/0")
