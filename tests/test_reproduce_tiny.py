@@ -98,6 +98,10 @@ def test_tiny_reproduction_outputs(finished):
         assert (out / f).is_file(), f
     assert list((out / "situational" / "figures").glob("map_*_3d.png"))
     assert missing_references(index) == []
+    found = json.loads((out / "findings.json").read_text())
+    assert [f["id"] for f in found["findings"]] == list(range(1, 8))
+    assert {f["verdict"] for f in found["findings"]} <= {"reproduced", "contradicted", "inconclusive"}
+    assert "split 'test'" in found["test_scenes"]
     page = index.read_text()
     assert "small sample" in page.lower() and "Versions and hardware" in page
 
@@ -131,6 +135,12 @@ def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
                  "--map-scenes", "1", "--no-animation"]) == 0
     assert (tmp_path / "v" / "figures" / "gate_heatmap.png").is_file()
     assert (tmp_path / "v" / "figures" / "openness.png").is_file()
+    # a fresh seed block of tiny's generator: scenes nobody has looked at
+    assert main(["evaluate", str(run), "--test-seeds", "1900000:1", "--episodes-per-scene", "8", "--json",
+                 "--out", str(tmp_path / "f")]) == 0
+    o = json.loads(capsys.readouterr().out)
+    assert o["test_seeds"] == "1900000:1" and o["scenes"] == 1 and o["suite"] == "tiny-fresh1900000x1"
+    assert o["episodes"] == 8 and list(o["per_scene"]) == ["tiny-fresh1900000x1/test/0"]
 
 
 def test_recipe_errors(recipe, tmp_path, capsys):
@@ -148,6 +158,10 @@ def test_recipe_errors(recipe, tmp_path, capsys):
     f = tmp_path / "afile"
     f.write_text("x")
     for argv, msg in ((["reproduce", str(bad), "--out", str(tmp_path / "o")], "unknown suite 'tinyy'"),
+                      (["reproduce", str(recipe), "--out", str(tmp_path / "o"), "--test-seeds", "1300001:5"],
+                       "overlaps suite 'tiny' split 'test'"),
+                      (["evaluate", "random", "--env", "tiny", "--test-seeds", "1000000:1"],
+                       "overlaps suite 'tiny' split 'pretrain'"),
                       (["reproduce", str(recipe), "--out", str(f)], "is a file"),
                       (["reproduce", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")], "recipe not found")):
         assert main(argv) == 1
