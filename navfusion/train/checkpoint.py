@@ -8,6 +8,7 @@ one matching (weights, state) pair to resume from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -36,10 +37,34 @@ def agent_identity(agent: Agent) -> dict[str, str]:
     }
 
 
+def tensors_sha256(sd: dict[str, torch.Tensor]) -> str:
+    """Content hash of a state dict (names, dtypes, shapes and bytes): safetensors files carry no
+    checksum of their own, so flipped bytes would otherwise load silently."""
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        t = sd[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_tensors(path: str | os.PathLike, sd: dict[str, torch.Tensor], md: dict[str, str]) -> None:
+    """Refuse a state dict whose bytes differ from the checksum in its metadata (when it has one)
+    or that holds NaN/inf."""
+    want = md.get("sha256")
+    if want is not None and tensors_sha256(sd) != want:
+        raise NavFusionError(f"checkpoint {path} is corrupt: its tensors do not match the sha256 recorded "
+                             "when it was written")
+    for k, v in sd.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise NavFusionError(f"checkpoint {path}: tensor {k!r} holds NaN or inf values")
+
+
 def save_weights(path: str | os.PathLike, agent: Agent, meta: dict[str, Any] | None = None) -> None:
-    """Write the agent's weights (and buffers) to a safetensors file atomically."""
+    """Write the agent's weights (and buffers) to a safetensors file atomically, with the content
+    hash of its tensors in the metadata."""
     sd = {k: v.detach().contiguous().clone() for k, v in agent.state_dict().items()}
-    md = {**agent_identity(agent), **{k: str(v) for k, v in (meta or {}).items()}}
+    md = {**agent_identity(agent), **{k: str(v) for k, v in (meta or {}).items()}, "sha256": tensors_sha256(sd)}
     with atomic_path(path) as tmp:
         save_file(sd, str(tmp), metadata=md)
 
@@ -69,7 +94,11 @@ def load_weights(path: str | os.PathLike, agent: Agent) -> dict[str, str]:
                 f"checkpoint {path} belongs to a different agent: its {key} is {md.get(key)} "
                 f"(agent {md.get('agent_name')!r}), this agent has {mine[key]} (agent {mine['agent_name']!r})"
             )
-    sd = load_file(str(path))
+    try:
+        sd = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise NavFusionError(f"checkpoint {path} is not a readable safetensors file: {e}") from None
+    check_tensors(path, sd, md)
     try:
         agent.load_state_dict(sd)
     except RuntimeError as e:
@@ -104,7 +133,9 @@ def save_last(folder: Path, agent: Agent, state: dict[str, Any], iteration: int)
 
 
 def find_resume(folder: Path) -> tuple[Path, Path] | None:
-    """The newest matching (weights, state) pair among ``last``/``prev``, or None."""
+    """The newest matching (weights, state) pair among ``last``/``prev``, or None when there is no
+    checkpoint. Checkpoint files of which no readable pair can be formed are refused (starting
+    over silently would overwrite them)."""
     pairs = []
     for w in ("last", "prev"):
         wp = folder / f"{w}.safetensors"
@@ -125,6 +156,13 @@ def find_resume(folder: Path) -> tuple[Path, Path] | None:
             if st.get("token") == md.get("token"):
                 pairs.append((int(st["iteration"]), wp, sp))
     if not pairs:
+        present = [folder / f"{w}{e}" for w in ("last", "prev") for e in (".safetensors", ".state.pt")
+                   if (folder / f"{w}{e}").is_file()]
+        if present:
+            raise NavFusionError(
+                f"cannot resume from {folder}: no readable, matching weights/state pair among "
+                f"{', '.join(p.name for p in present)}; to start over, run again with --restart "
+                "(or delete those files)")
         return None
     _, wp, sp = max(pairs, key=lambda p: p[0])
     return wp, sp
