@@ -227,6 +227,22 @@ def write_report(rep) -> Path:
         sections.append(s4)
         md_parts += ["## Situational fusion weights", "", md4]
 
+    # ---------------------------------------------------------------- validation curves
+    vc = _validation_curves(out, cfg)
+    if vc:
+        h5 = ["Agent", "Seed", "Val points", "Best val (iteration)", "Last val", "Last third − middle third"]
+        r5 = [[label, seed, len(pts), f"{max(v for _, v in pts):.3f} ({_argmax_it(pts)})", f"{pts[-1][1]:.3f}",
+               _plateau(pts)] for label, per in vc.items() for seed, pts in sorted(per.items())]
+        _write_table(out, "validation", h5, r5, {k: {str(s): p for s, p in v.items()} for k, v in vc.items()})
+        fc.draw(figs / "validation.png", vc, lambda: plots.validation_curves(vc, figs / "validation.png"))
+        sv = Section("Validation curves")
+        sv.p("Success on the val split during training (the only split any choice is made on: "
+             "best.safetensors is each run's highest point). Training has plateaued when the last third of "
+             "the points is no higher than the middle third (last column, within the validation noise of about "
+             "±0.05 per point).")
+        sv.img("figures/validation.png", "Validation success vs iteration").table(h5, r5)
+        sections.append(sv)
+
     # ---------------------------------------------------------------- runs
     sr = Section("Runs")
     sr.p("Every trained run keeps its resolved config, training curves (CSV + TensorBoard) and checkpoints; "
@@ -259,6 +275,38 @@ def write_report(rep) -> Path:
     sections.append(s6)
     atomic_write_text(out / "results.md", "\n".join(md_parts))
     return write_html(out / "index.html", f"navfusion reproduction: {cfg.name}", sections)
+
+
+def _validation_curves(out: Path, cfg) -> dict[str, dict[int, list[list[float]]]]:
+    """``{label: {seed: [[iteration, val_success], ...]}}`` from the runs' ``metrics.csv`` (agents with points)."""
+    entries = [(k, e.label) for k, e in cfg.agents.items()]
+    if cfg.single_experts is not None:
+        entries.append(("single_experts", cfg.single_experts.label))
+    curves: dict[str, dict[int, list[list[float]]]] = {}
+    for key, label in entries:
+        for seed in cfg.seeds:
+            p = out / "runs" / f"{key}-s{seed}" / "metrics.csv"
+            if not p.is_file():
+                continue
+            with open(p, newline="") as f:
+                pts = [[int(r["iteration"]), float(r["val_success"])] for r in csv.DictReader(f)
+                       if r.get("val_success") not in (None, "")]
+            if len(pts) >= 2:
+                curves.setdefault(label, {})[seed] = pts
+    return curves
+
+
+def _argmax_it(pts: list[list[float]]) -> int:
+    return int(max(pts, key=lambda p: p[1])[0])
+
+
+def _plateau(pts: list[list[float]]) -> str:
+    """Mean of the last third of the validation points minus that of the middle third."""
+    v = [p[1] for p in pts]
+    k = len(v) // 3
+    if k < 1:
+        return "—"
+    return f"{np.mean(v[-k:]) - np.mean(v[-2 * k:-k]):+.3f}"
 
 
 def test_scenes_text(rep) -> str:

@@ -112,6 +112,27 @@ def robustness_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]
     return _save(fig, path)
 
 
+def validation_curves(curves: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], path: str | os.PathLike) -> Path:
+    """Validation success during training, one line per training seed, one colour per agent.
+
+    Args:
+        curves: ``{agent_label: {seed: [[iteration, val_success], ...]}}``.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    for j, (label, per_seed) in enumerate(curves.items()):
+        for i, (_, pts) in enumerate(sorted(per_seed.items())):
+            a = np.asarray(pts, float).reshape(-1, 2)
+            ax.plot(a[:, 0], a[:, 1], "o-", ms=3, lw=1, color=f"C{j}", alpha=0.85,
+                    label=label if i == 0 else None)
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel("success on the val split")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("Validation curves (one line per training seed)")
+    return _save(fig, path)
+
+
 def gate_bars(weights: Mapping[str, Sequence[float]], names: Sequence[str], path: str | os.PathLike) -> Path:
     """Mean gate weight per representation, one small panel per scene."""
     scenes = list(weights)
