@@ -12,6 +12,8 @@ Every observation depends only on the agent's node, so views are rendered once p
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +68,25 @@ class RewardConfig:
     progress: float = 1.0
     step_cost: float = 0.01
     success_bonus: float = 10.0
+
+    def __post_init__(self) -> None:
+        for f in ("progress", "step_cost", "success_bonus"):
+            v = getattr(self, f)
+            check(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                  and math.isfinite(v), f"reward.{f}", v, "a finite number")
+
+    @classmethod
+    def coerce(cls, reward: RewardConfig | dict | None) -> RewardConfig:
+        """A ``RewardConfig`` from itself, a dict of its fields or None (the defaults)."""
+        if isinstance(reward, cls):
+            return reward
+        if reward is not None and not isinstance(reward, dict):
+            raise ConfigError(f"reward: expected a dict or RewardConfig, got {type(reward).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        for k in reward or {}:
+            if k not in known:
+                raise ConfigError(f"reward: unknown field {k!r}; allowed: {', '.join(known)}.{suggest(str(k), known)}")
+        return cls(**(reward or {}))
 
 
 # ----------------------------------------------------------------------------- observation modes
@@ -187,9 +208,13 @@ class OctoNavEnv(gym.Env):
         check(success_mode in SUCCESS_MODES, "success_mode", success_mode, f"one of {SUCCESS_MODES}")
         check(views in VIEW_MODES, "views", views, f"one of {VIEW_MODES}")
         check(render_mode in (None, "rgb_array"), "render_mode", render_mode, "None or 'rgb_array'")
+        for f, v in (("success_distance", success_distance), ("min_distance", min_distance),
+                     ("max_distance", max_distance)):
+            check(isinstance(v, (int, np.integer)) and not isinstance(v, bool), f, v, "an integer (moves)")
         check(success_distance >= 0, "success_distance", success_distance, ">= 0")
         check(success_distance < min_distance <= max_distance, "min_distance/max_distance",
               (min_distance, max_distance), "success_distance < min_distance <= max_distance")
+        check(not isinstance(buffers, str), "buffers", buffers, f"a list of buffer names, e.g. [{buffers!r}]")
         buffers = tuple(buffers)
         for b in buffers:
             check(b in ("depth", "semantic", "normal"), "buffers", b, "any of 'depth', 'semantic', 'normal'")
@@ -198,7 +223,7 @@ class OctoNavEnv(gym.Env):
         self.success_mode, self.obs_mode, self.buffers = success_mode, obs_mode, buffers
         self.view_mode, self.backend = views, backend
         self.success_distance, self.min_distance, self.max_distance = success_distance, min_distance, max_distance
-        self.reward_config = reward if isinstance(reward, RewardConfig) else RewardConfig(**(reward or {}))
+        self.reward_config = RewardConfig.coerce(reward)
         self.renderer_factory = renderer_factory
         self.render_mode = render_mode
         if obs_mode == "rgb" and (zoo is not None or encoders is not None):

@@ -219,3 +219,16 @@ def test_reset_options_validated(toy_worlds):
         env.reset(seed=0, options={"scene": "test/toy/0"})
     with pytest.raises(NavFusionError, match="must be a dict, got str"):
         env.reset(seed=0, options="test/toy/0")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"reward": {"bonus": 1}}, r"reward: unknown field 'bonus'.*success_bonus"),
+    ({"reward": {"success_bonus": "big"}}, r"reward\.success_bonus.*finite number"),
+    ({"reward": 3}, r"reward: expected a dict"),
+    ({"success_distance": "3"}, r"success_distance.*an integer"),
+    ({"min_distance": 6.5}, r"min_distance.*an integer"),
+    ({"buffers": "depth"}, r"buffers.*\['depth'\]"),
+])
+def test_bad_api_arguments_name_the_field(toy_worlds, kw, match):
+    with pytest.raises(NavFusionError, match=match):
+        OctoNavEnv(worlds=toy_worlds, **kw)
