@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from navfusion.cli import main
 
 
@@ -34,3 +36,10 @@ def test_bench_env_json(nf_cache, capsys):
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["steps_per_s_cached"] > res["steps_per_s_uncached"] > 0
     assert {"copy_only_per_s", "resolution", "nodes"} <= set(res)
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", "0"), ("--steps", "-10"), ("--live-steps", "0")])
+def test_bench_env_refuses_non_positive_counts(capsys, flag, value):
+    assert main(["bench", "env", "--toy", "--resolution", "16", flag, value]) == 1
+    err = capsys.readouterr().err
+    assert flag.lstrip("-").replace("-", "_") in err and "positive integer" in err and "Traceback" not in err

@@ -74,6 +74,10 @@ class _CopyEnv:
 def bench_env(env_id: str | None = None, resolution: int = 128, steps: int = 20000, live_steps: int = 40,
               seed: int = 0, toy: bool = False, backend: str = "auto") -> dict[str, Any]:
     """Run the benchmark; returns a JSON-able dict of results."""
+    from navfusion.config import check
+
+    for name, v in (("steps", steps), ("live_steps", live_steps), ("resolution", resolution)):
+        check(isinstance(v, int) and v >= 1, name, v, "a positive integer")
     t0 = time.perf_counter()
     env = _make(env_id, resolution, toy, backend=backend)
     env.reset(seed=seed)  # builds / loads the world (graph, views)
