@@ -136,6 +136,7 @@ def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
     assert (tmp_path / "v" / "figures" / "gate_heatmap.png").is_file()
     assert (tmp_path / "v" / "figures" / "openness.png").is_file()
     # a fresh seed block of tiny's generator: scenes nobody has looked at
+    capsys.readouterr()
     assert main(["evaluate", str(run), "--test-seeds", "1900000:1", "--episodes-per-scene", "8", "--json",
                  "--out", str(tmp_path / "f")]) == 0
     o = json.loads(capsys.readouterr().out)
