@@ -325,7 +325,8 @@ def _caveat(cfg, backend: str, n_scenes: int) -> str:
                 "exercise the pipeline.")
     return (f"Small-sample recipe: {n_scenes} test scenes, ≤ {cfg.episodes_per_scene} episodes per scene, short "
             f"training. Orderings between methods rest on a small sample; overlapping CIs mean no ordering is "
-            f"established. Run configs/paper.yaml for paper-scale numbers.")
+            f"established. configs/standard.yaml is the CPU recipe sized to decide (24/6/12 scenes, 3 seeds); "
+            f"configs/paper.yaml is paper scale.")
 
 
 def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
