@@ -93,6 +93,6 @@ def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float 
     path = Path(path)
     h = min(f.shape[0] for f in frames)
     w = min(f.shape[1] for f in frames)
-    with atomic_path(path) as tmp:
-        imageio.mimsave(tmp, [f[:h, :w] for f in frames], format="GIF", duration=1.0 / fps, loop=0)
+    with atomic_path(path) as tmp:  # imageio >= 2.28 reads a GIF's duration in milliseconds
+        imageio.mimsave(tmp, [f[:h, :w] for f in frames], format="GIF", duration=1000.0 / fps, loop=0)
     return path
