@@ -24,7 +24,8 @@ def register(sub, bench) -> None:
     p.add_argument("--test-seeds", default=None, metavar="START:COUNT",
                    help="evaluate on COUNT fresh scenes of the suite's generator, seeds START.., a block no suite "
                    "names (refused when it overlaps any split of any suite); replaces --split")
-    p.add_argument("--env", default=None, help="env id or suite (default: the run's training env)")
+    p.add_argument("--env", default=None, help="a registered id, a suite name or a path to a suite YAML "
+                   "(default: the run's training env)")
     p.add_argument("--episodes-per-scene", type=int, default=1024, help="episodes per scene (paper: 1024)")
     p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of the split")
     p.add_argument("--seed", type=int, default=0, help="seed of the policy's action sampling")

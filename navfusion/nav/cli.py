@@ -8,11 +8,12 @@ import json
 import numpy as np
 
 from navfusion.errors import NavFusionError
+from navfusion.nav.registration import ENV_HELP
 
 
 def register(sub, bench) -> None:
     p = sub.add_parser("rollout", help="run the oracle or a random agent in an environment and report success/SPL")
-    p.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help="environment id (NavFusion/OctoNav-<suite>-v0)")
+    p.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help=ENV_HELP)
     p.add_argument("--agent", choices=("oracle", "random"), default="oracle",
                    help="the shortest-path oracle, or the random walk over the 8 moves with the agents' action "
                    "memory (no retrying a collided move, no stepping straight back), like the `random` agent")
@@ -27,7 +28,7 @@ def register(sub, bench) -> None:
     p.set_defaults(func=_rollout)
 
     b = bench.add_parser("env", help="environment steps/s, cached (ViewStore) and uncached (live rendering)")
-    b.add_argument("--env", default=None, help="environment id (default NavFusion/OctoNav-tiny-v0)")
+    b.add_argument("--env", default=None, help=ENV_HELP + " (default NavFusion/OctoNav-tiny-v0)")
     b.add_argument("--toy", action="store_true", help="use the built-in two-room toy scene instead of a suite")
     b.add_argument("--resolution", type=int, default=128)
     b.add_argument("--steps", type=int, default=20000)
@@ -80,7 +81,7 @@ def _rollout(args: argparse.Namespace) -> int:
     if args.gif:
         import imageio.v2 as imageio
 
-        imageio.mimsave(args.gif, frames, duration=0.25, loop=0)
+        imageio.mimsave(args.gif, frames, duration=250, loop=0)  # ms per frame (imageio >= 2.28)
         summary["gif"] = args.gif
     if args.json:
         print(json.dumps(summary))

@@ -21,13 +21,16 @@ def register(sub, bench) -> None:
                    help="processes for the whole-machine figure (default: CPU count)")
     p.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure (default 3)")
     p.add_argument("--batch", type=int, default=8, help="views per render call (default 8: one node)")
+    p.add_argument("--no-textured", action="store_true",
+                   help="skip the textured example (image-textured GLB/OBJ flats vs the same flats procedural)")
     p.add_argument("--json", action="store_true", help="print one JSON object only")
     p.set_defaults(func=_bench)
 
 
 def run_bench(resolution: int, backends: list[str], scenes: int, processes: int, seconds: float,
-              batch: int = 8, log=None) -> dict:
-    """Measure single-process and whole-machine views/s per backend; returns the JSON-able result."""
+              batch: int = 8, log=None, textured: bool = True) -> dict:
+    """Measure single-process and whole-machine views/s per backend (and, with ``textured``, the
+    textured example's single-process views/s, see :func:`textured_bench`); returns the JSON-able result."""
     from navfusion.render.base import MAX_RESOLUTION
     from navfusion.render.bench import Job, load_bench_scenes, measure
 
@@ -74,7 +77,35 @@ def run_bench(resolution: int, backends: list[str], scenes: int, processes: int,
             out["triangles_drawn_per_view"][b] = round(single["triangles_drawn_per_view"], 1)
     if "gl" in out["fps"] and "raycast" in out["fps"] and out["fps"]["raycast"] > 0:
         out["gl_over_raycast"] = round(out["fps"]["gl"] / out["fps"]["raycast"], 2)
+    if textured:
+        out["textured"] = textured_bench(resolution, backends, seconds, batch, log)
     return out
+
+
+def textured_bench(resolution: int, backends: list[str], seconds: float, batch: int = 8, log=None) -> dict:
+    """Single-process views/s on the textured example's GLB and OBJ flats (image textures imported
+    from files) next to the same flats with their procedural materials: the cost of textures alone."""
+    from navfusion.render.bench import Job, measure
+    from navfusion.scenes.example import EXAMPLE_CONFIG, EXAMPLE_SEEDS, example_suite
+    from navfusion.scenes.generator import generate_scene
+    from navfusion.scenes.io import load_any
+
+    folder = example_suite().parent
+    textured = [load_any(folder / "flat_a.glb"), load_any(folder / "flat_b.obj")]
+    plain = [generate_scene(EXAMPLE_CONFIG, s, scene_id=f"flat_{c}") for s, c in zip(EXAMPLE_SEEDS, "ab")]
+    res = {"scenes": f"textured example flat_a.glb, flat_b.obj ({folder}); 'procedural': the same flats with "
+                     "procedural materials",
+           "textures": int(sum(len(t.textures) for t in textured)), "fps_single_process": {},
+           "fps_single_process_procedural": {}, "textured_over_procedural": {}}
+    for b in backends:
+        t = measure(Job(b, resolution, batch, seconds), textured, 1)["fps"]
+        u = measure(Job(b, resolution, batch, seconds), plain, 1)["fps"]
+        res["fps_single_process"][b] = round(t, 1)
+        res["fps_single_process_procedural"][b] = round(u, 1)
+        res["textured_over_procedural"][b] = round(t / u, 2) if u > 0 else None
+        if log:
+            log(f"{b}: textured example {t:.0f} views/s, the same flats procedural {u:.0f} views/s in one process")
+    return res
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -94,7 +125,8 @@ def _bench(args: argparse.Namespace) -> int:
         if not args.json:
             print(msg, file=sys.stderr)
 
-    res = run_bench(args.resolution, backends, args.scenes, procs, args.seconds, args.batch, log)
+    res = run_bench(args.resolution, backends, args.scenes, procs, args.seconds, args.batch, log,
+                    textured=not args.no_textured)
     if args.json:
         print(json.dumps(res))
     else:

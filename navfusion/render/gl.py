@@ -169,11 +169,13 @@ def closed_orientation(vertices: np.ndarray, faces: np.ndarray) -> int:
     return 1 if vol > 0 else (-1 if vol < 0 else 0)
 
 
-def part_orientation(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def part_orientation(vertices: np.ndarray, faces: np.ndarray, weld: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per face, :func:`closed_orientation` of the connected part (faces sharing vertex indices) it
     belongs to, and the part's label 0..P-1: two (F,) int arrays. Furniture and walls are unions of
     separate boxes: the mesh as a whole is not closed (boxes touch), but each box is, so its back
-    faces can still be culled."""
+    faces can still be culled. With ``weld``, faces sharing vertex *positions* are connected: textured
+    meshes split vertices at uv seams (every face of a box its own corners), which would otherwise
+    make each face a part of its own (no back-face culling, and one culling chunk per face)."""
     faces = np.asarray(faces, np.int64)
     F = len(faces)
     if F == 0:
@@ -181,11 +183,28 @@ def part_orientation(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarra
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    V = len(vertices)
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    n_parts, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(V, V)), directed=False)
-    _, part = np.unique(label[faces[:, 0]], return_inverse=True)  # parts without faces drop out
+    if weld:
+        # faces are joined across edges shared by exactly two faces (welded positions): one box's
+        # faces join, while boxes touching along an edge (four faces) or at a corner stay apart,
+        # as they are in the procedural scenes' index-based connectivity
+        _, w = np.unique(np.round(np.asarray(vertices, np.float64) * 1e5).astype(np.int64), axis=0,
+                         return_inverse=True)
+        wf = w.reshape(-1)[faces]
+        e = np.sort(np.stack([wf, wf[:, [1, 2, 0]]], 2).reshape(-1, 2), axis=1)  # (3F, 2) edges of faces
+        _, key, count = np.unique(e, axis=0, return_inverse=True, return_counts=True)
+        key = key.reshape(-1)
+        two = count[key] == 2
+        order = np.argsort(key[two], kind="stable")
+        fid = np.repeat(np.arange(F), 3)[two][order]
+        a, b = fid[0::2], fid[1::2]
+        _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(F, F)), directed=False)
+        _, part = np.unique(label, return_inverse=True)
+    else:
+        V = len(vertices)
+        a = faces.reshape(-1)
+        b = faces[:, [1, 2, 0]].reshape(-1)
+        n_parts, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(V, V)), directed=False)
+        _, part = np.unique(label[faces[:, 0]], return_inverse=True)  # parts without faces drop out
     part = part.reshape(-1).astype(np.int64)
     if part.max() == 0:
         return np.full(F, closed_orientation(vertices, faces), np.int64), part
@@ -218,7 +237,8 @@ def _chunk_scene(scene: Scene, chunk_size: float, per_instance: bool = True, cul
     owner_v[faces.reshape(-1)] = np.repeat(owner_f, 3)
     orient, part, n_parts = [], [], 0
     for inst in scene.instances:
-        o, p = part_orientation(inst.vertices, np.asarray(inst.faces))
+        o, p = part_orientation(inst.vertices, np.asarray(inst.faces),
+                                weld=inst.uv is not None or inst.colors is not None)
         orient.append(o if cull_closed else np.zeros_like(o))
         part.append(p + n_parts)
         n_parts += int(p.max()) + 1 if len(p) else 0

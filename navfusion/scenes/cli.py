@@ -34,9 +34,22 @@ def register(sub, bench) -> None:
     i.add_argument("file", help="mesh file")
     i.add_argument("--labels", default=None, help="JSON label map: mesh/node name (or pattern) -> category")
     i.add_argument("--out", required=True, help="output folder for <name>.glb + <name>.json")
-    i.add_argument("--floor-height", type=float, default=None, help="floor z (estimated if omitted)")
-    i.add_argument("--up", choices=("y", "z"), default=None, help="up axis of the file (default: y for glTF)")
+    i.add_argument("--floor-height", type=float, default=None, help="floor z in metres (estimated if omitted)")
+    i.add_argument("--up", choices=("y", "z"), default=None,
+                   help="up axis of the file; default per format: y for GLB/glTF (the glTF convention), z for OBJ "
+                   "and PLY (scans); y-up OBJ furniture (Blender, Maya exports) needs --up y")
+    i.add_argument("--scale", default=None, metavar="S",
+                   help="metres per file unit (0.01 for centimetres), or 'auto' to detect cm/mm/inch from the "
+                   "extent; default 1, with a warning when the extent is implausible for a home (> 100 m across "
+                   "or < 1 m tall)")
+    i.add_argument("--texture", default=None, metavar="IMAGE",
+                   help="image for meshes with uv coordinates but no texture (an OBJ whose .mtl is missing)")
     i.set_defaults(func=lambda a: _quiet(_import, a))
+
+    e = sp.add_parser("example", help="write the small textured example (3 flats: GLB, OBJ+MTL, PLY scan) and its "
+                      "folder suite textured.yaml")
+    e.add_argument("--out", required=True, help="output folder")
+    e.set_defaults(func=_example)
 
     s = sp.add_parser("show", help="picture of a scene: labelled top-down map and the buffers of one view")
     s.add_argument("scene", help="scene id like tiny/train/0, or a .glb/.json/.obj/.ply file")
@@ -99,11 +112,21 @@ def _generate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from navfusion.scenes.io import import_mesh, save_scene, slugify
 
-    scene = import_mesh(args.file, labels=args.labels, floor_height=args.floor_height, up=args.up)
+    scene = import_mesh(args.file, labels=args.labels, floor_height=args.floor_height, up=args.up,
+                        scale=args.scale, texture=args.texture)
     glb, side = save_scene(scene, args.out, slugify(Path(args.file).stem))
     cats = sorted(scene.categories())
-    print(f"imported {len(scene.instances)} instance(s), {scene.num_triangles} triangles, floor z="
+    tex = f", {len(scene.textures)} texture(s)" if scene.textures else ""
+    print(f"imported {len(scene.instances)} instance(s), {scene.num_triangles} triangles{tex}, floor z="
           f"{scene.floor_height:.3f}, categories: {', '.join(cats)} -> {glb}, {side.name}")
+    return 0
+
+
+def _example(args: argparse.Namespace) -> int:
+    from navfusion.scenes.example import write_textured_example
+
+    suite = write_textured_example(args.out)
+    print(f"wrote the textured example to {Path(args.out)}; its suite: {suite}")
     return 0
 
 
@@ -121,10 +144,14 @@ def _show(args: argparse.Namespace) -> int:
     if not 16 <= args.resolution <= 2048:
         raise NavFusionError(f"--resolution={args.resolution}: must be in 16..2048")
     text = args.scene
-    if Path(text).suffix.lower() in (".glb", ".gltf", ".json", ".obj", ".ply"):
+    if Path(text).suffix.lower() == ".json":
         from navfusion.scenes.io import load_scene_file
 
         scene = load_scene_file(text)
+    elif Path(text).suffix.lower() in (".glb", ".gltf", ".obj", ".ply"):
+        from navfusion.scenes.io import load_any
+
+        scene = load_any(text)  # a saved scene, or a mesh with its <stem>.labels.json if there is one
     else:
         from navfusion.scenes.suites import load_scene
 

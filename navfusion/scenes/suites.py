@@ -17,6 +17,8 @@ per-split file lists or a split rule (fractions; files are assigned by a hash of
     kind: folder
     path: ../scans            # relative to this YAML file
     labels: labels.json       # optional label map for all files (else <file stem>.labels.json)
+    scale: 0.01               # optional: metres per file unit, or auto (see scenes.io.import_mesh)
+    up: y                     # optional: the files' up axis (default per format: y glTF, z OBJ/PLY)
     splits: {train: {files: [a.glb, b.glb]}, test: {files: [c.glb]}}
     # or: split_rule: {train: 0.8, test: 0.2}
 
@@ -46,7 +48,7 @@ from navfusion.scenes.scene import Instance, Material, Room, Scene
 
 _MESH_EXTS = (".glb", ".gltf", ".obj", ".ply")  # a saved scene's .json sidecar goes with its .glb
 _TOP_FIELDS = ("name", "kind", "description", "generator", "splits", "path", "labels", "split_rule", "task",
-               "floor_height")
+               "floor_height", "scale", "up")
 
 
 @dataclass
@@ -87,6 +89,8 @@ class Suite:
     description: str = ""
     path: Path | None = None
     floor_height: float | None = None
+    scale: float | str | None = None
+    up: str | None = None
 
     def _split(self, split: str) -> Split:
         if split not in self.splits:
@@ -197,7 +201,7 @@ def _suite_from_yaml(path: Path) -> Suite:
     suite = Suite(name=name, kind=kind, splits={}, task=dict(task), description=str(data.get("description", "")),
                   path=path)
     if kind == "procedural":
-        for k in ("path", "labels", "split_rule"):
+        for k in ("path", "labels", "split_rule", "scale", "up"):
             if k in data:
                 raise ConfigError(f"{where}: field {k!r} is only for kind: folder")
         suite.generator = from_dict(SceneConfig, data.get("generator") or {}, where=f"{where}: generator")
@@ -220,6 +224,15 @@ def _suite_from_yaml(path: Path) -> Suite:
         suite.labels = (path.parent / str(data["labels"])).resolve()
     if data.get("floor_height") is not None:
         suite.floor_height = float(data["floor_height"])
+    if data.get("scale") is not None:
+        sc = data["scale"]
+        if not (sc == "auto" or (isinstance(sc, (int, float)) and not isinstance(sc, bool) and sc > 0)):
+            raise ConfigError(f"{where}: scale={sc!r}: must be a positive number (metres per file unit) or auto")
+        suite.scale = sc
+    if data.get("up") is not None:
+        if data["up"] not in ("y", "z"):
+            raise ConfigError(f"{where}: up={data['up']!r}: must be y or z")
+        suite.up = str(data["up"])
     if raw_splits:
         suite.splits = {s: _parse_split(s, spec, where) for s, spec in raw_splits.items()}
         for s, sp in suite.splits.items():
@@ -259,12 +272,33 @@ def _check_disjoint(suite: Suite, where: str) -> None:
             seen[k] = s
 
 
+#: Suites loaded from a path, as ``name=path`` entries separated by ``os.pathsep``: child processes
+#: (feature builders, vector envs, evaluation pools) inherit it and resolve the suite's scene ids.
+SUITE_PATHS_ENV = "NAVFUSION_SUITE_PATHS"
+
+
+def _remembered_paths() -> dict[str, str]:
+    out = {}
+    for entry in os.environ.get(SUITE_PATHS_ENV, "").split(os.pathsep):
+        name, sep, path = entry.partition("=")
+        if sep and name:
+            out[name] = path
+    return out
+
+
+def _remember_path(name: str, path: Path) -> None:
+    known = _remembered_paths()
+    if known.get(name) != str(path):
+        known[name] = str(path)
+        os.environ[SUITE_PATHS_ENV] = os.pathsep.join(f"{k}={v}" for k, v in known.items())
+
+
 def load_suite(name_or_path: str | os.PathLike | Suite) -> Suite:
     """Load a suite by name (``envs/<name>.yaml``) or from a YAML path.
 
     Unknown names raise with suggestions and the list of known suites; malformed YAML or an unknown
     field raises naming the file and the field. A suite loaded from a path is remembered by name so
-    its scene ids resolve later in this process.
+    its scene ids resolve later in this process and in the processes it starts (``SUITE_PATHS_ENV``).
     """
     if isinstance(name_or_path, Suite):
         return name_or_path
@@ -275,9 +309,15 @@ def load_suite(name_or_path: str | os.PathLike | Suite) -> Suite:
             raise NavFusionError(f"suite file not found: {p}")
         suite = _suite_from_yaml(p.resolve())
         _REGISTRY[suite.name] = suite
+        _remember_path(suite.name, p.resolve())
         return suite
     if text in _REGISTRY:
         return _REGISTRY[text]
+    remembered = _remembered_paths().get(text)
+    if remembered is not None and Path(remembered).is_file():  # loaded by path in a parent process
+        suite = _suite_from_yaml(Path(remembered))
+        _REGISTRY[text] = suite
+        return suite
     shipped = suites_dir() / f"{text}.yaml"
     if not shipped.is_file():
         known = list_suites()
@@ -349,7 +389,7 @@ def load_scene(scene_id: str | SceneId) -> Scene:
             from navfusion.scenes.io import load_any
 
             scene = load_any(suite.scene_file(sid.split, sid.index), labels=suite.labels,
-                             floor_height=suite.floor_height)
+                             floor_height=suite.floor_height, scale=suite.scale, up=suite.up)
             scene.scene_id = str(sid)
             _MEMO[key] = scene
         return _MEMO[key]

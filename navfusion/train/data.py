@@ -9,7 +9,6 @@ tensor -- no encoder runs during training.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,18 +20,13 @@ from navfusion.common import TARGETS, SceneId
 from navfusion.errors import NavFusionError
 from navfusion.eval.batched import Episodes, NavArrays
 
-_ENV_ID = re.compile(r"^NavFusion/OctoNav-(?P<suite>[A-Za-z0-9_.-]+?)(-(?P<mode>features))?-v\d+$")
-
 
 def suite_of_env(env_id: str) -> str:
-    """``NavFusion/OctoNav-<suite>-v0`` → ``<suite>``; a bare suite name passes through."""
-    m = _ENV_ID.match(env_id)
-    if m:
-        return m["suite"]
-    if "/" not in env_id:
-        return env_id
-    raise NavFusionError(f"bad env id {env_id!r}: expected 'NavFusion/OctoNav-<suite>-v0' "
-                         "(e.g. NavFusion/OctoNav-tiny-v0)")
+    """The suite name of an ``--env`` value: a registered id (``NavFusion/OctoNav-<suite>-v0``), a suite
+    name, or a suite YAML path (see :func:`navfusion.nav.registration.resolve_env`)."""
+    from navfusion.nav.registration import resolve_env
+
+    return resolve_env(env_id).suite
 
 
 def split_scene_ids(suite: str, split: str) -> list[str]:

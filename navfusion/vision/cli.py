@@ -45,7 +45,7 @@ def register(sub, bench) -> None:
     fs = f.add_subparsers(dest="features_command", metavar="ACTION")
     f.set_defaults(func=lambda a: (f.print_help(), 2)[1])
     p = fs.add_parser("build", help="build missing/stale feature files of an environment's scenes")
-    p.add_argument("--env", required=True, help="environment id (NavFusion/OctoNav-<suite>-v0) or suite name")
+    p.add_argument("--env", required=True, help="a registered id, a suite name or a path to a suite YAML")
     p.add_argument("--zoo", default=None, help="zoo name (default nf64)")
     p.add_argument("--splits", nargs="+", default=None, help="suite splits (default: all but pretrain)")
     p.add_argument("--encoders", nargs="+", default=None, help="encoders (default: all zoo tasks)")
@@ -134,16 +134,10 @@ def _affinity(args: argparse.Namespace) -> int:
 
 
 def _suite_of(env: str) -> str:
-    if "/" in env:
-        import gymnasium as gym
+    """A registered id, a suite name or a suite YAML path -> the suite name (one resolver for every --env)."""
+    from navfusion.nav.registration import resolve_env
 
-        import navfusion  # noqa: F401  (registers the ids)
-
-        try:
-            return gym.spec(env).kwargs["suite"]
-        except Exception as e:
-            raise NavFusionError(f"unknown environment id {env!r} ({e})") from None
-    return env
+    return resolve_env(env).suite
 
 
 def _features_build(args: argparse.Namespace) -> int:
