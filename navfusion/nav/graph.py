@@ -10,6 +10,7 @@ occupancy raster). Only the largest strongly connected component is kept.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +213,8 @@ def load_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, re
     """The scene's graph from the disk cache, built (and cached atomically) when missing or stale.
 
     The cache file name holds a key over the scene's content hash and the settings, so a changed
-    scene or setting simply misses the cache; an unreadable file is rebuilt.
+    scene or setting simply misses the cache; the file stores the sha256 of its arrays, so an
+    unreadable or modified file (even a valid one) is rebuilt.
     """
     settings = GraphSettings(spacing, agent_radius, resolution, floor_height)
     scene_hash = scene_hash or scene.content_hash()
@@ -222,19 +224,31 @@ def load_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, re
     if path.is_file():
         try:
             return _load_npz(path, settings, scene_hash)
-        except Exception:  # corrupt or truncated: rebuild below
+        except Exception:  # corrupt, truncated, modified or from before content hashes: rebuild below
             pass
     g = _build(scene, settings, scene_hash)
     o = g.occupancy
-    atomic_save_npz(path, positions=g.positions, neighbors=g.neighbors, lattice=g.lattice, origin=o.origin,
-                    occupied=o.occupied, walkable=o.walkable, free=o.free, height=o.height,
-                    meta=np.array([o.resolution, o.floor_height, o.agent_radius]),
-                    scene_hash=np.array(scene_hash))
+    arrays = dict(positions=g.positions, neighbors=g.neighbors, lattice=g.lattice, origin=o.origin,
+                  occupied=o.occupied, walkable=o.walkable, free=o.free, height=o.height,
+                  meta=np.array([o.resolution, o.floor_height, o.agent_radius]), scene_hash=np.array(scene_hash))
+    atomic_save_npz(path, **arrays, content_sha256=np.array(_arrays_sha256(arrays)))
     return g
+
+
+def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _load_npz(path: Path, settings: GraphSettings, scene_hash: str) -> OctoGraph:
     with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "content_sha256"}
+        if "content_sha256" not in z.files or str(z["content_sha256"]) != _arrays_sha256(arrays):
+            raise ValueError("content hash mismatch")
         if str(z["scene_hash"]) != scene_hash:
             raise ValueError("scene hash mismatch")
         res, floor, radius = (float(x) for x in z["meta"])
