@@ -95,3 +95,6 @@ def test_recipes_carry_the_memory_and_validate_it():
         load_agent_config({"kind": "random", "memory": {"avoid_collided": "yes"}})
     with pytest.raises(ConfigError, match="avoid_backtrack"):
         load_agent_config({"kind": "random", "memory": {"avoid_backtrak": True}})
+    for section in ("memory", "expert", "gate"):  # a scalar where a mapping belongs
+        with pytest.raises(ConfigError, match=f"{section}='maybe'.*mapping of"):
+            load_agent_config({"kind": "random", section: "maybe"})

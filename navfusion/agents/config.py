@@ -267,6 +267,8 @@ class AgentConfig:
                          ("resnet", ResNetConfig), ("memory", MemoryConfig)):
             if isinstance(getattr(self, name), dict):
                 setattr(self, name, from_dict(tp, getattr(self, name), where=name))
+            check(isinstance(getattr(self, name), tp), name, getattr(self, name),
+                  f"a mapping of {tp.__name__} fields ({', '.join(f.name for f in dataclasses.fields(tp))})")
         check(isinstance(self.train, dict), "train", self.train, "a mapping of training overrides")
         if self.kind == "action_fusion_affinity" and self.fusion.affinity_weight == 0:
             self.fusion.affinity_weight = 1.0
