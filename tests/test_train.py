@@ -147,8 +147,8 @@ def test_random_agent_run_and_cli_errors(data, tmp_path, capsys):
 
 
 def test_bench_train_reports_speed_and_data_share(capsys):
-    assert main(["bench", "train", "--experts", "3", "--batch-size", "16", "--iterations", "2",
-                 "--gate-resolution", "16", "--json"]) == 0
+    assert main(["bench", "train", "--agent", "action_fusion", "--experts", "3", "--batch-size", "16",
+                 "--iterations", "2", "--gate-resolution", "16", "--json"]) == 0
     out = capsys.readouterr().out
     import json
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from navfusion.agents.config import ExpertConfig
 from navfusion.common import NUM_ACTIONS, NUM_VIEWS
+from navfusion.nn.stacked_linear import gather_stacked_linear, stacked_linear, stacked_linear_shared
 
 #: row k lists the views in the order direction k sees them (its own view first)
 _ROLLS = torch.stack([(torch.arange(NUM_VIEWS) + k) % NUM_VIEWS for k in range(NUM_VIEWS)])
@@ -54,6 +55,20 @@ class PolicyTrunk(nn.Module):
         t = target_onehot.unsqueeze(1).expand(b, NUM_VIEWS, target_onehot.shape[-1])
         return torch.relu(self.fc(torch.cat([z, _DIAGONAL.to(v.device).expand(b, -1, -1), t], -1)))
 
+    def forward_stacked(self, v: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
+        """K experts' trunks at once (``fc`` parameters stacked ``(K, ...)``):
+        ``v (K, B, 8, S)``, target one-hot ``(B, T)`` → ``(K, B, D, H)``."""
+        k, b = v.shape[:2]
+        w, bias = self.fc.weight, self.fc.bias
+        if not self.direction:
+            z = stacked_linear_shared(v.reshape(k, b, -1), target_onehot.to(v.dtype), w, bias)
+            return z.relu_().unsqueeze(2)
+        z = v[:, :, _ROLLS.to(v.device)].reshape(k, b * NUM_VIEWS, -1)  # (K, B·8 directions, 8·S)
+        # the columns every expert shares (diagonal flag, target), joined without a K-fold copy
+        t = target_onehot.to(v.dtype).unsqueeze(1).expand(b, NUM_VIEWS, target_onehot.shape[-1])
+        shared = torch.cat([_DIAGONAL.to(v.device, v.dtype).expand(b, -1, -1), t], -1).reshape(b * NUM_VIEWS, -1)
+        return stacked_linear_shared(z, shared, w, bias).relu_().view(k, b, NUM_VIEWS, -1)
+
 
 class PolicyHead(nn.Module):
     """``(B, D, H)`` → ``(B, 17)``: 9 action logits, then 8 free-space logits.
@@ -83,10 +98,29 @@ class PolicyHead(nn.Module):
         else:
             logits = self.out(z[:, 0])
             free = self.free(z[:, 0]) if self.free is not None else None
-        if free is None:
-            return torch.cat([logits, torch.zeros_like(logits[:, :NUM_VIEWS])], -1)
-        moves = logits[:, :NUM_VIEWS] + F.logsigmoid(free)
-        return torch.cat([moves, logits[:, NUM_VIEWS:], free], -1)
+        return _join_free(logits, free)
+
+    def forward_stacked(self, z: torch.Tensor) -> torch.Tensor:
+        """K experts' heads at once (parameters stacked ``(K, ...)``): ``(K, B, D, H)`` → ``(K, B, 17)``."""
+        k, b, d, h = z.shape
+        if self.direction:
+            flat = z.reshape(k, b * d, h)
+            moves = stacked_linear(flat, self.move.weight, self.move.bias).view(k, b, d)
+            stop = stacked_linear(z.amax(2), self.stop.weight, self.stop.bias)
+            logits = torch.cat([moves, stop], -1)
+            free = None if self.free is None else stacked_linear(flat, self.free.weight, self.free.bias).view(k, b, d)
+        else:
+            logits = stacked_linear(z[:, :, 0], self.out.weight, self.out.bias)
+            free = None if self.free is None else stacked_linear(z[:, :, 0], self.free.weight, self.free.bias)
+        return _join_free(logits, free)
+
+
+def _join_free(logits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
+    """Action logits ``(..., 9)`` and free-space logits ``(..., 8)`` | None → ``(..., 17)``."""
+    if free is None:
+        return torch.cat([logits, torch.zeros_like(logits[..., :NUM_VIEWS])], -1)
+    moves = logits[..., :NUM_VIEWS] + F.logsigmoid(free)
+    return torch.cat([moves, logits[..., NUM_VIEWS:], free], -1)
 
 
 def split_head(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,6 +147,26 @@ class ExpertPolicy(nn.Module):
         z = self.trunk(v, target_onehot)
         return z if self.head is None else self.head(z)
 
+    @property
+    def supports_stacked(self) -> bool:
+        """Whether :meth:`forward_stacked` implements this architecture (the linear stem)."""
+        return isinstance(self.stem[-1], nn.ReLU) and isinstance(self.stem[1], nn.Linear) and len(self.stem) == 3
+
+    def forward_stacked(self, x: torch.Tensor, target_onehot: torch.Tensor) -> torch.Tensor:
+        """K experts at once, as :class:`~navfusion.nn.ExpertBank` runs them in ``"stacked"`` mode
+        (every parameter with a leading expert axis K): ``x (B, K, 8, C, h, w)``, target one-hot
+        ``(B, T)`` → ``(B, K, 17)`` (``head=True``) or ``(B, K, D, H)``. Every layer is one batched
+        matrix product over the experts instead of K small ones; same maths as :meth:`forward`."""
+        if not self.supports_stacked:
+            raise ValueError("ExpertPolicy.forward_stacked: only the linear stem (expert.stem: linear) is batched")
+        b, k = x.shape[:2]
+        lin = self.stem[1]
+        # the stem gathers expert-major rows from the batch-major features a few experts at a time
+        v = gather_stacked_linear(x.reshape(b, k, NUM_VIEWS, -1), lin.weight, lin.bias).relu_()
+        z = self.trunk.forward_stacked(v.view(k, b, NUM_VIEWS, -1), target_onehot)
+        out = z if self.head is None else self.head.forward_stacked(z)
+        return out.transpose(0, 1)
+
 
 class LoopBank(nn.Module):
     """K experts of one architecture run one after another: ``(B, K, *in), *shared → (B, K, *out)``.
@@ -136,9 +190,13 @@ def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str =
     """An expert bank of ``num_experts`` modules built by ``factory``.
 
     ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else the local
-    :class:`LoopBank`), ``"bank"`` or ``"loop"``. The bank runs its experts in ``"loop"`` mode:
-    measured on a 2-core CPU at batch 256, K = 25, a hand-batched ``forward_stacked`` took 0.71 s
-    per forward+backward against 0.49 s for the loop (and ``vmap`` is slower than the loop).
+    :class:`LoopBank`), ``"bank"`` or ``"loop"``. The bank runs its experts in ``"stacked"`` mode
+    (:meth:`ExpertPolicy.forward_stacked`: one batched matmul per layer) when the expert supports
+    it, else one after another (``"loop"``; set ``bank.mode = "loop"`` for the reference path).
+    Measured at batch 256, K = 25, one thread, with the allocator tuned
+    (``navfusion.train.speed``): see BENCHMARKS.md "Training throughput". (An earlier
+    measurement, 0.71 s stacked vs 0.49 s loop, was taken while every large block was page-faulted
+    in again each step; ``vmap`` is slower than both.)
     """
     if backend in ("auto", "bank"):
         try:
@@ -147,7 +205,10 @@ def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str =
             if backend == "bank":
                 raise
         else:
-            return ExpertBank(factory, num_experts, mode="loop")
+            bank = ExpertBank(factory, num_experts, mode="loop")
+            if getattr(bank.stacked, "supports_stacked", False):
+                bank.mode = "stacked"
+            return bank
     return LoopBank(factory, num_experts)
 
 

@@ -7,7 +7,20 @@ layout; here every gradient comes out of one batched matmul already contiguous.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+
+
+def _autocast(*ts: torch.Tensor | None) -> tuple[contextlib.AbstractContextManager, list[torch.Tensor | None]]:
+    """Autocast the way ``F.linear`` is: under an active autocast, every operand cast to its dtype
+    and the custom function run with autocast off (its in-place/``out=`` products need one dtype).
+    Gradients flow back through the casts to the float32 parameters."""
+    dev = ts[0].device.type
+    if not torch.is_autocast_enabled(dev):
+        return contextlib.nullcontext(), list(ts)
+    dt = torch.get_autocast_dtype(dev)
+    return torch.autocast(dev, enabled=False), [None if t is None else t.to(dt) for t in ts]
 
 
 class _StackedLinear(torch.autograd.Function):
@@ -33,7 +46,9 @@ class _StackedLinear(torch.autograd.Function):
 
 def stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """x (K, M, in), weight (K, out, in), bias (K, out) | None → (K, M, out)."""
-    return _StackedLinear.apply(x, weight, bias)
+    ctx, args = _autocast(x, weight, bias)
+    with ctx:
+        return _StackedLinear.apply(*args)
 
 
 class _StackedLinearShared(torch.autograd.Function):
@@ -74,7 +89,9 @@ def stacked_linear_shared(x: torch.Tensor, shared: torch.Tensor, weight: torch.T
     x (K, M, D), shared (M, S) (the same extra columns for every expert, e.g. a target one-hot),
     weight (K, out, D + S), bias (K, out) | None → (K, M, out).
     """
-    return _StackedLinearShared.apply(x, shared, weight, bias)
+    ctx, args = _autocast(x, shared, weight, bias)
+    with ctx:
+        return _StackedLinearShared.apply(*args)
 
 
 #: bytes of input rows gathered per chunk: small enough to stay in cache between the gather and the matmul
@@ -140,4 +157,6 @@ def gather_stacked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     bias (K, out) | None → (K, B·M, out). The expert-major copy a single bmm would need is made a
     few experts at a time (``CHUNK_BYTES``), so it is consumed from cache instead of memory.
     """
-    return _GatherStackedLinear.apply(x, weight, bias)
+    ctx, args = _autocast(x, weight, bias)
+    with ctx:
+        return _GatherStackedLinear.apply(*args)

@@ -66,13 +66,27 @@ def register(sub, bench) -> None:
     r.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     r.set_defaults(func=_train_rl)
 
-    b = bench.add_parser("train", help="imitation-training iterations/s at batch 256 with 25 experts")
+    b = bench.add_parser("train", help="imitation-training iterations/s at batch 256 with 25 experts",
+                         description="Iterations/s of imitation training on synthetic lookup tables (K encoders, "
+                                     "batch 256). --compare also measures the baseline commit's code in the same "
+                                     "run (subprocesses, alternating), so before/after ratios share the load.")
     b.add_argument("--experts", type=int, default=25)
     b.add_argument("--batch-size", type=int, default=256)
-    b.add_argument("--iterations", type=int, default=10)
-    b.add_argument("--agent", default="action_fusion", help="agent kind or recipe")
+    b.add_argument("--iterations", type=int, default=None,
+                   help="timed steps per measurement (default 10; 5 with --compare)")
+    b.add_argument("--agent", action="append", default=None,
+                   help="agent kind or recipe (repeatable; default: action_fusion, feature_fusion, concat, resnet)")
     b.add_argument("--gate-resolution", type=int, default=64)
     b.add_argument("--threads", type=int, default=None)
+    b.add_argument("--amp", default="off", choices=["off", "bf16"], help="bf16 autocast of forward and loss")
+    b.add_argument("--reference", action="store_true",
+                   help="this tree's reference paths (allocator untouched, unfused gate input, expert loop)")
+    b.add_argument("--compare", action="store_true",
+                   help="before/after in one run: the --baseline commit's code vs this tree, in subprocesses")
+    b.add_argument("--baseline", default=None, help="baseline git revision for --compare (default: the commit "
+                                                     "before the throughput work)")
+    b.add_argument("--rounds", type=int, default=2, help="--compare: alternating rounds (median taken)")
+    b.add_argument("--with-bf16", action="store_true", help="--compare: also the current tree with bf16 autocast")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.set_defaults(func=_bench)
 
@@ -85,6 +99,9 @@ def _train(args: argparse.Namespace) -> int:
     if rc is not None:
         return rc
 
+    from navfusion.train.speed import tune_allocator
+
+    tune_allocator()  # freed tensors stay in the heap: no page faults for each step's large buffers
     agent_cfg = load_agent_config(args.agent)
     cfg = resolve_train_config(agent_cfg, {
         "env": args.env, "iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
@@ -118,16 +135,25 @@ def _train_rl(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from navfusion.train.bench import bench_train
+    from navfusion.train.bench import BASELINE_REV, COMPARE_AGENTS, bench_train, compare_train, format_compare
 
-    if args.experts < 1 or args.batch_size < 1 or args.iterations < 1:
-        raise NavFusionError("--experts, --batch-size and --iterations must be >= 1")
-    res = bench_train(args.agent, args.experts, args.batch_size, args.iterations, args.gate_resolution,
-                      args.threads)
+    agents = tuple(args.agent or COMPARE_AGENTS)
+    iterations = args.iterations or (5 if args.compare else 10)
+    if args.experts < 1 or args.batch_size < 1 or iterations < 1 or args.rounds < 1:
+        raise NavFusionError("--experts, --batch-size, --iterations and --rounds must be >= 1")
+    if args.compare:
+        res = compare_train(agents, args.baseline or BASELINE_REV, args.rounds, args.experts, args.batch_size,
+                            iterations, args.gate_resolution, args.threads, amp_variant=args.with_bf16)
+        print(json.dumps(res, indent=2) if args.json else format_compare(res))
+        return 0
+    rows = [bench_train(a, args.experts, args.batch_size, iterations, args.gate_resolution, args.threads,
+                        amp=args.amp, reference=args.reference) for a in agents]
     if args.json:
-        print(json.dumps(res, indent=2))
-    else:
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+        return 0
+    for res in rows:
         print(f"{res['agent']}: K={res['experts']} batch {res['batch_size']}: {res['iterations_per_s']:.2f} it/s "
               f"({res['ms_per_iteration']:.0f} ms/it; data {100 * res['data_share']:.0f}%, "
-              f"model {100 * (1 - res['data_share']):.0f}%; {res['threads']} threads)")
+              f"model {100 * (1 - res['data_share']):.0f}%; {res['threads']} threads, amp {res['amp']}"
+              f"{', reference paths' if res['reference'] else ''})")
     return 0
