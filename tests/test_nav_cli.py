@@ -43,3 +43,15 @@ def test_bench_env_refuses_non_positive_counts(capsys, flag, value):
     assert main(["bench", "env", "--toy", "--resolution", "16", flag, value]) == 1
     err = capsys.readouterr().err
     assert flag.lstrip("-").replace("-", "_") in err and "positive integer" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--resolution", "0"], "resolution=0"),
+    (["--seed", "-1"], "--seed=-1"),
+    (["--env", "CartPole-v1"], "unknown suite 'CartPole-v1'"),
+    (["--gif", "."], "--gif=.: must be a file path"),
+])
+def test_rollout_bad_arguments_are_named(capsys, args, match):
+    assert main(["rollout", "--episodes", "1", *args]) == 1
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err

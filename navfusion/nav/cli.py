@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -47,12 +48,16 @@ def _rollout(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise NavFusionError(f"--episodes={args.episodes}: must be >= 1")
+    if args.seed < 0:
+        raise NavFusionError(f"--seed={args.seed}: must be >= 0")
+    if args.gif and (Path(args.gif).is_dir() or not Path(args.gif).parent.is_dir()):
+        raise NavFusionError(f"--gif={args.gif}: must be a file path in an existing folder, e.g. out/episode.gif")
     kw = {}
     if args.split:
         kw["split"] = args.split
     if args.success_mode:
         kw["success_mode"] = args.success_mode
-    if args.resolution:
+    if args.resolution is not None:  # 0 is a bad value for the env to refuse, not "not given"
         kw["resolution"] = args.resolution
     if args.gif:
         kw["render_mode"] = "rgb_array"
@@ -81,7 +86,10 @@ def _rollout(args: argparse.Namespace) -> int:
     if args.gif:
         import imageio.v2 as imageio
 
-        imageio.mimsave(args.gif, frames, duration=250, loop=0)  # ms per frame (imageio >= 2.28)
+        from navfusion.io import atomic_path
+
+        with atomic_path(args.gif) as tmp:  # imageio >= 2.28 reads a GIF's duration in milliseconds
+            imageio.mimsave(tmp, frames, format="GIF", duration=250, loop=0)
         summary["gif"] = args.gif
     if args.json:
         print(json.dumps(summary))
