@@ -354,6 +354,8 @@ class RealBackend:
                 continue
             if split == cfg.eval_split and cfg.max_test_scenes:
                 got = got[: cfg.max_test_scenes]
+            if split == "val" and cfg.train.get("max_val_scenes"):  # only the scenes training validates on
+                got = got[: cfg.train["max_val_scenes"]]
             info[split] = got
             ids += [s for s in got if s not in ids]
         info["encoders"] = encoders

@@ -79,6 +79,8 @@ class TrainConfig:
         val_episodes: validation episodes per scene (NAV's fixed evaluation episodes, seed 0).
         val_split, train_split: split names (``val_split`` may not be ``test``: selection happens on val).
         max_scenes: use only the first scenes of each split (quick runs).
+        max_val_scenes: use only the first scenes of the val split (None: as ``max_scenes``); a recipe
+            keeps its validation cost when the suite's val split grows (e.g. for the probe).
         checkpoint_every: period of the ``last`` checkpoint.
         log_every: period of CSV/TensorBoard rows.
         threads: torch CPU threads (0: leave torch's default).
@@ -106,6 +108,7 @@ class TrainConfig:
     val_split: str = "val"
     train_split: str = "train"
     max_scenes: int | None = None
+    max_val_scenes: int | None = None
     checkpoint_every: int = 100
     log_every: int = 10
     threads: int = 0
@@ -132,6 +135,8 @@ class TrainConfig:
               self.dagger_beta, "a number in [0, 1]")
         check(self.max_scenes is None or (isinstance(self.max_scenes, int) and self.max_scenes >= 1), "max_scenes",
               self.max_scenes, "null or an int >= 1")
+        check(self.max_val_scenes is None or (isinstance(self.max_val_scenes, int) and self.max_val_scenes >= 1),
+              "max_val_scenes", self.max_val_scenes, "null or an int >= 1")
         check(isinstance(self.device, str)
               and (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")),
               "device", self.device, "'cpu', 'cuda', 'cuda:N' or 'auto'")
@@ -160,7 +165,8 @@ def load_data(agent_cfg: AgentConfig, cfg: TrainConfig, split: str, episodes: in
     suite = suite_of_env(cfg.env)
     encoders = resolve_encoders(agent_cfg)
     res = agent_cfg.rgb_resolution if agent_cfg.uses_rgb else None
-    return load_split(suite, split, encoders, res, episodes_per_scene=episodes, max_scenes=cfg.max_scenes)
+    cap = cfg.max_val_scenes if split == cfg.val_split and cfg.max_val_scenes else cfg.max_scenes
+    return load_split(suite, split, encoders, res, episodes_per_scene=episodes, max_scenes=cap)
 
 
 # ----------------------------------------------------------------------------- logging helpers

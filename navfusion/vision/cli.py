@@ -13,7 +13,7 @@ from navfusion.markdown import markdown_table
 
 
 def register(sub, bench) -> None:
-    enc = sub.add_parser("encoders", help="the vision encoder zoo: list, pretrain, verify, affinity")
+    enc = sub.add_parser("encoders", help="the vision encoder zoo: list, pretrain, verify, affinity, probe")
     es = enc.add_subparsers(dest="encoders_command", metavar="ACTION")
     enc.set_defaults(func=lambda a: (enc.print_help(), 2)[1])
 
@@ -40,6 +40,34 @@ def register(sub, bench) -> None:
     p.add_argument("--probe", type=int, default=256, help="number of probe views (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_affinity)
+
+    p = es.add_parser("probe", help="the navigation probe: rank representations by how well a small policy reading "
+                                     "them imitates the oracle on unseen scenes, next to ground truth (gt/*)",
+                      description="Train a 2-layer MLP per representation (node's 8 views + target one-hot -> "
+                                  "oracle move) on the suite's pretrain + train scenes and score it on unseen "
+                                  "scenes, always next to the privileged gt/<task> references, rgb_thumbnail and "
+                                  "the untrained 'random' encoder. See docs/encoders.md (Navigation probe).")
+    p.add_argument("--suite", default="quickstart", help="environment suite (default quickstart)")
+    p.add_argument("--split", default="val",
+                   help="scored split (default val). 'test' is for final reports only: choosing representations "
+                        "by their test score leaks the test scenes")
+    p.add_argument("--zoo", default=None, help="zoo whose tasks are probed (default nf64); a zoo whose manifest "
+                                               "lists only some tasks is fine")
+    p.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
+                   help="probe only these zoo tasks ('none': no zoo task, e.g. to rank --encoders alone)")
+    p.add_argument("--encoders", nargs="+", default=[], metavar="NAME",
+                   help="extra encoders to rank (plug-ins such as mypkg/myenc, other zoos' <zoo>/<task>)")
+    p.add_argument("--max-pretrain-scenes", type=int, default=8,
+                   help="train on the first N pretrain scenes (default 8) plus the train split")
+    p.add_argument("--max-eval-scenes", type=int, default=None, help="score only the first N scenes of --split")
+    p.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes: feature building per scene and representations side by side (default 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of a Markdown table")
+    p.add_argument("--out", default=None, help="also write the JSON report to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_probe)
 
     f = sub.add_parser("features", help="frozen-encoder features of every node x view (FeatureStore)")
     fs = f.add_subparsers(dest="features_command", metavar="ACTION")
@@ -130,6 +158,27 @@ def _affinity(args: argparse.Namespace) -> int:
     off = a[~np.eye(len(a), dtype=bool)]
     print(f"wrote {path}" + (f" and {args.out}/affinity.csv, affinity.png" if args.out else ""))
     print(f"{len(names)} tasks; off-diagonal affinity min {off.min():.3f} mean {off.mean():.3f} max {off.max():.3f}")
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from navfusion.io import atomic_write_json
+    from navfusion.vision.probe import ProbeConfig, probe_representations, probe_summary, probe_table
+
+    tasks = None if args.tasks is None else ([] if args.tasks == ["none"] else args.tasks)
+    extra = {"epochs": args.epochs} if args.epochs is not None else {}
+    cfg = ProbeConfig(suite=args.suite, split=args.split, zoo=args.zoo, tasks=tasks,
+                      max_pretrain_scenes=args.max_pretrain_scenes, max_eval_scenes=args.max_eval_scenes,
+                      seed=args.seed, workers=args.workers, **extra)
+    rep = probe_representations(args.encoders, cfg, progress=not args.no_progress)
+    if args.out:
+        atomic_write_json(args.out, rep)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+    else:
+        print(probe_summary(rep))
+        print()
+        print(probe_table(rep))
     return 0
 
 

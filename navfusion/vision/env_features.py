@@ -4,7 +4,9 @@ Adds ``features``, a float32 Box ``(K, 8, C, h, w)``: for each of the K encoders
 task of the zoo, in the canonical task order) the features of the 8 views of the agent's node, read from the
 :class:`~navfusion.vision.features.FeatureStore`. ``rgb`` stays at the env's ``resolution`` (the
 gate's input); features are computed from views rendered at the encoders' input size, which need
-not be the same. Missing or stale feature files are built on first use (incrementally); build
+not be the same. Privileged references (``encoders=["gt/depth_zbuffer"]``, see
+:mod:`navfusion.vision.references`) work the same way: their files are computed from the
+renderer's buffers at the views' poses. Missing or stale feature files are built on first use (incrementally); build
 them ahead of time with ``navfusion features build``.
 
 All K encoders must share one output shape ``(C, h, w)``; mixing shapes (e.g. the 8x8x8 zoo and
@@ -69,22 +71,23 @@ class FeatureProvider:
     def spaces(self) -> dict[str, spaces.Space]:
         return {"features": spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, self.shape, np.float32)}
 
-    def _views(self, world: Any) -> np.ndarray:
+    def _world(self, world: Any) -> Any:
+        """The world with views at the encoders' input size (the env's own when it matches)."""
         views = getattr(world, "views", None)
         if views is not None and views.rgb.shape[2] == self.input_size:
-            return views.rgb
+            return world
         from navfusion.nav import load_world
 
-        w = load_world(world.scene, resolution=self.input_size, backend=self.backend,
-                       renderer_factory=self.renderer_factory)
-        return w.views.rgb
+        return load_world(world.scene, resolution=self.input_size, backend=self.backend,
+                          renderer_factory=self.renderer_factory)
 
     def scene_features(self, world: Any) -> np.ndarray:
         """float16 ``(N, K, 8, C, h, w)`` of a world, built if missing or stale."""
         sid = world.scene_id
         feats = self._cache.get(sid)
         if feats is None:
-            rgb = self._views(world)
+            w = self._world(world)
+            rgb = w.views.rgb
             store = FeatureStore(self.zoo)
             slug = scene_slug(sid)
             vh = views_hash(rgb)
@@ -92,7 +95,8 @@ class FeatureProvider:
                      if store.status(slug, n, vh, encoder_fingerprint(create_encoder(resolve_encoder(self.zoo, n))))
                      != "ok"]
             if stale:
-                store.build_scene(slug, rgb, stale)
+                # gt/* references render their buffers from w's poses
+                store.build_scene(slug, rgb, stale, world=w, renderer_factory=self.renderer_factory)
             feats = store.load(slug, self.encoders, verify=False, vhash=vh)
             self._cache[sid] = feats
         return feats

@@ -17,6 +17,12 @@ changed) or *corrupt* (sha256 mismatch); ``build`` recomputes exactly those. Eve
 atomically and the manifest is updated after each file, so a killed build resumes where it
 stopped. One process owns one scene folder at a time (builds are parallel across scenes).
 
+Privileged references (``gt/<task>``, :mod:`navfusion.vision.references`) have no weights and read
+the renderer's buffers instead of the RGB: ``build_scene(..., world=...)`` renders those buffers at
+the views' poses (by the backend of the cached views) and writes the same float16 files and
+manifest entries; their ``encoder_sha`` is the reference's mapping fingerprint and ``views_hash`` is
+the RGB views' hash as for every encoder, so a re-rendered scene makes them stale too.
+
 Device: encoders run on the CPU by default; ``device="cuda"`` (``--device`` on the command line)
 runs them on a GPU. The files are the same either way (float16 ``.npy``, same layout and manifest;
 the manifest entry says which device computed it); GPU features equal the CPU's to float
@@ -125,7 +131,8 @@ class FeatureStore:
 
     def build_scene(self, scene_slug: str, rgb: np.ndarray, encoders: Sequence[str],
                     batch_size: int = 256, on_encoder: Callable[[str, str], None] | None = None,
-                    device: str | torch.device = "cpu") -> BuildStats:
+                    device: str | torch.device = "cpu", world: Any = None,
+                    renderer_factory: Callable | None = None) -> BuildStats:
         """Compute the missing/stale/corrupt feature files of one scene.
 
         Args:
@@ -133,41 +140,66 @@ class FeatureStore:
             encoders: encoder names (bare zoo task names allowed).
             on_encoder: called with ``(name, "computed"|"reused")`` after each encoder.
             device: where the encoders run (a resolved device: ``"cpu"``, ``"cuda:0"``, ...).
+            world: the scene's ``nav.World`` at the encoders' input size; needed only by privileged
+                references (``gt/<task>``), which render depth/normal/semantic buffers from the
+                views' poses (:func:`navfusion.vision.references.encode_world`).
+            renderer_factory: the renderer those references use (default: the views' backend).
         """
+        from navfusion.vision.references import encode_world, is_privileged
         from navfusion.vision.registry import create_encoder
 
         if rgb.ndim != 5 or rgb.shape[1] != 8 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
             raise NavFusionError(f"feature build for {scene_slug}: expected uint8 views (N, 8, H, W, 3), "
                                  f"got {rgb.dtype} {rgb.shape}")
         vhash = views_hash(rgb)
-        d = self.scene_dir(scene_slug)
         stats = BuildStats([], [])
         flat = rgb.reshape(-1, *rgb.shape[2:])
+        privileged: list[tuple[str, str, torch.nn.Module, str]] = []
         for name in encoders:
             full = resolve_encoder(self.zoo, name)
             enc = create_encoder(full)
             esha = encoder_fingerprint(enc)
-            key = encoder_key(name)
             if self.status(scene_slug, name, vhash, esha) == "ok":
                 stats.reused.append(name)
                 if on_encoder:
                     on_encoder(name, "reused")
                 continue
+            if is_privileged(enc):  # rendered together below: one pass over the poses for all of them
+                privileged.append((name, full, enc, esha))
+                continue
             feats = encode_rgb(enc, flat, batch_size=batch_size, device=device)
-            feats = feats.reshape(rgb.shape[0], 8, *feats.shape[1:]).astype(np.float16)
-            f = d / f"{key}.npy"
-            with atomic_path(f) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, feats)
-            m = self.manifest(scene_slug)
-            m.update(scene=scene_slug, zoo=self.zoo, num_nodes=int(rgb.shape[0]))
-            m["encoders"][key] = {"file": f.name, "sha256": sha256_file(f), "encoder": full, "encoder_sha": esha,
-                                  "views_hash": vhash, "shape": list(feats.shape), "dtype": "float16",
-                                  "device": str(device)}
-            atomic_write_json(d / MANIFEST, m)
+            self._write(scene_slug, name, full, esha, vhash, feats.reshape(rgb.shape[0], 8, *feats.shape[1:]), device)
             stats.computed.append(name)
             if on_encoder:
                 on_encoder(name, "computed")
+        if privileged:
+            if world is None or world.graph.num_nodes != rgb.shape[0]:
+                names = ", ".join(p[0] for p in privileged)
+                raise NavFusionError(f"feature build for {scene_slug}: {names} read renderer buffers and need the "
+                                     "scene's world (build_scene(..., world=load_world(scene_id, resolution=64)))")
+            feats_all = encode_world(world, [p[2] for p in privileged], batch_size=batch_size,
+                                     renderer_factory=renderer_factory)
+            for (name, full, _, esha), feats in zip(privileged, feats_all):
+                self._write(scene_slug, name, full, esha, vhash, feats, "cpu")
+                stats.computed.append(name)
+                if on_encoder:
+                    on_encoder(name, "computed")
         return stats
+
+    def _write(self, scene_slug: str, name: str, full: str, esha: str, vhash: str, feats: np.ndarray,
+               device: str | torch.device) -> None:
+        """Write one encoder's float16 ``(N, 8, C, h, w)`` file, then its manifest entry (atomically)."""
+        d = self.scene_dir(scene_slug)
+        feats = feats.astype(np.float16)
+        f = d / f"{encoder_key(name)}.npy"
+        with atomic_path(f) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, feats)
+        m = self.manifest(scene_slug)
+        m.update(scene=scene_slug, zoo=self.zoo, num_nodes=int(feats.shape[0]))
+        m["encoders"][encoder_key(name)] = {"file": f.name, "sha256": sha256_file(f), "encoder": full,
+                                            "encoder_sha": esha, "views_hash": vhash, "shape": list(feats.shape),
+                                            "dtype": "float16", "device": str(device)}
+        atomic_write_json(d / MANIFEST, m)
 
     def load(self, scene_slug: str, encoders: Sequence[str], verify: bool = True,
              vhash: str | None = None) -> np.ndarray:
@@ -201,10 +233,14 @@ class FeatureStore:
 
 # ----------------------------------------------------------------------------- building scenes
 
-def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
+def _scene_world(scene_id: str, resolution: int):
     from navfusion.nav import load_world
 
-    world = load_world(scene_id, resolution=resolution)
+    return load_world(scene_id, resolution=resolution)
+
+
+def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
+    world = _scene_world(scene_id, resolution)
     views = getattr(world, "views", world)
     return np.asarray(views.rgb)
 
@@ -222,13 +258,21 @@ def _build_one(args: tuple) -> tuple[str, list[str], list[str]]:
 
     slug = SceneId.parse(scene_id).slug
     store = FeatureStore(zoo, store_root)
+    from navfusion.vision.references import is_privileged
+
     by_size: dict[int, list[str]] = {}
+    needs_world: set[int] = set()
     for name in encoders:
-        size = int(create_encoder(resolve_encoder(zoo, name)).input_size)
+        enc = create_encoder(resolve_encoder(zoo, name))
+        size = int(enc.input_size)
         by_size.setdefault(size, []).append(name)
+        if is_privileged(enc):
+            needs_world.add(size)
     computed, reused = [], []
     for size, names in by_size.items():
-        st = store.build_scene(slug, _scene_views(scene_id, size), names, batch_size=batch_size, device=device)
+        world = _scene_world(scene_id, size) if size in needs_world else None
+        rgb = np.asarray(world.views.rgb) if world is not None else _scene_views(scene_id, size)
+        st = store.build_scene(slug, rgb, names, batch_size=batch_size, device=device, world=world)
         computed += st.computed
         reused += st.reused
     return scene_id, computed, reused

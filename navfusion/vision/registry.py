@@ -1,7 +1,8 @@
 """The encoder registry: ``register_encoder``, ``create_encoder``, ``list_encoders``.
 
 Names resolve, in order, to: encoders registered in this process (``register_encoder``),
-built-ins (``random``, ``taskonomy``), third-party encoders advertised through the entry-point
+built-ins (``random``, ``taskonomy``, ``rgb_thumbnail`` and the privileged ground-truth references
+``gt/<task>`` of :mod:`navfusion.vision.references`), third-party encoders advertised through the entry-point
 group ``navfusion.encoders`` (loaded lazily, only when created), and zoo encoders: ``<task>`` for
 the default zoo (``nf64``) and ``<zoo>/<task>`` for any zoo on the search path
 (see :mod:`navfusion.vision.zoo`).
@@ -206,5 +207,26 @@ def _taskonomy_encoder(weights: str, normalize_outputs: bool = True) -> torch.nn
     return load_taskonomy_encoder(weights, normalize_outputs=normalize_outputs)
 
 
+def _thumbnail_encoder(input_size: int = 64, size: int = 8) -> torch.nn.Module:
+    """The view averaged down to ``size`` x ``size`` RGB (the probe's floor)."""
+    from navfusion.vision.references import ThumbnailEncoder
+
+    return ThumbnailEncoder(input_size, size)
+
+
+def _gt_factory(task: str) -> Factory:
+    def gt_encoder() -> torch.nn.Module:
+        """A privileged ground-truth reference (see ``navfusion.vision.references``)."""
+        from navfusion.vision.references import GroundTruthEncoder
+
+        return GroundTruthEncoder(task)
+    return gt_encoder
+
+
 _BUILTIN["random"] = _Entry(_random_encoder, "builtin")
 _BUILTIN["taskonomy"] = _Entry(_taskonomy_encoder, "builtin")
+_BUILTIN["rgb_thumbnail"] = _Entry(_thumbnail_encoder, "builtin")
+# gt/<task>: privileged references, listed but never part of a zoo's task list
+for _task in ("depth_zbuffer", "depth_euclidean", "normal", "segment_semantic", "edge_occlusion", "reshading",
+              "keypoints3d", "segment_unsup25d", "curvature"):
+    _BUILTIN[f"gt/{_task}"] = _Entry(_gt_factory(_task), "builtin")
