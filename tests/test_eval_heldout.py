@@ -32,7 +32,7 @@ def test_overlap_is_refused_naming_the_split(cache, block, suite, split):
         heldout.fresh_suite("tiny", heldout.parse_seed_block(block))
 
 
-def test_fresh_suite(cache):
+def test_fresh_suite(cache, monkeypatch):
     from navfusion.scenes import load_suite
     from navfusion.scenes.suites import clear_memo
 
@@ -46,6 +46,7 @@ def test_fresh_suite(cache):
     assert heldout.suite_file(name).is_file()
     # a process that has not seen it (a spawned worker) loads it from its file by name
     clear_memo()
+    monkeypatch.delenv("NAVFUSION_SUITE_PATHS", raising=False)  # scenes.suites' own hand-over to children
     with pytest.raises(NavFusionError):
         load_suite(name)
     heldout.ensure_suite(name)

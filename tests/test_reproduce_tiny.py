@@ -123,6 +123,32 @@ def test_rerun_reuses_everything(finished, recipe, monkeypatch):
 
 
 @pytest.mark.slow
+def test_fresh_seed_block_reuses_the_trained_runs(finished, recipe, monkeypatch, tmp_path):
+    """`reproduce --test-seeds` on a copy of a finished folder: nothing retrained, every evaluation
+    redone on the fresh scenes, and the report says which block it used."""
+    import shutil
+
+    from navfusion.eval.real import RealBackend
+    from navfusion.eval.reproduce import reproduce
+
+    out, _, _ = finished
+    copy = tmp_path / "fresh"
+    shutil.copytree(out, copy)
+
+    def no_training(*a, **k):
+        raise AssertionError("trained runs must be reused on a fresh seed block")
+
+    monkeypatch.setattr(RealBackend, "train", no_training)
+    reproduce(recipe, copy, log=lambda s: None, test_seeds="1900000:2")
+    t1 = json.loads((copy / "tables" / "table1.json").read_text())
+    assert all(v["episodes"] == 48 for v in t1)
+    found = json.loads((copy / "findings.json").read_text())
+    assert "fresh seed block 1900000:2" in found["test_scenes"] and found["scenes"] == 2
+    scenes = set(json.loads((copy / "eval" / "action_fusion-s0" / "summary.json").read_text())["per_scene"])
+    assert scenes == {"tiny-fresh1900000x2/test/0", "tiny-fresh1900000x2/test/1"}
+
+
+@pytest.mark.slow
 def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
     from navfusion.cli import main
 
