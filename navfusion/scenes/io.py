@@ -128,6 +128,9 @@ def _load_trimesh_scene(path: Path):
         raise NavFusionError(f"{path}: unsupported mesh format {path.suffix!r}; use one of {', '.join(MESH_EXTS)}")
     try:
         loaded = trimesh.load(str(path), process=False, force="scene")
+    except ModuleNotFoundError:  # trimesh guesses the text encoding of undecodable files with an optional module
+        raise NavFusionError(f"cannot read mesh file {path}: not valid UTF-8 text (is it really a "
+                             f"{path.suffix} mesh?)") from None
     except Exception as e:  # trimesh raises many types for bad files
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NavFusionError(f"cannot read mesh file {path}: {msg}") from None
@@ -517,7 +520,9 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
         warnings.warn(f"{path}: {unknown_ids} instance(s) have semantic ids that are not "
                       f"{'in the label map' + chr(39) + 's ' + SEMANTIC_IDS_KEY if id_map else 'navfusion ids'}"
                       " and load as 'misc'", stacklevel=2)
+    _check_finite(instances, floor_height, path)
     applied, reason = _apply_scale(instances, scale, path)
+    _check_extent(instances, path)
     scene = Scene(scene_id or path.stem, instances, materials=materials,
                   metadata={"source": str(path), "imported": True, "up": up, "scale": applied},
                   textures=textures)
@@ -526,6 +531,30 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
         v_all.astype(np.float64), f_all)
     scene.validate()
     return scene
+
+
+#: Largest scene extent (metres, after scaling) the navigation grid is built for: an occupancy
+#: raster of a larger one would not fit in memory.
+MAX_EXTENT_M = 1000.0
+
+
+def _check_finite(instances: list[Instance], floor_height: float | None, path: Path) -> None:
+    if not instances:
+        raise NavFusionError(f"mesh file {path} contains no triangle meshes (points or lines only?)")
+    for inst in instances:
+        bad = int((~np.isfinite(inst.vertices)).any(axis=1).sum())
+        if bad:
+            raise NavFusionError(f"{path}: mesh {inst.name!r} has {bad} vertices with NaN or inf coordinates")
+    if floor_height is not None and not (isinstance(floor_height, (int, float)) and math.isfinite(floor_height)):
+        raise NavFusionError(f"floor_height={floor_height!r}: must be a finite number (metres)")
+
+
+def _check_extent(instances: list[Instance], path: Path) -> None:
+    v = np.concatenate([i.vertices for i in instances])
+    ext = float((v.max(0) - v.min(0)).max())
+    if not ext < MAX_EXTENT_M:
+        raise NavFusionError(f"{path}: the scene spans {ext:.3g} m, more than the {MAX_EXTENT_M:.0f} m a navigation "
+                             "grid is built for; give --scale (e.g. 0.01 for centimetres) or check the file")
 
 
 def _apply_scale(instances: list[Instance], scale, path: Path) -> tuple[float, str]:
