@@ -68,3 +68,18 @@ def test_unreadable_checkpoints_are_not_silently_restarted(data, tmp_path):
     # --restart starts over on purpose
     train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False, restart=True)
     assert ckpt.load_state(ck / "last.state.pt")["iteration"] == 4
+
+
+def test_state_missing_keys_is_named_not_a_keyerror(data, tmp_path):
+    run = tmp_path / "run"
+    cfg = TrainConfig(iterations=2, batch_size=16, checkpoint_every=1, eval_every=0, dagger_start=100,
+                      log_every=1, val_episodes=4)
+    train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False)
+    ck = run / "checkpoints"
+    for f in ("last.state.pt", "prev.state.pt"):
+        st = torch.load(ck / f, weights_only=True)
+        del st["numpy_rng"]
+        torch.save(st, ck / f)
+    with pytest.raises(NavFusionError, match=r"lacks numpy_rng.*--restart"):
+        train_imitation(load_agent_config(AGENT), TrainConfig(**{**cfg.__dict__, "iterations": 4}), run, data,
+                        None, progress=False)

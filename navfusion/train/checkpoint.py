@@ -113,11 +113,24 @@ def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
-def load_state(path: str | os.PathLike) -> dict[str, Any]:
+#: What a resumable training state must hold (written by ``save_last``).
+STATE_KEYS: tuple[str, ...] = ("iteration", "token", "numpy_rng", "torch_rng", "buffer")
+
+
+def load_state(path: str | os.PathLike, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A training state (``torch.load(weights_only=True)``: never executes code); ``required`` keys
+    that are missing raise a one-line error naming them."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        st = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise NavFusionError(f"training state {path} is unreadable: {e}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise NavFusionError(f"training state {path} is unreadable: {first}") from None
+    if not isinstance(st, dict):
+        raise NavFusionError(f"training state {path} is not a mapping (got {type(st).__name__})")
+    missing = [k for k in required if k not in st]
+    if missing:
+        raise NavFusionError(f"training state {path} lacks {', '.join(missing)}")
+    return st
 
 
 def save_last(folder: Path, agent: Agent, state: dict[str, Any], iteration: int) -> None:
@@ -136,7 +149,7 @@ def find_resume(folder: Path) -> tuple[Path, Path] | None:
     """The newest matching (weights, state) pair among ``last``/``prev``, or None when there is no
     checkpoint. Checkpoint files of which no readable pair can be formed are refused (starting
     over silently would overwrite them)."""
-    pairs = []
+    pairs, problems = [], []
     for w in ("last", "prev"):
         wp = folder / f"{w}.safetensors"
         if not wp.is_file():
@@ -150,8 +163,9 @@ def find_resume(folder: Path) -> tuple[Path, Path] | None:
             if not sp.is_file():
                 continue
             try:
-                st = load_state(sp)
-            except NavFusionError:
+                st = load_state(sp, required=STATE_KEYS)
+            except NavFusionError as e:
+                problems.append(str(e))
                 continue
             if st.get("token") == md.get("token"):
                 pairs.append((int(st["iteration"]), wp, sp))
@@ -161,8 +175,9 @@ def find_resume(folder: Path) -> tuple[Path, Path] | None:
         if present:
             raise NavFusionError(
                 f"cannot resume from {folder}: no readable, matching weights/state pair among "
-                f"{', '.join(p.name for p in present)}; to start over, run again with --restart "
-                "(or delete those files)")
+                f"{', '.join(p.name for p in present)}"
+                + (f" ({'; '.join(dict.fromkeys(problems))})" if problems else "")
+                + "; to start over, run again with --restart (or delete those files)")
         return None
     _, wp, sp = max(pairs, key=lambda p: p[0])
     return wp, sp
