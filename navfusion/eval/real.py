@@ -92,10 +92,18 @@ def unfinished_warning(run_dir: Path) -> str | None:
 
 def run_config(run_dir: Path) -> dict[str, Any]:
     """The resolved config ``navfusion train`` wrote into a run folder."""
+    from navfusion.io import read_json
+
     p = Path(run_dir) / "config.json"
     if not p.is_file():
         raise NavFusionError(f"run folder {run_dir} has no config.json (not a `navfusion train` run folder?)")
-    return json.loads(p.read_text())
+    rc = read_json(p, "run config")
+    ok = isinstance(rc, dict) and isinstance(rc.get("agent"), dict) and isinstance(rc.get("train"), dict) \
+        and "env" in rc["train"] and "iterations" in rc["train"]
+    if not ok:
+        raise NavFusionError(f"run config {p} is not what `navfusion train` writes (needs the mappings 'agent' and "
+                             "'train' with 'env' and 'iterations'); re-run the training or restore the file")
+    return rc
 
 
 class _Table:
