@@ -21,3 +21,10 @@ def test_encoders_list_and_bad_config(tmp_path, capsys):
 def test_features_build_rejects_unknown_env(capsys):
     assert main(["features", "build", "--env", "NavFusion/OctoNav-nope-v0"]) == 1
     assert "unknown environment id" in capsys.readouterr().err
+
+
+def test_features_build_rejects_non_positive_batch_size(capsys):
+    for bad in ("0", "-4"):
+        assert main(["features", "build", "--env", "NavFusion/OctoNav-tiny-v0", "--batch-size", bad]) == 1
+        err = capsys.readouterr().err
+        assert f"--batch-size={bad}: must be >= 1" in err and "Traceback" not in err

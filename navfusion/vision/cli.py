@@ -200,6 +200,8 @@ def _features_build(args: argparse.Namespace) -> int:
         ids += [str(x) for x in suite.scene_ids(s)]
     if args.workers < 1:
         raise NavFusionError(f"--workers={args.workers}: must be >= 1")
+    if args.batch_size < 1:
+        raise NavFusionError(f"--batch-size={args.batch_size}: must be >= 1 (views encoded per forward pass)")
     from navfusion.dist.world import resolve_device
 
     device = str(resolve_device(args.device))  # a missing GPU is reported before any work
