@@ -83,3 +83,13 @@ def test_state_missing_keys_is_named_not_a_keyerror(data, tmp_path):
     with pytest.raises(NavFusionError, match=r"lacks numpy_rng.*--restart"):
         train_imitation(load_agent_config(AGENT), TrainConfig(**{**cfg.__dict__, "iterations": 4}), run, data,
                         None, progress=False)
+
+
+def test_checkpoint_every_is_a_cli_flag(capsys):
+    from navfusion.cli import main
+    from navfusion.train.imitation import resolve_train_config
+
+    cfg = resolve_train_config(load_agent_config(AGENT), {"checkpoint_every": 7})
+    assert cfg.checkpoint_every == 7
+    assert main(["train", "--agent", "concat", "--out", "unused", "--checkpoint-every", "0"]) == 1
+    assert "checkpoint_every=0: must be an int >= 1" in capsys.readouterr().err

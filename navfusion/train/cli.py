@@ -42,6 +42,8 @@ def register(sub, bench) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None, help="validation period in iterations")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="iterations between resumable checkpoints (default: the recipe's train.checkpoint_every)")
     p.add_argument("--max-scenes", type=int, default=None, help="use only the first scenes of each split")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
@@ -105,7 +107,8 @@ def _train(args: argparse.Namespace) -> int:
     agent_cfg = load_agent_config(args.agent)
     cfg = resolve_train_config(agent_cfg, {
         "env": args.env, "iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
-        "seed": args.seed, "eval_every": args.eval_every, "max_scenes": args.max_scenes, "threads": args.threads,
+        "seed": args.seed, "eval_every": args.eval_every,
+        "checkpoint_every": args.checkpoint_every, "max_scenes": args.max_scenes, "threads": args.threads,
         "device": args.device, "amp": args.amp,
     })
     res = train_imitation(agent_cfg, cfg, args.out, progress=not args.no_progress, restart=args.restart)
