@@ -42,6 +42,9 @@ def test_hierarchical_weights_resample_scenes_then_episodes():
     assert (per_scene == 0).any()  # some draws leave a scene out: the scene level is resampled
     again = np.concatenate(list(F.hierarchical_weights(scene, 500, seed=1, chunk=64)))
     assert np.array_equal(ws, again)  # deterministic for a seed
+    whole = np.concatenate(list(F.hierarchical_weights(scene, 200, seed=1, within=False)))
+    for s in "abc":  # scene-only: every member of a drawn scene weighs the times it was drawn
+        assert np.all(whole[:, scene == s] == whole[:, scene == s][:, :1])
 
 
 @pytest.mark.parametrize("shift, expected", [(0.15, F.REPRODUCED), (0.0, F.INCONCLUSIVE), (-0.15, F.CONTRADICTED)])
@@ -129,3 +132,28 @@ def test_findings_json_is_strict():
     f = F.Finding(1, "c", "s", float("nan"), [float("nan"), 1.0], "> 0", F.INCONCLUSIVE)
     text = json.dumps(F.findings_json([f], bootstrap=10), allow_nan=False)
     assert '"verdict": "inconclusive"' in text
+
+
+def test_margin_over_many_equal_experts_is_not_contradicted():
+    """25 experts exactly as good as the fused agent: the strongest one's margin is noise-inflated,
+    and the simultaneous interval must not call that a contradiction."""
+    rng = np.random.default_rng(6)
+    base = rng.uniform(0.25, 0.4, SCENES)
+    experts = np.stack([_success(rng, base) for _ in range(25)])
+    a = _success(rng, base)
+    st = F.margin_over_best(a, experts, [f"e{i}" for i in range(25)], _scene(), n_boot=300)
+    assert st.estimate < -0.01  # the plug-in strongest expert looks better than it is...
+    assert F.verdict(*st.ci) == F.INCONCLUSIVE  # ...and the verdict says so
+
+
+@pytest.mark.parametrize("s_low, s_high, expected", [(-0.5, 0.5, F.REPRODUCED), (0.0, 0.0, F.INCONCLUSIVE),
+                                                     (0.5, 0.5, F.CONTRADICTED), (-0.5, 0.0, F.INCONCLUSIVE)])
+def test_both_halves(s_low, s_high, expected):
+    """Finding 5: 3D weight falls and semantic weight rises with openness -- both halves must hold."""
+    rng = np.random.default_rng(11)
+    group = np.repeat(np.arange(SCENES), 150)
+    x = rng.uniform(0, 2, group.size)
+    low = s_low * x + rng.normal(0, 0.5, group.size)
+    high = s_high * x + rng.normal(0, 0.5, group.size)
+    st = F.both_halves(x, low, high, group, n_boot=300)
+    assert F.verdict(*st.ci) == expected

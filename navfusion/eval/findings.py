@@ -1,9 +1,10 @@
 """Verdicts on the paper's findings, each with the statistic it rests on.
 
 Every statistic comes with a percentile-bootstrap 95% interval from a *hierarchical* bootstrap:
-resample the test scenes with replacement, then the episodes (or graph nodes) within each drawn
-scene. Scenes are the unit the findings generalise over, so an interval that resampled episodes
-alone would be far too narrow when there are few scenes. Comparisons of agents are *paired*: every
+resample the test scenes with replacement, then the episodes within each drawn scene (graph
+nodes, which are not independent of their neighbours, stay whole with their scene). Scenes are
+the unit the findings generalise over, so an interval that resampled episodes alone would be far
+too narrow when there are few scenes. Comparisons of agents are *paired*: every
 agent runs the same fixed episodes (same scenes, starts and targets), so per-episode differences
 cancel the episodes' difficulty. Training seeds are pooled by averaging each episode's outcome over
 seeds (with 3 seeds there is too little to resample; the per-seed differences are reported next to
@@ -41,6 +42,10 @@ REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "contradict
 WEAKEST_TASKS: frozenset[str] = frozenset({"vanishing_point", "egomotion", "fixated_pose", "nonfixated_pose"})
 STRONGEST_GROUPS: frozenset[str] = frozenset({"3d", "semantic"})
 
+#: Fewest scenes for a verdict from a whole-scene bootstrap (finding 5): 5 scenes give 126 distinct
+#: resamples, 2 give 3.
+MIN_WHOLE_SCENES = 5
+
 #: The paper's method (Table 1, "ours": action-level fusion with the affinity regulariser) and its
 #: fallback; fixed here, before any result is seen, so no choice is made on the test split.
 FUSION_KEYS: tuple[str, ...] = ("action_fusion_affinity", "action_fusion")
@@ -60,13 +65,16 @@ def verdict(lo: float, hi: float, direction: int = 1) -> str:
 
 # ----------------------------------------------------------------------------- the bootstrap
 
-def hierarchical_weights(group: np.ndarray, n_boot: int, seed: int = 0, chunk: int = 256) -> Iterator[np.ndarray]:
+def hierarchical_weights(group: np.ndarray, n_boot: int, seed: int = 0, chunk: int = 256,
+                         within: bool = True) -> Iterator[np.ndarray]:
     """Bootstrap draws as multiplicity weights, ``chunk`` draws at a time: (b, E) float arrays.
 
     One draw picks ``G`` groups (scenes) with replacement out of the ``G`` in ``group`` (E,), then,
     for a group picked ``m`` times, ``m`` resamples of its ``n`` members (episodes) with replacement;
     the weight of an item is how often it was drawn. ``m`` resamples of ``n`` summed are one
-    multinomial of ``m·n`` over the group, which is how it is drawn here.
+    multinomial of ``m·n`` over the group, which is how it is drawn here. ``within=False`` keeps
+    every member of a drawn group (weight ``m``): for members that are not independent samples,
+    such as neighbouring graph nodes.
     """
     g = np.asarray(group)
     names, inv = np.unique(g, return_inverse=True)
@@ -80,7 +88,10 @@ def hierarchical_weights(group: np.ndarray, n_boot: int, seed: int = 0, chunk: i
         w = np.zeros((b, E))
         for j, idx in enumerate(members):
             n = len(idx)
-            w[:, idx] = rng.multinomial(times[:, j] * n, np.full(n, 1.0 / n))
+            if within:
+                w[:, idx] = rng.multinomial(times[:, j] * n, np.full(n, 1.0 / n))
+            else:
+                w[:, idx] = times[:, j, None]
         yield w
 
 
@@ -134,14 +145,35 @@ def paired_difference(a: np.ndarray, b: np.ndarray, scene: np.ndarray, n_boot: i
     return Stat("paired difference in success", float(d.mean()), _ci(draws, level), extra)
 
 
+def min_with_band(point: np.ndarray, draws: np.ndarray, level: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """The smallest of K statistics with a simultaneous interval.
+
+    ``draws`` (B, K) are bootstrap replicates of ``point`` (K,). ``c`` is the ``level`` quantile of
+    ``max_k |draw_k - point_k|``, so all K intervals ``point_k ± c`` hold together, and then so does
+    ``min(point) ± c`` for the smallest (the minimum moves by at most the largest shift). Unlike a
+    percentile interval of the per-draw minimum, it is not pulled down by the noise of K competitors
+    (the maximum of 25 noisy success rates is biased upwards), and it accounts for K comparisons.
+    """
+    point = np.asarray(point, np.float64)
+    dev = np.abs(np.asarray(draws, np.float64) - point[None]).max(1)
+    dev = dev[np.isfinite(dev)]
+    m = float(point.min())
+    if dev.size == 0 or not math.isfinite(m):
+        return m, (math.nan, math.nan)
+    c = float(np.quantile(dev, level))
+    return m, (m - c, m + c)
+
+
 def margin_over_best(a: np.ndarray, others: np.ndarray, names: list[str], scene: np.ndarray,
                      n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> Stat:
-    """``a`` minus the best of ``others``, the best re-chosen in every bootstrap draw.
+    """``a`` minus the strongest of ``others``: the smallest of the K paired margins, with a
+    simultaneous interval (:func:`min_with_band`).
 
     Args:
-        a: (S, E) per-seed outcomes of one agent; others: (K, S', E) those of K competitors.
-    Choosing the best competitor inside each draw keeps the interval honest about the choice (a
-    best picked once on the full data would be favoured by its own luck).
+        a: (S, E) per-seed outcomes of one agent; others: (K, S', E) those of K competitors, all on
+            the same E episodes.
+    Reproduced (interval above 0) means ``a`` beats every competitor; contradicted (below 0) means
+    some competitor beats ``a`` even allowing for K comparisons.
     """
     a = np.atleast_2d(np.asarray(a, np.float64)).mean(0)
     o = np.asarray(others, np.float64)
@@ -149,14 +181,31 @@ def margin_over_best(a: np.ndarray, others: np.ndarray, names: list[str], scene:
     if o.shape[-1] != a.size:
         raise NavFusionError("margin over the best: the agents were not evaluated on the same episodes")
     point = a.mean() - o.mean(1)
-    best = int(np.argmax(o.mean(1)))
-    draws = []
-    for w in hierarchical_weights(scene, n_boot, seed):
-        draws.append(_wmean(w, a) - _wmean(w, o).max(1))
+    best = int(np.argmin(point))
+    draws = np.concatenate([_wmean(w, a)[:, None] - _wmean(w, o) for w in hierarchical_weights(scene, n_boot, seed)])
+    m, ci = min_with_band(point, draws, level)
     extra = {"best": names[best], "best_success": float(o[best].mean()), "success": float(a.mean()),
-             "margins": {n: float(m) for n, m in zip(names, point)}}
-    return Stat("paired difference in success to the strongest single expert", float(point.min()),
-                _ci(np.concatenate(draws), level), extra)
+             "margins": {n: float(v) for n, v in zip(names, point)}}
+    return Stat("paired difference in success to the strongest single expert", m, ci, extra)
+
+
+def both_halves(x: np.ndarray, y_low: np.ndarray, y_high: np.ndarray, group: np.ndarray, n_boot: int = 2000,
+                seed: int = 0, level: float = 0.95) -> Stat:
+    """Finding 5's statistic: ``min(-r(x, y_low), r(x, y_high))`` with a simultaneous interval.
+
+    Positive when ``y_low`` falls and ``y_high`` rises with ``x`` (both halves of the claim);
+    negative beyond the interval when at least one half goes the other way. Pooled Pearson
+    correlations; the bootstrap resamples whole groups (scenes) and keeps all their items (nodes),
+    because neighbouring nodes are not independent observations.
+    """
+    x, lo, hi = (np.asarray(v, np.float64) for v in (x, y_low, y_high))
+    ones = np.ones((1, x.size))
+    point = np.array([-_wpearson(ones, x, lo)[0], _wpearson(ones, x, hi)[0]])
+    draws = np.concatenate([np.stack([-_wpearson(w, x, lo), _wpearson(w, x, hi)], 1)
+                            for w in hierarchical_weights(group, n_boot, seed, within=False)])
+    m, ci = min_with_band(point, draws, level)
+    return Stat("the weaker of -r(openness, 3D weight) and r(openness, semantic weight)", m, ci,
+                {"r_low": float(-point[0]), "r_high": float(point[1]), "n": int(x.size)})
 
 
 def expected_tier(name: str) -> int:
@@ -344,7 +393,8 @@ def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int 
         d0 = out / "eval" / f"single_experts-s{cfg.seeds[0]}"
         names = json.loads((d0 / "experts.json").read_text())
         single = {n: [_load(out / "eval" / f"single_experts-s{s}" / n) for s in cfg.seeds] for n in names}
-    what3 = f"paired success difference {fkey or 'fusion'} − strongest single expert (re-chosen per draw)"
+    what3 = (f"paired success difference {fkey or 'fusion'} − strongest single expert (simultaneous interval over "
+             "all experts)")
     if single and fkey:
         a = R.agent(fkey)
         A = _stack(a, f"finding 3: {fkey}")
@@ -371,21 +421,28 @@ def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int 
                             why_missing="the recipe has no single_experts"))
 
     # ---------------------------------------------------------------- 5: situational gate
-    what5 = "Pearson r of openness with semantic − 3D group gate weight, per node"
+    what5 = "the weaker half: min(−r(openness, 3D group weight), r(openness, semantic group weight)), per node"
     claim5 = "gate is situational: 3D heavier in narrow places, semantic heavier in open ones"
     nodes = out / "situational" / "nodes.npz"
     if cfg.situational is not None and nodes.is_file():
         with np.load(nodes) as z:
             node = {k: z[k] for k in z.files}
         if "w_3d" in node and "w_semantic" in node:
-            st = correlation(node["openness"], node["w_semantic"] - node["w_3d"], node["scene"], nb, seed)
-            for g in ("3d", "semantic"):
-                st.extra[f"r_{g}"] = float(_wpearson(np.ones((1, node["openness"].size)), node["openness"],
-                                                     node[f"w_{g}"])[0])
-            st.extra["agent"] = cfg.situational.agent
-            res.append(_finding(5, claim5, st, what5,
-                                note=f"{cfg.situational.agent}, seed {cfg.seeds[0]}; neighbouring nodes are "
-                                "correlated, so resampling nodes within a scene makes the interval optimistic"))
+            st = both_halves(node["openness"], node["w_3d"], node["w_semantic"], node["scene"], nb, seed)
+            st.extra = {"r_3d": st.extra["r_low"], "r_semantic": st.extra["r_high"], "nodes": st.extra["n"],
+                        "r_semantic_minus_3d": float(_wpearson(np.ones((1, node["openness"].size)), node["openness"],
+                                                               node["w_semantic"] - node["w_3d"])[0]),
+                        "agent": cfg.situational.agent}
+            n_sc = len(set(node["scene"].tolist()))
+            f5 = _finding(5, claim5, st, what5,
+                          note=f"{cfg.situational.agent}, seed {cfg.seeds[0]}; both halves must hold; scenes are "
+                          "resampled whole (neighbouring nodes are not independent)")
+            if n_sc < MIN_WHOLE_SCENES:
+                # G scenes give only C(2G-1, G) distinct resamples (3 for 2 scenes): no interval to trust.
+                f5.verdict = INCONCLUSIVE
+                f5.note += (f"; only {n_sc} scene(s), a whole-scene interval needs >= {MIN_WHOLE_SCENES}, "
+                            "so no verdict")
+            res.append(f5)
         else:
             res.append(_finding(5, claim5, None, what5, why_missing="the gated agent has no 3D or no semantic expert"))
     else:
@@ -425,9 +482,10 @@ def findings_markdown(findings: list[Finding]) -> str:
 
 
 RULE = ("Verdict: the 95% interval excludes 0 in the paper's direction → reproduced; excludes 0 against it → "
-        "contradicted; otherwise inconclusive. Intervals: percentile bootstrap over test scenes, then episodes "
-        "(or nodes) within each drawn scene; agents are compared on the same episodes; training seeds are pooled "
-        "by averaging each episode over seeds.")
+        "contradicted; otherwise inconclusive. Intervals: bootstrap over test scenes, then episodes within each "
+        "drawn scene (graph nodes: whole scenes); agents are compared on the same episodes; training seeds are "
+        "pooled by averaging each episode over seeds; a finding over several comparisons (3, 5) uses one "
+        "simultaneous interval for all of them.")
 
 
 def findings_json(findings: list[Finding], **meta: Any) -> dict[str, Any]:

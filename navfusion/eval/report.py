@@ -141,6 +141,8 @@ def write_report(rep) -> Path:
         sf.p("Notes: " + "; ".join(notes) + ". Details per finding: findings.json.")
     sections.append(sf)
     md_parts += ["## Verdicts on the paper's findings", "", RULE, "", mdf]
+    if notes:
+        md_parts += ["Notes: " + "; ".join(notes) + ".", ""]
 
     # ---------------------------------------------------------------- single experts
     if cfg.single_experts is not None:
