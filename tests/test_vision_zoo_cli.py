@@ -6,8 +6,14 @@ from navfusion.cli import main
 
 
 def test_encoders_list_and_bad_config(tmp_path, capsys):
-    assert main(["encoders", "list", "rand*"]) == 0
+    assert main(["encoders", "list", "rand*", "--names"]) == 0
     assert capsys.readouterr().out.split() == ["random"]
+    assert main(["encoders", "list", "*depth_zbuffer"]) == 0
+    table = capsys.readouterr().out
+    lines = [x for x in table.splitlines() if x.startswith("| ") and "---" not in x]
+    rows = {x.split("|")[1].strip(): x for x in lines}
+    assert "(default)" in rows["depth_zbuffer"] and "3d" in rows["depth_zbuffer"] and "mae" in rows["depth_zbuffer"]
+    assert "privileged ground truth" in rows["gt/depth_zbuffer"]
     cfg = tmp_path / "zoo.yaml"
     cfg.write_text("zoo: x\nsteps: 10\nstepz: 3\n")
     assert main(["encoders", "pretrain", "--config", str(cfg)]) == 1

@@ -17,8 +17,9 @@ def register(sub, bench) -> None:
     es = enc.add_subparsers(dest="encoders_command", metavar="ACTION")
     enc.set_defaults(func=lambda a: (enc.print_help(), 2)[1])
 
-    p = es.add_parser("list", help="list creatable encoders (registry, plug-ins, zoos)")
+    p = es.add_parser("list", help="list creatable encoders (zoos, references, built-ins, plug-ins) as a table")
     p.add_argument("pattern", nargs="?", default="*", help="glob pattern (default '*')")
+    p.add_argument("--names", action="store_true", help="print bare names, one per line (for scripts)")
     p.set_defaults(func=_list)
 
     p = es.add_parser("pretrain", help="pretrain a zoo (one encoder per task) on the suites' pretrain splits")
@@ -111,9 +112,44 @@ def _zoo(name):
 def _list(args: argparse.Namespace) -> int:
     from navfusion.vision.registry import list_encoders
 
-    for n in list_encoders(args.pattern):
-        print(n)
+    names = list_encoders(args.pattern)
+    if args.names:
+        for n in names:
+            print(n)
+        return 0
+    rows = encoder_rows(names)
+    print(markdown_table(["encoder", "kind", "task group", "parameters", "held-out metric (vs trivial baseline)"],
+                         rows))
+    print(f"{len(names)} encoders; unprefixed task names are the default zoo's. `--names` for bare names.")
     return 0
+
+
+def encoder_rows(names: list[str]) -> list[list[str]]:
+    """One table row per encoder name, grouped: default-zoo aliases, each zoo, references, built-ins."""
+    from navfusion.vision.tasks import TASKS, task_spec
+    from navfusion.vision.zoo import DEFAULT_ZOO, list_zoos, load_manifest
+
+    manifests = {}
+    for z in list_zoos():
+        try:
+            manifests[z] = load_manifest(z)
+        except NavFusionError:
+            continue
+    rows: list[tuple[int, str, list[str]]] = []
+    for n in names:
+        zoo, _, task = n.rpartition("/")
+        if zoo in manifests or (not zoo and task in TASKS):
+            z = zoo or DEFAULT_ZOO
+            e = manifests.get(z, {}).get("tasks", {}).get(task)
+            kind = f"zoo {z}" + ("" if zoo else " (default)")
+            params = f"{manifests[z].get('params_per_encoder', 0):,}" if z in manifests else ""
+            metric = (f"{e['metric']} {e['heldout']:.3f} vs {e['baseline']:.3f}" if e else "")
+            rows.append((0 if not zoo else 1, f"{z}/{task}", [n, kind, task_spec(task).group, params, metric]))
+        elif zoo == "gt" and task in TASKS:
+            rows.append((2, n, [n, "privileged ground truth", task_spec(task).group, "0", ""]))
+        else:
+            rows.append((3, n, [n, "built-in or plug-in", "", "", ""]))
+    return [r for _, _, r in sorted(rows, key=lambda t: (t[0], t[1]))]
 
 
 def _pretrain(args: argparse.Namespace) -> int:
