@@ -55,7 +55,7 @@ def test_evaluate_warns_about_an_unfinished_run(tmp_path):
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"train": {"iterations": 300}}))
+    (run / "config.json").write_text(json.dumps({"agent": {"name": "a"}, "train": {"env": "tiny", "iterations": 300}}))
     save_file({"w": torch.zeros(1)}, str(run / "checkpoints" / "last.safetensors"), metadata={"iteration": "100"})
     (run / "checkpoints" / "best.json").write_text(json.dumps({"iteration": 100, "val_success": 0.5}))
     w = unfinished_warning(run)
