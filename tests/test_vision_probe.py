@@ -121,3 +121,23 @@ def test_quickstart_probe_with_the_shipped_zoo(nf_cache):
         assert r[f"gt/{t}"]["accuracy"] > r["rgb_thumbnail"]["accuracy"] + 0.05
         assert r[f"nf64/{t}"]["gt_ratio"] == pytest.approx(r[f"nf64/{t}"]["accuracy"] / r[f"gt/{t}"]["accuracy"])
     assert abs(r["random"]["accuracy"] - r["rgb_thumbnail"]["accuracy"]) < 0.1
+
+
+def test_quickstart_recipe_keeps_one_val_scene(nf_cache, monkeypatch):
+    """The suite's val split grew to 8 scenes for the probe; the quickstart job still builds and
+    validates on one."""
+    import navfusion.dist.shards as shards
+    from navfusion.eval import real
+    from navfusion.eval.recipe import load_recipe
+    from navfusion.train.imitation import TrainConfig, resolve_train_config
+
+    built = []
+    monkeypatch.setattr(shards, "run_shards", lambda fn, todo, **kw: built.extend(s.key for s in todo))
+    cfg, _ = load_recipe("quickstart")
+    backend = real.RealBackend()
+    info = backend.prepare(cfg, lambda msg: None)
+    assert info["val"] == ["quickstart/val/0"] and len(built) == 7
+    tc = resolve_train_config(backend.agent_config(cfg.agents["concat"], cfg), {"env": "quickstart"})
+    assert tc.max_val_scenes == 1
+    with pytest.raises(NavFusionError, match="max_val_scenes"):
+        TrainConfig(max_val_scenes=0)

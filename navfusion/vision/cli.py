@@ -61,7 +61,7 @@ def register(sub, bench) -> None:
     p.add_argument("--max-pretrain-scenes", type=int, default=8,
                    help="train on the first N pretrain scenes (default 8) plus the train split")
     p.add_argument("--max-eval-scenes", type=int, default=None, help="score only the first N scenes of --split")
-    p.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default 30)")
+    p.add_argument("--epochs", type=int, default=None, help="override the protocol's epochs (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1,
                    help="processes: feature building per scene and representations side by side (default 1)")

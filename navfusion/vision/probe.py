@@ -81,7 +81,7 @@ class ProbeConfig:
     min_distance: int = 4
     hidden: int = 256
     dropout: float = 0.5
-    epochs: int = 30
+    epochs: int = 20
     batch_nodes: int = 64
     lr: float = 1e-3
     seed: int = 0
