@@ -46,7 +46,7 @@ def test_condconv_equals_moe_form_and_loop(case):
     y_loop, g_loop = _grads(layer, x, torch.ones(1, dtype=torch.float64), "loop", r)
     w = torch.randn(y_loop.shape, generator=g, dtype=torch.float64)
     y_loop, g_loop = _grads(layer, x, w, "loop", r)
-    for impl in ("grouped", "grouped_op", "bmm", "moe"):
+    for impl in ("grouped", "grouped_op", "bmm", "moe", "auto") + (("moe_fused",) if groups == 1 else ()):
         y, grads = _grads(layer, x, w, impl, r)
         assert len(grads) == len(g_loop)
         torch.testing.assert_close(y, y_loop, rtol=1e-5, atol=1e-9, msg=f"{impl} output")
@@ -54,6 +54,52 @@ def test_condconv_equals_moe_form_and_loop(case):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-9, msg=f"{impl} gradient")
         if cl and impl != "loop":
             assert y.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("cin, hw", [(16, 16), (32, 8), (16, 8), (32, 4)], ids=lambda v: str(v))
+def test_gate_layer_shapes_auto_equals_grouped_reference_in_float32(cin, hw):
+    """The RGB gate's CondConv layers (3×3 stride 2, K = 4, 64² and 32² gates): whatever ``auto`` picks
+    for the shape (the MoE form for output maps of ≤ 16 pixels) equals the grouped trick on outputs
+    and every gradient to 1e-5, in the float32 the gate trains in."""
+    from navfusion.nn.condconv_functional import MOE_MAX_OUTPUT_PIXELS
+
+    g = torch.Generator().manual_seed(cin + hw)
+    layer = CondConv2d(cin, 32, 3, num_experts=4, stride=2, padding=1)
+    x = torch.relu(torch.randn(48, cin, hw, hw, generator=g))  # after a ReLU, like in the gate
+    w = torch.randn(48, 32, hw // 2, hw // 2, generator=g)
+    y_ref, g_ref = _grads(layer, x, w, "grouped")
+    for impl in ("auto", "moe_fused"):
+        y, grads = _grads(layer, x, w, impl)
+        torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5 * float(y_ref.abs().max()), msg=impl)
+        for a, b in zip(grads, g_ref, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max()), msg=f"{impl} gradient")
+    # which form auto takes: only the small maps go to the MoE form
+    import navfusion.nn.condconv_functional as cf
+
+    calls = []
+    real = cf.moe_conv2d_fused
+    cf.moe_conv2d_fused = lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    try:
+        layer.impl = "auto"
+        layer(x)
+    finally:
+        cf.moe_conv2d_fused = real
+    assert bool(calls) == ((hw // 2) ** 2 <= MOE_MAX_OUTPUT_PIXELS)
+
+
+def test_moe_fused_under_bf16_autocast_runs_in_bf16_and_trains_float32_parameters():
+    g = torch.Generator().manual_seed(0)
+    layer = CondConv2d(32, 32, 3, num_experts=4, stride=2, padding=1, impl="moe_fused")
+    x = torch.randn(8, 32, 8, 8, generator=g)
+    with torch.no_grad():
+        want = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), want, rtol=0.05, atol=0.05 * float(want.abs().max()))
+    y.float().sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.dtype == torch.float32
+    assert layer.routing.proj.weight.grad is not None
 
 
 def test_routing_weights_shape_and_range():

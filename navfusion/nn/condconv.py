@@ -11,7 +11,7 @@ from navfusion.nn.condconv_functional import IntPair, condconv2d
 from navfusion.nn.condconv_reference import loop_conv2d, moe_conv2d
 from navfusion.nn.routing import SigmoidRouting, SoftmaxRouting
 
-IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe", "loop")
+IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe_fused", "moe", "loop")
 
 
 class CondConv2d(nn.Module):
@@ -28,7 +28,8 @@ class CondConv2d(nn.Module):
         routing: ``"sigmoid"`` (CondConv, :class:`SigmoidRouting`), ``"softmax"``
             (Dynamic Convolution, :class:`SoftmaxRouting`, with ``temperature``), a module mapping
             x (B, C_in, H, W) → (B, K), or ``None`` (routing weights must then be passed to forward).
-        impl: ``"auto"``/``"grouped"``/``"grouped_op"``/``"bmm"`` (see :func:`condconv2d`), or the reference
+        impl: ``"auto"``/``"grouped"``/``"grouped_op"``/``"bmm"``/``"moe_fused"`` (see :func:`condconv2d`;
+            ``"auto"`` picks the mixture-of-experts form for small output maps), or the reference
             forms ``"moe"`` (one conv with concatenated kernels + weighted sum) and ``"loop"``.
 
     Parameters: ``weight`` (K, C_out, C_in/groups, kh, kw), ``bias`` (K, C_out), each expert
