@@ -4,6 +4,7 @@ autocast works through them and still learns, and the throughput bench reports a
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -180,3 +181,21 @@ def test_bench_train_compare_measures_baseline_and_current_in_one_run(capsys):
     (row,) = res["rows"]
     assert row["agent"] == "concat" and row["baseline_it_per_s"] > 0 and row["current_it_per_s"] > 0
     assert row["speedup"] > 0 and len(res["baseline"]) == 40
+
+
+def test_reproduce_pool_processes_get_the_tuned_allocator():
+    """``navfusion reproduce``'s pool processes (spawned: glibc defaults) keep large blocks in the heap
+    once their initializer ran; a plain spawned process still mmaps them (so the check means something)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from navfusion.eval import reproduce
+    from navfusion.train import speed
+
+    if speed.large_blocks_mmapped() is None or os.environ.get("NAVFUSION_MALLOC", "").lower() == "default":
+        pytest.skip("needs glibc >= 2.33 and the tuning enabled")
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as plain:
+        assert plain.submit(speed.large_blocks_mmapped).result() is True
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=reproduce._init_worker, initargs=(1,)) as pool:
+        assert pool.submit(speed.large_blocks_mmapped).result() is False

@@ -26,6 +26,7 @@ from navfusion.eval.backend import Backend, get_backend
 from navfusion.eval.evaluate import eval_seed, evaluate_agent, load_results, save_results
 from navfusion.eval.recipe import ReproduceConfig, load_recipe
 from navfusion.io import atomic_write_json, atomic_write_text, hash_jsonable
+from navfusion.train.speed import tune_allocator
 
 
 def cpu_seconds() -> float:
@@ -33,31 +34,6 @@ def cpu_seconds() -> float:
     the step timings to compare are these, not the wall clock."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-#: glibc malloc settings for training/evaluation processes: batches of features are tens of MB, and
-#: by default each such block is mmap-ed and returned to the kernel when freed, so every iteration
-#: page-faults its buffers in again (action fusion on 2 cores: 35% of its CPU time was in the
-#: kernel). Keeping freed memory in the heap removes that.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-              "MALLOC_TOP_PAD_": str(64 << 20)}
-
-
-def tune_malloc() -> bool:
-    """Apply :data:`MALLOC_ENV` to this process (``mallopt``) and to processes it starts later (the
-    environment). True where glibc took the settings; elsewhere nothing changes."""
-    for k, v in MALLOC_ENV.items():
-        os.environ.setdefault(k, v)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim, m_top_pad, m_mmap = -1, -2, -3  # glibc's M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
-        return bool(libc.mallopt(m_mmap, int(os.environ["MALLOC_MMAP_THRESHOLD_"]))
-                    and libc.mallopt(m_trim, int(os.environ["MALLOC_TRIM_THRESHOLD_"]))
-                    and libc.mallopt(m_top_pad, int(os.environ["MALLOC_TOP_PAD_"])))
-    except (OSError, AttributeError, ValueError):
-        return False
 
 
 class StepState:
@@ -350,7 +326,8 @@ class Reproduction:
 
         recipe = str(resolve_recipe_path(self.recipe_path).resolve())
         args = [(recipe, str(self.out.resolve()), self.t0, threads, t, self.test_seeds) for t in tasks]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(threads,)) as ex:
             pending = {ex.submit(_task_worker, a) for a in args}
             try:
                 while pending:
@@ -382,7 +359,9 @@ class Reproduction:
     # ------------------------------------------------------------------ main
     def run(self) -> Path:
         c = self.cfg
-        tune_malloc()
+        # freed training buffers stay in the heap (no page faults per step; navfusion.train.speed);
+        # pool processes apply it themselves (_init_worker): mallopt settings are per process
+        tune_allocator()
         atomic_write_text(self.out / "recipe.yaml", Path(self.recipe_path).read_text()
                           if Path(self.recipe_path).is_file() else json.dumps(self.raw))
         self.step_prepare()
@@ -406,15 +385,21 @@ class Reproduction:
 _WORKER: dict[tuple, Reproduction] = {}
 
 
+def _init_worker(threads: int) -> None:
+    """Set up a pool process: its torch threads, and the allocator tuning of the parent (``mallopt``
+    settings are per process; a spawned child starts with glibc's defaults)."""
+    import torch
+
+    tune_allocator()
+    torch.set_num_threads(threads)
+
+
 def _task_worker(args: tuple) -> tuple:
     """Run one task of :meth:`Reproduction.tasks` in a pool process (one Reproduction per process,
     so its loaded scenes and data serve every task the process gets)."""
-    recipe, out, t0, threads, task, test_seeds = args
+    recipe, out, t0, _threads, task, test_seeds = args  # threads: set by _init_worker
     rep = _WORKER.get((recipe, out, test_seeds))
     if rep is None:
-        import torch
-
-        torch.set_num_threads(threads)
         rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True), test_seeds=test_seeds)
         rep.t0 = t0
         _WORKER[(recipe, out, test_seeds)] = rep

@@ -7,6 +7,11 @@ gradients), so every iteration page-faults hundreds of MB in again: on the 2-cor
 machine that was ≈ 45 % of a step's CPU time (kernel time in the page-fault handler, see
 BENCHMARKS.md "Training throughput"). With mmap off for ``malloc`` and a high trim threshold,
 freed blocks stay in the heap and the next iteration reuses them.
+
+Every process that trains calls :func:`tune_allocator` itself (``navfusion train``, the benches,
+``navfusion reproduce``/``quickstart`` and each of their pool processes): ``mallopt`` settings are
+per process and a spawned child starts with glibc's defaults. :func:`large_blocks_mmapped` checks
+a process's state.
 """
 
 from __future__ import annotations
@@ -45,3 +50,31 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         _applied = False
     return _applied
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def large_blocks_mmapped(size: int = 64 << 20) -> bool | None:
+    """Whether glibc serves a ``size``-byte ``malloc`` with its own ``mmap`` in this process (the
+    page-faulting behaviour :func:`tune_allocator` turns off): allocates and frees one block and
+    compares ``mallinfo2().hblkhd`` (bytes in mmapped blocks). ``None`` where that cannot be asked
+    (not glibc, or glibc < 2.33)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        info = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    info.restype = _Mallinfo2
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    before = info().hblkhd
+    block = libc.malloc(size)
+    if not block:
+        return None
+    try:
+        return info().hblkhd >= before + size
+    finally:
+        libc.free(block)
