@@ -141,3 +141,28 @@ def test_quickstart_recipe_keeps_one_val_scene(nf_cache, monkeypatch):
     assert tc.max_val_scenes == 1
     with pytest.raises(NavFusionError, match="max_val_scenes"):
         TrainConfig(max_val_scenes=0)
+
+
+def test_a_partly_trained_zoo_probes_the_tasks_it_has(tmp_path, monkeypatch):
+    """A zoo being trained task by task: its manifest lists some tasks; those are probed, with gt_ratio."""
+    import shutil
+
+    from navfusion.io import atomic_write_json, read_json
+    from navfusion.vision.probe import probe_representations_list
+    from navfusion.vision.zoo import find_zoo
+
+    src = find_zoo("nf64")
+    dst = tmp_path / "part"
+    dst.mkdir()
+    m = read_json(src / "manifest.json")
+    m["tasks"] = {t: e for t, e in m["tasks"].items() if t in ("normal", "jigsaw")}
+    for e in m["tasks"].values():
+        shutil.copy(src / e["file"], dst / e["file"])
+    atomic_write_json(dst / "manifest.json", m)
+    monkeypatch.setenv("NAVFUSION_ZOO_PATH", str(tmp_path))
+    reps = probe_representations_list(ProbeConfig(zoo="part"))
+    zoo = [(r.name, r.store, r.task) for r in reps if r.kind == "zoo"]
+    assert zoo == [("part/jigsaw", "jigsaw", "jigsaw"), ("part/normal", "normal", "normal")]  # task order
+    assert [r.name for r in reps][:2] == ["gt/depth_zbuffer", "gt/depth_euclidean"]
+    with pytest.raises(NavFusionError, match="'depth_zbuffer'.*Its tasks: jigsaw, normal"):
+        probe_representations_list(ProbeConfig(zoo="part", tasks=["depth_zbuffer"]))

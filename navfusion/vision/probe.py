@@ -182,7 +182,9 @@ def probe_scenes(cfg: ProbeConfig) -> tuple[list[str], list[str]]:
     suite = load_suite(cfg.suite)
     train: list[str] = []
     for s in cfg.train_splits:
-        ids = _split_ids(suite, s) if s in suite.splits or s != "pretrain" else []
+        if s == "pretrain" and s not in suite.splits:
+            continue  # a suite without pretrain scenes trains the probe on its train split alone
+        ids = _split_ids(suite, s)
         train += ids[: cfg.max_pretrain_scenes] if s == "pretrain" else ids
     scored = _split_ids(suite, cfg.split)[: cfg.max_eval_scenes or None]
     if not train:
