@@ -47,8 +47,9 @@ def bench_train(agent: str = "action_fusion", experts: int = 25, batch_size: int
     folded into the stem, experts in a loop) -- only what this tree can switch back; the baseline
     commit itself is measured by :func:`compare_train`.
 
-    Returns iterations/s, ms/iteration and ``data_share`` (fraction of the step spent gathering
-    the batch's inputs and labels).
+    Returns iterations/s, ms/iteration, ``cpu_ms_per_iteration`` (process CPU time: with one
+    thread, the figure other processes on the machine disturb least) and ``data_share`` (fraction of
+    the step spent gathering the batch's inputs and labels).
     """
     tuned = False if reference else tune_allocator()
     if threads:
@@ -66,8 +67,9 @@ def bench_train(agent: str = "action_fusion", experts: int = 25, batch_size: int
     rng = np.random.default_rng(seed)
     states = np.argwhere(data.arrays[0].distance >= 0)
     cpu = torch.device("cpu")
-    t_data = t_model = 0.0
+    t_data = t_model = cpu_s = 0.0
     for i in range(iterations + 1):  # the first step warms up allocators and is not timed
+        c0 = time.process_time()
         t0 = time.perf_counter()
         pick = states[rng.integers(len(states), size=batch_size)]
         s = np.zeros(batch_size, np.int64)
@@ -84,12 +86,14 @@ def bench_train(agent: str = "action_fusion", experts: int = 25, batch_size: int
         if i:
             t_data += t1 - t0
             t_model += t2 - t1
+            cpu_s += time.process_time() - c0
     total = t_data + t_model
     return {"agent": cfg.name, "experts": experts, "batch_size": batch_size, "iterations": iterations,
             "gate_resolution": gate_resolution, "threads": torch.get_num_threads(), "amp": amp,
             "reference": reference, "allocator_tuned": tuned,
             "iterations_per_s": iterations / total, "ms_per_iteration": 1000 * total / iterations,
-            "data_share": t_data / total, "parameters": sum(p.numel() for p in model.parameters())}
+            "data_share": t_data / total, "cpu_ms_per_iteration": 1000 * cpu_s / iterations,
+            "parameters": sum(p.numel() for p in model.parameters())}
 
 
 def _reference_paths(model: torch.nn.Module) -> None:
