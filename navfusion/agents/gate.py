@@ -9,7 +9,10 @@ Speed (the gate runs on 8 views × batch images, the bulk of a training step): t
 normalisation ``(x/255 - 0.5)/0.25`` is linear and the stem has no padding, so it is folded into the
 stem's weights and bias (:func:`fused_stem`) and the stem convolves the uint8 views converted to
 float in their stored NHWC layout: one pass over the images instead of five, same maths
-(``Gate.fused_input = False`` runs the reference path).
+(``Gate.fused_input = False`` runs the reference path). The CondConv layers pick their method by
+shape (``CondConv2d(impl="auto")``): the grouped trick where the output maps are large (the first
+layer at 64²: 8×8), the mixture-of-experts form where they are small (the second layer: 4×4),
+both exact up to float rounding (BENCHMARKS.md "Training throughput").
 """
 
 from __future__ import annotations
