@@ -115,11 +115,11 @@ def test_quickstart_probe_with_the_shipped_zoo(nf_cache):
     """The full protocol on quickstart val (minutes): ground truth beats the thumbnail and random."""
     rep = probe_representations(cfg=ProbeConfig(suite="quickstart", tasks=["depth_zbuffer", "segment_semantic"]),
                                 progress=False)
-    r = rep["representations"]
+    r, zoo = rep["representations"], rep["protocol"]["zoo"]
     assert len(rep["scenes"]["scored"]) == 8 and rep["states"]["scored"] > 1000
     for t in ("depth_zbuffer", "segment_semantic"):
         assert r[f"gt/{t}"]["accuracy"] > r["rgb_thumbnail"]["accuracy"] + 0.05
-        assert r[f"nf64/{t}"]["gt_ratio"] == pytest.approx(r[f"nf64/{t}"]["accuracy"] / r[f"gt/{t}"]["accuracy"])
+        assert r[f"{zoo}/{t}"]["gt_ratio"] == pytest.approx(r[f"{zoo}/{t}"]["accuracy"] / r[f"gt/{t}"]["accuracy"])
     assert abs(r["random"]["accuracy"] - r["rgb_thumbnail"]["accuracy"]) < 0.1
 
 
