@@ -46,7 +46,7 @@ def test_condconv_equals_moe_form_and_loop(case):
     y_loop, g_loop = _grads(layer, x, torch.ones(1, dtype=torch.float64), "loop", r)
     w = torch.randn(y_loop.shape, generator=g, dtype=torch.float64)
     y_loop, g_loop = _grads(layer, x, w, "loop", r)
-    for impl in ("grouped", "grouped_op", "bmm", "moe", "auto") + (("moe_fused",) if groups == 1 else ()):
+    for impl in ("grouped", "grouped_op", "bmm", "moe", "auto"):
         y, grads = _grads(layer, x, w, impl, r)
         assert len(grads) == len(g_loop)
         torch.testing.assert_close(y, y_loop, rtol=1e-5, atol=1e-9, msg=f"{impl} output")
@@ -68,7 +68,7 @@ def test_gate_layer_shapes_auto_equals_grouped_reference_in_float32(cin, hw):
     x = torch.relu(torch.randn(48, cin, hw, hw, generator=g))  # after a ReLU, like in the gate
     w = torch.randn(48, 32, hw // 2, hw // 2, generator=g)
     y_ref, g_ref = _grads(layer, x, w, "grouped")
-    for impl in ("auto", "moe_fused"):
+    for impl in ("auto", "moe"):
         y, grads = _grads(layer, x, w, impl)
         torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5 * float(y_ref.abs().max()), msg=impl)
         for a, b in zip(grads, g_ref, strict=True):
@@ -77,19 +77,19 @@ def test_gate_layer_shapes_auto_equals_grouped_reference_in_float32(cin, hw):
     import navfusion.nn.condconv_functional as cf
 
     calls = []
-    real = cf.moe_conv2d_fused
-    cf.moe_conv2d_fused = lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    real = cf.moe_conv2d_unchecked
+    cf.moe_conv2d_unchecked = lambda *a, **kw: calls.append(1) or real(*a, **kw)
     try:
         layer.impl = "auto"
         layer(x)
     finally:
-        cf.moe_conv2d_fused = real
+        cf.moe_conv2d_unchecked = real
     assert bool(calls) == ((hw // 2) ** 2 <= MOE_MAX_OUTPUT_PIXELS)
 
 
-def test_moe_fused_under_bf16_autocast_runs_in_bf16_and_trains_float32_parameters():
+def test_auto_moe_form_under_bf16_autocast_runs_in_bf16_and_trains_float32_parameters():
     g = torch.Generator().manual_seed(0)
-    layer = CondConv2d(32, 32, 3, num_experts=4, stride=2, padding=1, impl="moe_fused")
+    layer = CondConv2d(32, 32, 3, num_experts=4, stride=2, padding=1)  # 4×4 output: the MoE form
     x = torch.randn(8, 32, 8, 8, generator=g)
     with torch.no_grad():
         want = layer(x)

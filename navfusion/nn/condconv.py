@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from navfusion.nn.condconv_functional import IntPair, condconv2d
-from navfusion.nn.condconv_reference import loop_conv2d, moe_conv2d
+from navfusion.nn.condconv_reference import loop_conv2d
 from navfusion.nn.routing import SigmoidRouting, SoftmaxRouting
 
-IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe_fused", "moe", "loop")
+IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe", "loop")
 
 
 class CondConv2d(nn.Module):
@@ -30,7 +30,7 @@ class CondConv2d(nn.Module):
         routing: ``"sigmoid"`` (CondConv, :class:`SigmoidRouting`), ``"softmax"``
             (Dynamic Convolution, :class:`SoftmaxRouting`, with ``temperature``), a module mapping
             x (B, C_in, H, W) → (B, K), or ``None`` (routing weights must then be passed to forward).
-        impl: ``"auto"``/``"grouped"``/``"grouped_op"``/``"bmm"``/``"moe_fused"`` (see :func:`condconv2d`;
+        impl: ``"auto"``/``"grouped"``/``"grouped_op"``/``"bmm"``/``"moe"`` (see :func:`condconv2d`;
             ``"auto"`` picks the mixture-of-experts form for small output maps), or the reference
             forms ``"moe"`` (one conv with concatenated kernels + weighted sum) and ``"loop"``.
 
@@ -99,8 +99,6 @@ class CondConv2d(nn.Module):
         """x (B, C_in, H, W), routing_weights (B, K) | None → (B, C_out, H_out, W_out)."""
         r = self.route(x) if routing_weights is None else routing_weights
         args = (x, self.weight, self.bias, r, self.stride, self.padding, self.dilation, self.groups)
-        if self.impl == "moe":
-            return moe_conv2d(*args)
         if self.impl == "loop":
             return loop_conv2d(*args)
         return condconv2d(*args, impl=self.impl)

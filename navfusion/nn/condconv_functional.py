@@ -5,18 +5,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from navfusion.nn.condconv_moe import moe_conv2d_fused
+from navfusion.nn.condconv_moe import moe_conv2d_unchecked
 from navfusion.nn.grouped_conv_op import batch_grouped_conv2d
 from navfusion.nn.shapes import ShapeError, check_shape, fmt_shape
 
-IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe_fused")
+IMPLS = ("auto", "grouped", "grouped_op", "bmm", "moe")
 
-#: ``impl="auto"`` takes the mixture-of-experts form (:func:`moe_conv2d_fused`) when the output maps
-#: have at most this many pixels (and groups == 1, NCHW input): there the grouped trick's B tiny
+#: ``impl="auto"`` takes the mixture-of-experts form (:mod:`navfusion.nn.condconv_moe`) when the output
+#: maps have at most this many pixels: there the grouped trick's B tiny
 #: per-example convolutions and kernel mixing cost more than K dense convolutions in one GEMM.
 #: Measured on the RGB gate's layers (B = 2,048, K = 4, 3×3 stride 2, fwd+bwd, one thread; BENCHMARKS.md
-#: "Training throughput"): 16→32 ch 16²→8² grouped 184 ms / MoE 263 (grouped kept); 32→32 8²→4²
-#: 166 / 112 ms; 16→32 8²→4² 83 / 85; 32→32 4²→2² 123 / 45.
+#: "Training throughput", benchmarks/bench_gate_condconv.py): 16→32 ch 16²→8² grouped 180-184 ms /
+#: MoE 263-273 (grouped kept); 32→32 8²→4² 146-166 / 106-111; 16→32 8²→4² 73-83 / 60-87;
+#: 32→32 4²→2² 109-123 / 37-43.
 MOE_MAX_OUTPUT_PIXELS = 16
 
 IntPair = int | tuple[int, int]
@@ -49,10 +50,10 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     ``"grouped_op"`` is the same wrapped as the opaque custom operator
     ``navfusion::batch_grouped_conv2d`` (Inductor cannot lower a convolution whose group count
     is a dynamic size; the operator keeps compiled/exported graphs batch-size generic);
-    ``"bmm"`` uses unfold + batched matmul; ``"moe_fused"`` the mixture-of-experts form (one dense
-    convolution with the K kernels, then the per-example weighted sum; groups == 1 only), see
-    :func:`navfusion.nn.condconv_moe.moe_conv2d_fused`; ``"auto"``: ``"moe_fused"`` in eager mode
-    for small output maps (:data:`MOE_MAX_OUTPUT_PIXELS`), else ``"grouped"``, and
+    ``"bmm"`` uses unfold + batched matmul; ``"moe"`` the mixture-of-experts form (one dense
+    convolution with the K kernels, then the per-example weighted sum, see
+    :mod:`navfusion.nn.condconv_moe`); ``"auto"``: ``"moe"`` in eager mode for small output maps
+    (:data:`MOE_MAX_OUTPUT_PIXELS`), else ``"grouped"``, and
     ``"grouped_op"`` while compiling or exporting (``"grouped"`` falls back to it there too).
     """
     check_condconv_inputs(x, weight, bias, routing, groups)
@@ -63,14 +64,9 @@ def condconv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     elif impl == "auto":
         small = (_out_size(h, kh, stride, padding, dilation, 0) * _out_size(w, kw, stride, padding, dilation, 1)
                  <= MOE_MAX_OUTPUT_PIXELS)
-        impl = "moe_fused" if small and groups == 1 and x.is_contiguous() else "grouped"
-    if impl == "moe_fused":
-        if groups != 1:
-            raise ValueError(f"condconv2d: impl='moe_fused' needs groups=1, got {groups}")
-        y = moe_conv2d_fused(x, weight, bias, routing, stride, padding, dilation)
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            y = y.contiguous(memory_format=torch.channels_last)
-        return y
+        impl = "moe" if small else "grouped"
+    if impl == "moe":
+        return moe_conv2d_unchecked(x, weight, bias, routing, stride, padding, dilation, groups)
     mixed_bias = None if bias is None else routing @ bias  # (B, C_out)
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     if impl == "grouped" and channels_last:
