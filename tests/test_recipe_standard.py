@@ -14,8 +14,12 @@ def test_standard_recipe_scale():
     assert n["train"] >= 24 and n["val"] >= 6 and n["test"] >= 12
     assert len(cfg.seeds) >= 3 and n["test"] * cfg.episodes_per_scene >= 3000
     assert cfg.eval_split == "test" and cfg.train.get("eval_every", 0) > 0 and cfg.train.get("val_episodes", 0) > 0
-    enc = cfg.agent_overrides["encoders"]
-    assert len(enc) == 25 and all(e.startswith("nf2/") for e in enc)
+    from navfusion.agents import load_agent_config
+    from navfusion.agents.registry import resolve_encoders
+    from navfusion.vision.zoo import DEFAULT_ZOO
+
+    assert DEFAULT_ZOO == "nf2" and "encoders" not in cfg.agent_overrides  # every recipe's `all`: nf2's 25
+    assert len(resolve_encoders(load_agent_config("action_fusion"))) == 25
     assert suite.fingerprint() == load_suite("quickstart").fingerprint()  # quickstart's scene distribution
 
 

@@ -123,7 +123,8 @@ def test_malformed_or_mismatched_zoo_file_names_the_problem(tmp_path, monkeypatc
         create_encoder("normal")
     save_file({"encoder.stem.0.weight": torch.zeros(4, 3, 3, 3)}, str(d / "curvature.safetensors"))
     rewrite("curvature")
-    want = r"tensor 'stem.0.weight' has shape \(4, 3, 3, 3\), expected \(8, 3, 3, 3\)"
+    stem = m["architecture"]["width"]
+    want = rf"tensor 'stem.0.weight' has shape \(4, 3, 3, 3\), expected \({stem}, 3, 3, 3\)"
     with pytest.raises(NavFusionError, match=want):
         create_encoder("curvature")
 

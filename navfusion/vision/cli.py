@@ -23,7 +23,7 @@ def register(sub, bench) -> None:
     p.set_defaults(func=_list)
 
     p = es.add_parser("pretrain", help="pretrain a zoo (one encoder per task) on the suites' pretrain splits")
-    p.add_argument("--config", required=True, help="zoo recipe, e.g. configs/zoo_nf64.yaml")
+    p.add_argument("--config", required=True, help="zoo recipe, e.g. configs/zoo_nf2.yaml")
     p.add_argument("--tasks", nargs="+", default=None, help="train only these tasks (default: the config's)")
     p.add_argument("--out", default=None, help="zoo folder (default: <cache>/encoders/<zoo>)")
     p.add_argument("--steps", type=int, default=None, help="override the steps per task")
@@ -32,11 +32,11 @@ def register(sub, bench) -> None:
     p.set_defaults(func=_pretrain)
 
     p = es.add_parser("verify", help="check a zoo's files against its manifest and print its metric table")
-    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf64)")
+    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf2)")
     p.set_defaults(func=_verify)
 
     p = es.add_parser("affinity", help="compute a zoo's task-affinity matrix (linear CKA on held-out views)")
-    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf64)")
+    p.add_argument("--zoo", default=None, help="zoo name or folder (default nf2)")
     p.add_argument("--out", default=None, help="also write affinity.csv and affinity.png here")
     p.add_argument("--probe", type=int, default=256, help="number of probe views (default 256)")
     p.add_argument("--seed", type=int, default=0)
@@ -52,7 +52,7 @@ def register(sub, bench) -> None:
     p.add_argument("--split", default="val",
                    help="scored split (default val). 'test' is for final reports only: choosing representations "
                         "by their test score leaks the test scenes")
-    p.add_argument("--zoo", default=None, help="zoo whose tasks are probed (default nf64); a zoo whose manifest "
+    p.add_argument("--zoo", default=None, help="zoo whose tasks are probed (default nf2); a zoo whose manifest "
                                                "lists only some tasks is fine")
     p.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
                    help="probe only these zoo tasks ('none': no zoo task, e.g. to rank --encoders alone)")
@@ -75,7 +75,7 @@ def register(sub, bench) -> None:
     f.set_defaults(func=lambda a: (f.print_help(), 2)[1])
     p = fs.add_parser("build", help="build missing/stale feature files of an environment's scenes")
     p.add_argument("--env", required=True, help="a registered id, a suite name or a path to a suite YAML")
-    p.add_argument("--zoo", default=None, help="zoo name (default nf64)")
+    p.add_argument("--zoo", default=None, help="zoo name (default nf2)")
     p.add_argument("--splits", nargs="+", default=None, help="suite splits (default: all but pretrain)")
     p.add_argument("--encoders", nargs="+", default=None, help="encoders (default: all zoo tasks)")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (one scene each)")
@@ -87,7 +87,7 @@ def register(sub, bench) -> None:
     p.set_defaults(func=_features_build)
 
     b = bench.add_parser("encoders", help="encoder throughput (views/s) per encoder and for the whole zoo")
-    b.add_argument("--zoo", default=None, help="zoo name (default nf64)")
+    b.add_argument("--zoo", default=None, help="zoo name (default nf2)")
     b.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="view sizes to feed (default 64 128)")
     b.add_argument("--views", type=int, default=512, help="views per measurement")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

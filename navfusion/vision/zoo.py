@@ -28,7 +28,7 @@ from navfusion.io import atomic_path, read_json, sha256_file
 from navfusion.vision.encoders import EncoderArch, ZooEncoder
 
 #: The zoo that bare task names (``create_encoder("normal")``) refer to.
-DEFAULT_ZOO = "nf64"
+DEFAULT_ZOO = "nf2"
 MANIFEST = "manifest.json"
 AFFINITY = "affinity.json"
 
@@ -62,7 +62,8 @@ def find_zoo(name: str | os.PathLike) -> Path:
     raise NavFusionError(
         f"unknown encoder zoo {str(name)!r}; found: {', '.join(known) or 'none'} "
         f"(searched {', '.join(str(d) for d in zoo_search_path())}).{suggest(str(name), known)}"
-        + (" Build it with `navfusion encoders pretrain --config configs/zoo_nf64.yaml`." if not known else "")
+        + (f" Build it with `navfusion encoders pretrain --config configs/zoo_{DEFAULT_ZOO}.yaml`."
+           if not known else "")
     )
 
 

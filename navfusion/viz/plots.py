@@ -38,7 +38,7 @@ def group_of(name: str) -> str:
     try:
         from navfusion.vision.tasks import task_spec
 
-        # Zoo-qualified names ("nf64/normal") are grouped by their task.
+        # Zoo-qualified names ("nf2/normal") are grouped by their task.
         return task_spec(name.rsplit("/", 1)[-1]).group
     except Exception:
         return "other"
