@@ -52,12 +52,17 @@ def test_nan_weights_are_refused_even_with_a_matching_checksum(data, tmp_path):
         ckpt.load_weights(p, agent)
 
 
+def _short_run(data, run, iterations: int, every: int) -> tuple[TrainConfig, object]:
+    """Train ``iterations`` steps checkpointing every ``every``; returns (config, checkpoint folder)."""
+    cfg = TrainConfig(iterations=iterations, batch_size=16, checkpoint_every=every, eval_every=0,
+                      dagger_start=100, log_every=every, val_episodes=4)
+    train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False)
+    return cfg, run / "checkpoints"
+
+
 def test_unreadable_checkpoints_are_not_silently_restarted(data, tmp_path):
     run = tmp_path / "run"
-    cfg = TrainConfig(iterations=4, batch_size=16, checkpoint_every=2, eval_every=0, dagger_start=100,
-                      log_every=2, val_episodes=4)
-    train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False)
-    ck = run / "checkpoints"
+    cfg, ck = _short_run(data, run, 4, 2)
     for f in ("last.state.pt", "prev.state.pt"):
         (ck / f).write_bytes(b"garbage")
     before = (ck / "last.safetensors").read_bytes()
@@ -72,10 +77,7 @@ def test_unreadable_checkpoints_are_not_silently_restarted(data, tmp_path):
 
 def test_state_missing_keys_is_named_not_a_keyerror(data, tmp_path):
     run = tmp_path / "run"
-    cfg = TrainConfig(iterations=2, batch_size=16, checkpoint_every=1, eval_every=0, dagger_start=100,
-                      log_every=1, val_episodes=4)
-    train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False)
-    ck = run / "checkpoints"
+    cfg, ck = _short_run(data, run, 2, 1)
     for f in ("last.state.pt", "prev.state.pt"):
         st = torch.load(ck / f, weights_only=True)
         del st["numpy_rng"]
