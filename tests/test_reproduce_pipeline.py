@@ -72,6 +72,10 @@ def test_reproduce_outputs_rerun_and_resume(recipe, tmp_path):
     assert missing_references(index) == []
     page = index.read_text()
     assert "Action-level fusion + affinity" in page and "Synthetic backend" in page
+    # 2 seeds: a spread over seeds; the robustness text says how to read a rising curve
+    text = html.unescape(page)
+    assert "Mean ± std over 2 training seeds" in text and "seed(s)" not in text
+    assert "A curve that rises as representations are dropped" in text
     # Seven verdicts, in the page, the Markdown and findings.json, each with its statistic.
     found = json.loads((out / "findings.json").read_text())
     assert [f["id"] for f in found["findings"]] == list(range(1, 8))

@@ -115,8 +115,10 @@ def write_report(rep) -> Path:
         atomic_write_text(out / "caveat.txt", _caveat(cfg, rep.backend.name, len(scenes)) + "\n")
     s1.p(f"{test_scenes_text(rep)}: {len(scenes)} unseen scenes, up to "
          f"{cfg.episodes_per_scene} episodes each; success = within {cfg.success_radius} steps of the goal within "
-         f"{cfg.horizon} actions (the paper's protocol); SPL with path lengths in steps. Mean ± std over "
-         f"{len(cfg.seeds)} training seed(s); 95% CIs: bootstrap over all episodes pooled across seeds.")
+         f"{cfg.horizon} actions (the paper's protocol); SPL with path lengths in steps. "
+         + (f"Mean ± std over {len(cfg.seeds)} training seeds; 95% CIs: bootstrap over all episodes pooled "
+            "across seeds." if len(cfg.seeds) > 1 else
+            "One training seed (no spread over seeds is measured); 95% CIs: bootstrap over episodes."))
     s1.table(header, rows).img("figures/table1.png", "Success with 95% CI")
     sections.append(s1)
     md_parts += ["## Table 1: navigation on unseen scenes", "", md1]
@@ -197,7 +199,13 @@ def write_report(rep) -> Path:
         s3 = Section("Robustness: dropped and noised representations")
         s3.p(f"At test time a share of the K representations is dropped (expert masked out, gate renormalised) or "
              f"noised (Gaussian noise, std {rc.noise_std:g} feature units), chosen at random ({rc.repeats} draw(s) "
-             f"per point), for the seed-{cfg.seeds[0]} models.")
+             f"per point), for the seed-{cfg.seeds[0]} models. "
+             + (f"Each point uses {rc.episodes_per_scene} episodes per test scene (Table 1: "
+                f"{cfg.episodes_per_scene}), so the share-0 rows (the uncorrupted agents) differ from Table 1 by "
+                "that sampling: compare a row with the other shares of its own curve. "
+                if rc.episodes_per_scene and rc.episodes_per_scene != cfg.episodes_per_scene else "")
+             + "A curve that rises as representations are dropped is either within its interval (read the CI "
+               "column) or says the agent leaned on representations that mislead it on these scenes.")
         s3.img("figures/robustness.png", "Success vs share of corrupted representations").table(h3, r3)
         sections.append(s3)
         md_parts += ["## Robustness", "", md3]

@@ -60,8 +60,9 @@ class Section:
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
-pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}figure{margin:1em 0}
+th{background:#f3f3f3}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+pre{background:#f7f7f7;padding:8px;overflow:auto;max-height:40em;white-space:pre-wrap;font-size:12px}
+figure{margin:1em 0}
 figcaption{font-size:13px;color:#555}.note{background:#fff6d5;padding:6px 10px;border-left:4px solid #e0b000}"""
 
 
