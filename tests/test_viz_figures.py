@@ -67,3 +67,18 @@ def test_validation_curves_from_run_logs(tmp_path):
                                                    enumerate([0.2, 0.4, 0.5, 0.52, 0.51, 0.5])]
     assert _plateau(vc["AF"][0]) == "-0.005" and _plateau(vc["AF"][1]) == "+0.100"
     assert plots.validation_curves(vc, tmp_path / "v.png").is_file()
+
+
+def test_gate_bars_explain_colours_and_the_dotted_line(tmp_path, monkeypatch):
+    import numpy as np
+
+    from navfusion.viz import plots
+
+    figs = []
+    real = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figs.append(fig), real(fig, path))[1])
+    names = ["depth_zbuffer", "segment_semantic", "autoencoding"]
+    plots.gate_bars({"s/test/0": np.array([0.5, 0.3, 0.2])}, names, tmp_path / "g.png")
+    legend = figs[0].axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert {"3D", "semantic", "2D"} <= set(labels) and "uniform gate (1/3)" in labels

@@ -139,12 +139,21 @@ def gate_bars(weights: Mapping[str, Sequence[float]], names: Sequence[str], path
     k = len(names)
     fig, axes = plt.subplots(len(scenes), 1, figsize=(max(4.0, 0.35 * k + 1.5), 1.9 * len(scenes) + 0.6),
                              squeeze=False, sharex=True)
-    cols = [GROUP_COLORS.get(group_of(n), GROUP_COLORS["other"]) for n in names]
+    from matplotlib.patches import Patch
+
+    groups = [group_of(n) for n in names]
+    cols = [GROUP_COLORS.get(g, GROUP_COLORS["other"]) for g in groups]
     for ax, s in zip(axes[:, 0], scenes):
         ax.bar(range(k), np.asarray(weights[s], float), color=cols)
-        ax.axhline(1.0 / k, ls=":", color="k", lw=0.8)
+        ax.axhline(1.0 / k, ls=":", color="k", lw=0.8, label=f"uniform gate (1/{k})")
         ax.set_ylabel("weight", fontsize=8)
         ax.set_title(str(s), fontsize=9)
+    seen = [g for g in GROUP_COLORS if g in set(groups)]
+    handles = [Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in seen]
+    line, _ = axes[0, 0].get_legend_handles_labels()
+    # above the first panel: inside it would hide bars
+    axes[0, 0].legend(handles=handles + line, fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.12),
+                      ncol=min(5, len(handles) + 1), frameon=False)
     axes[-1, 0].set_xticks(range(k), names, rotation=60, ha="right", fontsize=8)
     return _save(fig, path)
 
