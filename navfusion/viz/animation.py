@@ -15,7 +15,7 @@ import numpy as np
 
 from navfusion.common import MOVE_NAMES
 from navfusion.io import atomic_path
-from navfusion.viz.plots import GROUP_COLORS, group_of
+from navfusion.viz.plots import GROUP_COLORS, GROUP_LABELS, floorplan_underlay, group_of
 
 #: Where each of the 8 views goes in a 3×3 compass layout (row, col); the centre holds the map.
 _COMPASS = {0: (1, 2), 1: (0, 2), 2: (0, 1), 3: (0, 0), 4: (1, 0), 5: (2, 0), 6: (2, 1), 7: (2, 2)}
@@ -29,7 +29,7 @@ def _fig_to_array(fig) -> np.ndarray:
 
 def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndarray, gates: np.ndarray | None,
                    names: Sequence[str], goal_nodes: np.ndarray | None = None, title: str = "",
-                   max_frames: int = 40) -> list[np.ndarray]:
+                   max_frames: int = 40, scene=None) -> list[np.ndarray]:
     """Render one frame per step (the figure is built once and its artists updated per frame).
 
     Args:
@@ -40,6 +40,7 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
         names: K representation names.
         goal_nodes: node ids of the goal (drawn as stars).
         max_frames: at most this many frames (the first ones).
+        scene: the ``Scene``, to draw its floor plan (walls) under the map.
     """
     pos = np.asarray(positions, float)
     T = min(len(trajectory), max_frames)
@@ -52,27 +53,35 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
         ax = fig.add_subplot(gs[r, c])
         ims.append(ax.imshow(views[0, v]))
         ax.set_axis_off()
-        ax.set_title(MOVE_NAMES[v], fontsize=7, pad=1)
+        ax.set_title(MOVE_NAMES[v], fontsize=9, pad=1)
     ax = fig.add_subplot(gs[1, 1])
-    ax.text(0.5, 0.5, "views\n(world-aligned)", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+    ax.text(0.5, 0.5, "views\n(world-aligned)", ha="center", va="center", fontsize=9, transform=ax.transAxes)
     ax.set_axis_off()
     ax = fig.add_subplot(gs[:, 4])
-    ax.scatter(pos[:, 0], pos[:, 1], s=4, c="#bbbbbb")
+    floorplan_underlay(ax, scene)
+    ax.scatter(pos[:, 0], pos[:, 1], s=4, c="#bbbbbb", label="graph nodes")
     if goal_nodes is not None and len(goal_nodes):
         g = pos[np.asarray(goal_nodes)]
         ax.scatter(g[:, 0], g[:, 1], s=30, marker="*", c="red", label="goal")
-    (line,) = ax.plot([], [], "-", c="blue", lw=1.5)
-    (dot,) = ax.plot([], [], "o", c="blue", ms=5)
+    (line,) = ax.plot([], [], "-", c="blue", lw=1.5, label="path so far")
+    (dot,) = ax.plot([], [], "o", c="blue", ms=5, label="agent")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, frameon=False)
     ax.set_aspect("equal")
     ax.set_axis_off()
     axg = fig.add_subplot(gs[:, 6])
     g_all = np.zeros((T, k)) if gates is None else np.nan_to_num(np.asarray(gates, float)[:T])
     bars = axg.barh(range(k), g_all[0], color=cols)
     axg.set_xlim(0, max(0.3, float(g_all.max()) * 1.05 if g_all.size else 0.3))
-    axg.set_yticks(range(k), names, fontsize=6)
+    axg.set_yticks(range(k), names, fontsize=8)
+    axg.tick_params(axis="x", labelsize=8)
     axg.invert_yaxis()
-    gtitle = axg.set_title("", fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    from matplotlib.patches import Patch
+
+    seen = [g for g in GROUP_COLORS if g in {group_of(n) for n in names}]
+    axg.legend(handles=[Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in seen], fontsize=7,
+               loc="upper center", bbox_to_anchor=(0.3, -0.07), ncol=4, frameon=False, columnspacing=0.8)
+    gtitle = axg.set_title("", fontsize=9)
+    fig.suptitle(title, fontsize=11)
     frames = []
     for t in range(T):
         for v in range(8):

@@ -180,7 +180,7 @@ def topdown_values(positions: np.ndarray, values: np.ndarray, path: str | os.Pat
     pos = np.asarray(positions, float)
     v = np.asarray(values, float)
     fig, ax = plt.subplots(figsize=(5.5, 5.0))
-    _underlay(ax, scene)
+    floorplan_underlay(ax, scene)
     ok = np.isfinite(v)
     if (~ok).any():
         ax.scatter(pos[~ok, 0], pos[~ok, 1], s=6, c="#cccccc")
@@ -196,7 +196,8 @@ def topdown_values(positions: np.ndarray, values: np.ndarray, path: str | os.Pat
     return _save(fig, path)
 
 
-def _underlay(ax, scene) -> None:
+def floorplan_underlay(ax, scene) -> None:
+    """Draw the scene's floor plan (walls, rooms) under a top-down plot; nothing when ``scene`` is None."""
     if scene is None:
         return
     try:

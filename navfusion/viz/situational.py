@@ -123,7 +123,7 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
         tgt = int(r.target[i])
         frames = episode_frames(sd.views(traj), sd.arrays.positions, traj, gates, names,
                                 goal_nodes=(sd.goal_nodes or {}).get(tgt),
-                                title=f"{sd.scene_id}: find a {TARGETS[tgt]}")
+                                title=f"{sd.scene_id}: find a {TARGETS[tgt]}", scene=sd.scene)
         figs["animation"] = str(write_gif(frames, fig_dir / "episode.gif").relative_to(out_dir))
     summary = {"experts": names, "groups": groups, "mean_gate": mean_gate, "openness_correlation": corr,
                "nodes_in_correlation": int(sum(len(o) for o in op_all)), "figures": figs}
