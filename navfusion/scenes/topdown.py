@@ -91,9 +91,11 @@ def draw_topdown(ax, scene: Scene, labels: bool = True, cell: float = 0.05) -> N
         ax.add_patch(Polygon(poly, closed=True, facecolor=_ROOM_COLORS.get(room.type, "#f4f4f4"),
                              edgecolor="none", zorder=0))
         if labels:
-            c = poly.mean(0)
-            ax.text(c[0], c[1], room.type.replace("_", " "), ha="center", va="center", fontsize=8,
-                    color="#555555", alpha=0.8, zorder=1, style="italic")
+            # top-left corner of the room, above the furniture: at the centre a bed or rug hid it
+            x0, y1 = poly[:, 0].min() + 0.1, poly[:, 1].max() - 0.1
+            ax.text(x0, y1, room.type.replace("_", " "), ha="left", va="top", fontsize=8, color="#333333",
+                    zorder=6, style="italic", bbox={"facecolor": "white", "alpha": 0.6, "edgecolor": "none",
+                                                    "pad": 1.0})
     structure = [i for i in scene.instances if i.category == "wall"]
     if structure:
         v = np.concatenate([i.vertices for i in structure])
