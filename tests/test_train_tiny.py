@@ -128,6 +128,11 @@ def test_default_budget_margin_holds_for_other_training_seeds(tiny_splits, defau
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=(
+    "the +30-point margin and this run's regulariser (feature noise 1.0) were chosen on tiny's two "
+    "*test* scenes with the nf64 zoo (docs/agents.md); with nf2 the same recipe gives +0.245 "
+    "(2026-12-04). Issue 14: such claims are re-established on val or a fresh seed block, not re-tuned "
+    "here on test."))
 def test_longer_imitation_beats_random_by_30_points(tiny_splits, tmp_path):
     train, test, zoo = tiny_splits
     agent = _train(train, tmp_path / "af_long", iterations=600, batch_size=256, aug=LONG_AUG)
