@@ -337,7 +337,8 @@ def build_dataset(cfg: PretrainConfig, scene_ids: Sequence[str], progress: bool 
     d = data_dir(cfg)
     d.mkdir(parents=True, exist_ok=True)
     atomic_write_json(d / "config.json", cfg.data_key())
-    todo = [s for s in scene_ids if not (d / f"{SceneId.parse(s).slug}.npz").is_file()]
+    hashes = _verified_hashes(d, scene_ids)
+    todo = [s for s in scene_ids if SceneId.parse(s).slug not in hashes]
     bar = tqdm(total=len(todo), desc="render pretrain data", unit="scene", disable=not progress or not todo)
     if cfg.workers > 1 and len(todo) > 1:
         import multiprocessing as mp
@@ -353,7 +354,39 @@ def build_dataset(cfg: PretrainConfig, scene_ids: Sequence[str], progress: bool 
             _render_to_file(s, cfg, d)
             bar.update()
     bar.close()
+    for s in todo:
+        slug = SceneId.parse(s).slug
+        hashes[slug] = sha256_file(d / f"{slug}.npz")
+    atomic_write_json(d / HASHES, dict(sorted(hashes.items())))
     return d
+
+
+#: Per data folder: ``{scene slug: sha256 of its npz}``, checked before each pretraining run.
+HASHES = "hashes.json"
+
+
+def _verified_hashes(d: Path, scene_ids: Sequence[str]) -> dict[str, str]:
+    """The recorded hashes of the cached scene files that are present and intact. A file whose
+    content no longer matches (corrupt, truncated, modified) is deleted so it is rendered again; a
+    file cached before hashes were recorded is adopted (its hash recorded now)."""
+    import warnings
+
+    f = d / HASHES
+    known = read_json(f, "pretraining data hashes") if f.is_file() else {}
+    out: dict[str, str] = {}
+    for s in scene_ids:
+        slug = SceneId.parse(s).slug
+        p = d / f"{slug}.npz"
+        if not p.is_file():
+            continue
+        h = sha256_file(p)
+        if slug in known and known[slug] != h:
+            warnings.warn(f"pretraining data {p} does not match its recorded sha256; rendering it again",
+                          stacklevel=3)
+            p.unlink()
+            continue
+        out[slug] = h
+    return out
 
 
 def _render_to_file(scene_id: str, cfg: PretrainConfig, d: Path) -> None:
