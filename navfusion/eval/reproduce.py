@@ -145,6 +145,8 @@ class Reproduction:
     # ------------------------------------------------------------------ steps
     def step_prepare(self) -> None:
         c = self.cfg
+        self.log("[wall s since start  cpu s: CPU time of this process and its finished workers; "
+                 "in lines marked p<pid>, that worker's own CPU time]")
         fp = self._fp("prepare", c.build, c.eval_split, c.max_test_scenes, c.episodes_per_scene,
                       *([c.eval_suite] if c.eval_suite else []))
         if self.state.done("prepare", fp):
