@@ -166,3 +166,14 @@ class SceneId:
         if not m:
             raise NavFusionError(f"bad scene id {text!r}: expected '<suite>/<split>/<index>', e.g. 'tiny/train/0'")
         return cls(m["suite"], m["split"], int(m["index"]))
+
+
+def scene_slug(scene_id: str) -> str:
+    """The file-name-safe form of any scene id, used by every cache (graphs, views, episodes,
+    features): ``SceneId.slug`` (``tiny/train/0`` -> ``tiny__train__0``) for suite scene ids, else
+    ``/`` -> ``__`` and other unsafe characters -> ``_`` (imported scenes named after their file)."""
+    try:
+        return SceneId.parse(scene_id).slug
+    except NavFusionError:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(scene_id).replace("/", "__")) or "scene"
+

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import navfusion  # noqa: F401  (registers the ids)
+from navfusion.common import scene_slug
 from navfusion.env import ENV_IDS
 from navfusion.errors import NavFusionError
 from navfusion.nav.testing import flat_renderer_factory, toy_scene
 from navfusion.nav.world import load_world
 from navfusion.vision.encoders import encode_rgb
-from navfusion.vision.env_features import scene_slug
 from navfusion.vision.features import FeatureStore
 from navfusion.vision.registry import create_encoder, register_encoder, unregister_encoder
 
@@ -65,3 +65,11 @@ def test_feature_mode_errors(toy_worlds):
         _make(toy_worlds, encoders=["test_env_c"])
     with pytest.raises(NavFusionError, match="only to obs_mode='features'"):
         gym.make(ENV_IDS[0], worlds=toy_worlds, resolution=16, zoo="testzoo")
+
+
+def test_one_scene_slug_for_every_cache():
+    from navfusion.common import SceneId
+
+    assert scene_slug("tiny/train/0") == SceneId.parse("tiny/train/0").slug == "tiny__train__0"
+    assert scene_slug("my scan/v2.glb") == "my_scan__v2.glb"  # imported scenes: file-name safe
+    assert scene_slug("") == "scene"

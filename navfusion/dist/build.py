@@ -46,7 +46,7 @@ def feature_shards(scene_ids: Sequence[str], zoo: str, encoders: Sequence[str] |
 def verify_features(shards: Sequence[Shard]) -> list[str]:
     """Problems of the built stores: every (scene, encoder) has a manifest entry whose sha256 matches
     its file. Empty when the build is complete and intact."""
-    from navfusion.common import SceneId
+    from navfusion.common import scene_slug
     from navfusion.io import sha256_file
     from navfusion.vision.features import FeatureStore, encoder_key
 
@@ -54,7 +54,7 @@ def verify_features(shards: Sequence[Shard]) -> list[str]:
     for s in shards:
         sid, zoo, encoders, _bs, _cache, root, _device = s.payload
         store = FeatureStore(zoo, root)
-        slug = SceneId.parse(sid).slug
+        slug = scene_slug(sid)
         entries = store.manifest(slug)["encoders"]
         for name in encoders:
             e = entries.get(encoder_key(name))

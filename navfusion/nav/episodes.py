@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from navfusion.common import TARGETS, cache_root
+from navfusion.common import TARGETS, cache_root, scene_slug
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, hash_jsonable, read_json
-from navfusion.nav.graph import scene_slug
 from navfusion.nav.views import graph_hash
 from navfusion.nav.world import World
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from navfusion.common import MOVE_NAMES, cache_root
+from navfusion.common import MOVE_NAMES, cache_root, scene_slug
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_save_npz, hash_jsonable
@@ -191,11 +190,6 @@ def _largest_scc(neighbors: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- cache
-
-def scene_slug(scene_id: str) -> str:
-    """A file-name-safe form of a scene id (``tiny/train/0`` -> ``tiny__train__0``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(scene_id).replace("/", "__")) or "scene"
-
 
 def graph_key(scene_hash: str, settings: GraphSettings) -> str:
     """Cache key of a graph: scene content + settings + construction version."""

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import cache_root
+from navfusion.common import cache_root, scene_slug
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
-from navfusion.nav.graph import OctoGraph, scene_slug
+from navfusion.nav.graph import OctoGraph
 from navfusion.render.camera import Camera, Frames, Poses
 from navfusion.scenes.scene import Scene
 

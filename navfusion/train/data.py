@@ -16,7 +16,7 @@ import torch
 
 from navfusion.agents.models import InputSpec
 from navfusion.agents.types import AgentInput
-from navfusion.common import TARGETS, SceneId
+from navfusion.common import TARGETS, scene_slug
 from navfusion.errors import NavFusionError
 from navfusion.eval.batched import Episodes, NavArrays
 
@@ -164,7 +164,7 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
         if rgb_resolution is not None:
             rgbs.append(torch.from_numpy(resize_views(np.asarray(world.views.rgb), rgb_resolution)))
         if encoders:
-            slug = SceneId.parse(sid).slug
+            slug = scene_slug(sid)
             per = [store.load(slug, [e])[:, 0] for e in encoders]  # (N, 8, C, h, w) each
             shapes = [tuple(int(v) for v in p.shape[2:]) for p in per]
             feats.append(per)

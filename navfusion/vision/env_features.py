@@ -16,13 +16,12 @@ an encoder so its output is pooled to the common shape.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from navfusion.common import SceneId
+from navfusion.common import scene_slug
 from navfusion.env import register_obs_mode
 from navfusion.errors import NavFusionError
 from navfusion.vision.features import FeatureStore, encoder_fingerprint, resolve_encoder, views_hash, zoo_encoders
@@ -31,14 +30,6 @@ from navfusion.vision.zoo import DEFAULT_ZOO
 
 #: float16 range: features are stored as float16, so they never leave it.
 FEATURE_BOUND = 65504.0
-
-
-def scene_slug(scene_id: str) -> str:
-    """File-name-safe form of a scene id."""
-    try:
-        return SceneId.parse(scene_id).slug
-    except NavFusionError:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "__", scene_id)
 
 
 class FeatureProvider:

@@ -253,10 +253,10 @@ def _build_one(args: tuple) -> tuple[str, list[str], list[str]]:
     if cache:
         os.environ["NAVFUSION_CACHE"] = cache
     torch.set_num_threads(1)
-    from navfusion.common import SceneId
+    from navfusion.common import scene_slug
     from navfusion.vision.registry import create_encoder
 
-    slug = SceneId.parse(scene_id).slug
+    slug = scene_slug(scene_id)
     store = FeatureStore(zoo, store_root)
     from navfusion.vision.references import is_privileged
 

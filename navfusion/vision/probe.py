@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from navfusion.common import TARGETS, SceneId, suggest
+from navfusion.common import TARGETS, scene_slug, suggest
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 
@@ -255,7 +255,7 @@ def load_inputs(store_root: str, zoo: str, name: str, scene_ids: Sequence[str]) 
     from navfusion.vision.features import FeatureStore
 
     store = FeatureStore(zoo, store_root)
-    parts = [store.load(SceneId.parse(s).slug, [name], verify=False)[:, 0] for s in scene_ids]
+    parts = [store.load(scene_slug(s), [name], verify=False)[:, 0] for s in scene_ids]
     return np.concatenate([p.reshape(len(p), -1) for p in parts]).astype(np.float32)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import TARGETS
+from navfusion.common import TARGETS, scene_slug
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import LoadedAgent, SceneData
 from navfusion.eval.evaluate import eval_seed, evaluate_agent
@@ -26,10 +26,6 @@ from navfusion.viz.animation import episode_frames, write_gif
 
 #: Groups whose weight is set against openness (the paper's finding: 3D in narrow places, semantic in open ones).
 OPENNESS_GROUPS: tuple[str, ...] = ("3d", "semantic")
-
-
-def _slug(scene_id: str) -> str:
-    return scene_id.replace("/", "__")
 
 
 def node_gate_table(agent: LoadedAgent, sd: SceneData) -> np.ndarray | None:
@@ -92,7 +88,7 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
             if sd.openness is not None:
                 gw_all[g].append(w)
             if j < map_scenes and sd.arrays.positions is not None:
-                p = plots.topdown_values(sd.arrays.positions, w, fig_dir / f"map_{_slug(sd.scene_id)}_{g}.png",
+                p = plots.topdown_values(sd.arrays.positions, w, fig_dir / f"map_{scene_slug(sd.scene_id)}_{g}.png",
                                          title=f"{sd.scene_id}: {plots.GROUP_LABELS.get(g, g)} group gate weight",
                                          scene=sd.scene)
                 figs["maps"].append(str(p.relative_to(out_dir)))
