@@ -81,6 +81,15 @@ NUM_ACTIONS: int = 9
 #: Views per observation: view k looks along move k.
 NUM_VIEWS: int = len(MOVE_NAMES)
 
+# The paper's episode protocol, defined once (env, training rollouts, evaluation, recipes):
+#: an episode is cut after this many actions;
+HORIZON: int = 39
+#: success = within this many moves of the goal (reach mode; in stop mode, when stopping there);
+SUCCESS_RADIUS: int = 3
+#: start-to-goal shortest paths are drawn between these lengths (moves).
+MIN_DISTANCE: int = 6
+MAX_DISTANCE: int = 32
+
 
 def suggest(name: str, choices, n: int = 3) -> str:
     """Return a ``" Did you mean ...?"`` suffix for an unknown ``name`` (empty if nothing is close)."""

@@ -23,10 +23,20 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from navfusion.common import MOVE_NAMES, NUM_ACTIONS, NUM_SEMANTIC_CLASSES, STOP_ACTION, TARGETS, suggest
+from navfusion.common import (
+    MAX_DISTANCE,
+    MIN_DISTANCE,
+    MOVE_NAMES,
+    NUM_ACTIONS,
+    NUM_SEMANTIC_CLASSES,
+    STOP_ACTION,
+    SUCCESS_RADIUS,
+    TARGETS,
+    suggest,
+)
 from navfusion.config import check
 from navfusion.errors import ConfigError, NavFusionError
-from navfusion.nav.episodes import MAX_DISTANCE, MIN_DISTANCE, Episode, episode_targets, sample_episode
+from navfusion.nav.episodes import Episode, episode_targets, sample_episode
 from navfusion.nav.registration import (
     ENV_IDS,
     GENERIC_ID,
@@ -192,7 +202,7 @@ class OctoNavEnv(gym.Env):
     def __init__(self, suite: str = "tiny", split: str = "train", resolution: int = 64,
                  success_mode: str = "reach", obs_mode: str = "rgb", buffers: Sequence[str] = (),
                  scenes: Sequence[str | Scene] | None = None, worlds: Sequence[World] | None = None,
-                 views: str = "cached", success_distance: int = 3, min_distance: int = MIN_DISTANCE,
+                 views: str = "cached", success_distance: int = SUCCESS_RADIUS, min_distance: int = MIN_DISTANCE,
                  max_distance: int = MAX_DISTANCE, reward: RewardConfig | dict | None = None,
                  backend: str = "auto", renderer_factory: RendererFactory | None = None,
                  render_mode: str | None = None, zoo: str | None = None,

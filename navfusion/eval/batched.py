@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from navfusion.agents.memory import ActionMemory
-from navfusion.common import NUM_ACTIONS, STOP_ACTION
-
-HORIZON = 39
-SUCCESS_RADIUS = 3
+from navfusion.common import HORIZON, NUM_ACTIONS, STOP_ACTION, SUCCESS_RADIUS
 
 
 @dataclass

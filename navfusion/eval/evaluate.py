@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from navfusion.common import HORIZON, SUCCESS_RADIUS
 from navfusion.eval.backend import LoadedAgent, SceneData
 from navfusion.eval.batched import EpisodeResults, run_batched
 from navfusion.eval.metrics import episodes_csv, summarize, summary_markdown
@@ -20,7 +21,7 @@ def eval_seed(*parts: Any) -> int:
 
 
 def evaluate_agent(agent: LoadedAgent, scenes: list[SceneData], *, episodes_per_scene: int, seed: int,
-                   horizon: int = 39, radius: int = 3, record: bool = False, **policy_kw: Any
+                   horizon: int = HORIZON, radius: int = SUCCESS_RADIUS, record: bool = False, **policy_kw: Any
                    ) -> tuple[EpisodeResults, np.ndarray, list[EpisodeResults]]:
     """Run ``agent`` on the first ``episodes_per_scene`` episodes of each scene.
 

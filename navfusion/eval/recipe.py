@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from navfusion.common import HORIZON, SUCCESS_RADIUS
 from navfusion.config import check, from_dict, load_yaml, repo_root
 from navfusion.errors import ConfigError, NavFusionError
 
@@ -127,8 +128,8 @@ class ReproduceConfig:
     eval_suite: str = ""
     episodes_per_scene: int = 1024
     max_test_scenes: int | None = None
-    horizon: int = 39
-    success_radius: int = 3
+    horizon: int = HORIZON
+    success_radius: int = SUCCESS_RADIUS
     bootstrap: int = 2000
     agents: dict[str, AgentEntry] = field(default_factory=dict)
     single_experts: AgentEntry | None = None

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from navfusion.common import HORIZON
+
 
 def _make(env_id: str | None, resolution: int, toy: bool, **kw):
     import gymnasium as gym
@@ -68,7 +70,7 @@ class _CopyEnv:
                 self.i = (self.i + 1) % len(rgb)
                 return {"rgb": rgb[self.i].copy(), "target": np.int64(0)}, 0.0, False, False, {}
 
-        return gym.make(EnvSpec("NavFusionBench/Copy-v0", entry_point=CopyEnv, max_episode_steps=39))
+        return gym.make(EnvSpec("NavFusionBench/Copy-v0", entry_point=CopyEnv, max_episode_steps=HORIZON))
 
 
 def bench_env(env_id: str | None = None, resolution: int = 128, steps: int = 20000, live_steps: int = 40,

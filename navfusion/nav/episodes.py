@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from navfusion.common import TARGETS, cache_root, scene_slug
+from navfusion.common import MAX_DISTANCE, MIN_DISTANCE, TARGETS, cache_root, scene_slug
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, hash_jsonable, read_json
@@ -21,8 +21,6 @@ from navfusion.nav.views import graph_hash
 from navfusion.nav.world import World
 
 EPISODES_VERSION = 1
-MIN_DISTANCE = 6
-MAX_DISTANCE = 32
 
 
 @dataclass(frozen=True)

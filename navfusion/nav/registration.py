@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from navfusion.common import HORIZON
+
 #: Scene suites shipped with navfusion; each gets a registered id.
 SUITES: tuple[str, ...] = ("tiny", "quickstart", "paper")
 #: The paper's horizon: an episode is cut after this many steps.
-MAX_EPISODE_STEPS = 39
+MAX_EPISODE_STEPS = HORIZON
 #: Keyword arguments every registered id gets (``gymnasium.make(id, **overrides)`` changes them).
 DEFAULT_KWARGS = {"split": "train", "resolution": 64, "success_mode": "reach", "obs_mode": "rgb"}
 

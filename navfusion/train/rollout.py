@@ -11,11 +11,10 @@ import torch
 
 from navfusion.agents.memory import ActionMemory
 from navfusion.agents.models import Agent
-from navfusion.eval.batched import HORIZON, BatchPolicy, Episodes, PolicyStep, run_batched, sample_actions
+from navfusion.common import HORIZON, MAX_DISTANCE, MIN_DISTANCE
+from navfusion.eval.batched import BatchPolicy, Episodes, PolicyStep, run_batched, sample_actions
 from navfusion.eval.batched import NavArrays as NavArrays  # re-export for users of this module
 from navfusion.train.data import NavData
-
-MIN_DISTANCE, MAX_DISTANCE = 6, 32
 
 
 def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.random.Generator | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import TARGETS, scene_slug
+from navfusion.common import HORIZON, SUCCESS_RADIUS, TARGETS, scene_slug
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import LoadedAgent, SceneData
 from navfusion.eval.evaluate import eval_seed, evaluate_agent
@@ -45,7 +45,7 @@ def node_gate_table(agent: LoadedAgent, sd: SceneData) -> np.ndarray | None:
 
 def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: str | Path, *, seed: int = 0,
                          episodes_per_scene: int = 64, map_scenes: int = 2, animate: bool = True,
-                         horizon: int = 39, radius: int = 3, node_scenes: int | None = None,
+                         horizon: int = HORIZON, radius: int = SUCCESS_RADIUS, node_scenes: int | None = None,
                          log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the analysis and write figures, ``situational.json`` and ``nodes.npz`` into ``out_dir``.
 
