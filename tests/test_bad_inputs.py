@@ -37,7 +37,8 @@ CLI_CASES: list[tuple[str, str]] = [
     ("scenes show nope/train/0 --out x.png", "unknown suite 'nope'"),
     ("scenes import missing.glb --out o", "scene file not found: missing.glb"),
     ("scenes import notamesh.txt --out o", "unsupported mesh format '.txt'"),
-    ("reproduce missing.yaml --out o", "recipe not found: missing.yaml"),
+    ("reproduce missing.yaml --out o", "recipe not found: missing.yaml (shipped: paper, quickstart, standard, "
+                                       "test_tiny)"),
     ("reproduce test_tiny --test-seeds abc --out o", "--test-seeds='abc'"),
     ("reproduce test_tiny --test-seeds 1000000:2 --out o", "overlaps suite 'tiny' split 'pretrain'"),
     ("quickstart --test-seeds 5:0 --out o", "--test-seeds='5:0'"),

@@ -200,7 +200,8 @@ def resolve_recipe_path(name_or_path: str | os.PathLike) -> Path:
     cand = repo_root() / "configs" / f"{name_or_path}.yaml"
     if cand.is_file():
         return cand
-    known = sorted(q.stem for q in (repo_root() / "configs").glob("*.yaml"))
+    # configs/zoo_*.yaml are pretraining recipes (`navfusion encoders pretrain`), not experiments
+    known = sorted(q.stem for q in (repo_root() / "configs").glob("*.yaml") if not q.stem.startswith("zoo_"))
     from navfusion.common import suggest
 
     raise NavFusionError(f"recipe not found: {name_or_path} (shipped: {', '.join(known) or 'none'})."
