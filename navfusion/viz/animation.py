@@ -15,7 +15,7 @@ import numpy as np
 
 from navfusion.common import MOVE_NAMES
 from navfusion.io import atomic_path
-from navfusion.viz.plots import GROUP_COLORS, GROUP_LABELS, floorplan_underlay, group_of
+from navfusion.viz.plots import GROUP_COLORS, floorplan_underlay, group_handles, group_of
 
 #: Where each of the 8 views goes in a 3×3 compass layout (row, col); the centre holds the map.
 _COMPASS = {0: (1, 2), 1: (0, 2), 2: (0, 1), 3: (0, 0), 4: (1, 0), 5: (2, 0), 6: (2, 1), 7: (2, 2)}
@@ -75,10 +75,7 @@ def episode_frames(views: np.ndarray, positions: np.ndarray, trajectory: np.ndar
     axg.set_yticks(range(k), names, fontsize=8)
     axg.tick_params(axis="x", labelsize=8)
     axg.invert_yaxis()
-    from matplotlib.patches import Patch
-
-    seen = [g for g in GROUP_COLORS if g in {group_of(n) for n in names}]
-    axg.legend(handles=[Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in seen], fontsize=7,
+    axg.legend(handles=group_handles([group_of(n) for n in names]), fontsize=7,
                loc="upper center", bbox_to_anchor=(0.3, -0.07), ncol=4, frameon=False, columnspacing=0.8)
     gtitle = axg.set_title("", fontsize=9)
     fig.suptitle(title, fontsize=11)

@@ -44,6 +44,14 @@ def group_of(name: str) -> str:
         return "other"
 
 
+def group_handles(groups: Sequence[str]) -> list:
+    """Legend patches for the representation groups present in ``groups``, in ``GROUP_COLORS`` order."""
+    from matplotlib.patches import Patch
+
+    present = set(groups)
+    return [Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in GROUP_COLORS if g in present]
+
+
 def table_bars(labels: Sequence[str], mean: Sequence[float], lo: Sequence[float], hi: Sequence[float],
                path: str | os.PathLike, ylabel: str = "success (unseen scenes)", title: str = "") -> Path:
     """A bar per agent with its 95% CI (the Table-1 analogue as a figure)."""
@@ -76,12 +84,8 @@ def single_expert_bars(names: Sequence[str], success: Sequence[float], lo: Seque
     ax.set_ylim(0, 1)
     for j, (label, v) in enumerate((reference or {}).items()):
         ax.axhline(v, ls="--", lw=1, color=f"C{3 + j}", label=label)
-    from matplotlib.patches import Patch
-
-    seen = [g for g in GROUP_COLORS if g in set(groups)]
-    handles = [Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in seen]
     h2, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + h2, fontsize=8, loc="upper right")
+    ax.legend(handles=group_handles(groups) + h2, fontsize=8, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Single-expert success, sorted and grouped")
     return _save(fig, path)
@@ -139,8 +143,6 @@ def gate_bars(weights: Mapping[str, Sequence[float]], names: Sequence[str], path
     k = len(names)
     fig, axes = plt.subplots(len(scenes), 1, figsize=(max(4.0, 0.35 * k + 1.5), 1.9 * len(scenes) + 0.6),
                              squeeze=False, sharex=True)
-    from matplotlib.patches import Patch
-
     groups = [group_of(n) for n in names]
     cols = [GROUP_COLORS.get(g, GROUP_COLORS["other"]) for g in groups]
     for ax, s in zip(axes[:, 0], scenes):
@@ -148,8 +150,7 @@ def gate_bars(weights: Mapping[str, Sequence[float]], names: Sequence[str], path
         ax.axhline(1.0 / k, ls=":", color="k", lw=0.8, label=f"uniform gate (1/{k})")
         ax.set_ylabel("weight", fontsize=8)
         ax.set_title(str(s), fontsize=9)
-    seen = [g for g in GROUP_COLORS if g in set(groups)]
-    handles = [Patch(color=GROUP_COLORS[g], label=GROUP_LABELS[g]) for g in seen]
+    handles = group_handles(groups)
     line, _ = axes[0, 0].get_legend_handles_labels()
     # above the first panel: inside it would hide bars
     axes[0, 0].legend(handles=handles + line, fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.12),
