@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,9 +32,9 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
 
     Nested dataclass fields are built recursively. ``where`` names the source in errors.
     """
-    data = dict(data or {})
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    data = dict(data or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in fields]
     if unknown:

@@ -12,7 +12,6 @@ Every observation depends only on the agent's node, so views are rendered once p
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,7 +33,7 @@ from navfusion.common import (
     TARGETS,
     suggest,
 )
-from navfusion.config import check
+from navfusion.config import check, from_dict
 from navfusion.errors import ConfigError, NavFusionError
 from navfusion.nav.episodes import Episode, episode_targets, sample_episode
 from navfusion.nav.registration import (
@@ -88,15 +87,7 @@ class RewardConfig:
     @classmethod
     def coerce(cls, reward: RewardConfig | dict | None) -> RewardConfig:
         """A ``RewardConfig`` from itself, a dict of its fields or None (the defaults)."""
-        if isinstance(reward, cls):
-            return reward
-        if reward is not None and not isinstance(reward, dict):
-            raise ConfigError(f"reward: expected a dict or RewardConfig, got {type(reward).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        for k in reward or {}:
-            if k not in known:
-                raise ConfigError(f"reward: unknown field {k!r}; allowed: {', '.join(known)}.{suggest(str(k), known)}")
-        return cls(**(reward or {}))
+        return reward if isinstance(reward, cls) else from_dict(cls, reward, where="reward")
 
 
 # ----------------------------------------------------------------------------- observation modes

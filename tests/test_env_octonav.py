@@ -224,7 +224,7 @@ def test_reset_options_validated(toy_worlds):
 @pytest.mark.parametrize("kw, match", [
     ({"reward": {"bonus": 1}}, r"reward: unknown field 'bonus'.*success_bonus"),
     ({"reward": {"success_bonus": "big"}}, r"reward\.success_bonus.*finite number"),
-    ({"reward": 3}, r"reward: expected a dict"),
+    ({"reward": 3}, r"reward: expected a mapping, got int"),
     ({"success_distance": "3"}, r"success_distance.*an integer"),
     ({"min_distance": 6.5}, r"min_distance.*an integer"),
     ({"buffers": "depth"}, r"buffers.*\['depth'\]"),

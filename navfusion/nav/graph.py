@@ -10,7 +10,6 @@ occupancy raster). Only the largest strongly connected component is kept.
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 from navfusion.common import MOVE_NAMES, cache_root, scene_slug
 from navfusion.config import check
 from navfusion.errors import NavFusionError
-from navfusion.io import atomic_save_npz, hash_jsonable
+from navfusion.io import atomic_save_npz, hash_arrays, hash_jsonable
 from navfusion.nav.occupancy import BAND, OccupancyGrid, detect_floor_height, rasterize_occupancy
 from navfusion.scenes.scene import Scene
 
@@ -230,12 +229,9 @@ def load_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, re
 
 
 def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for k in sorted(arrays):
-        a = np.ascontiguousarray(arrays[k])
-        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+    """Content hash of a graph file's arrays (names in sorted order, dtypes, shapes, bytes)."""
+    keys = sorted(arrays)
+    return hash_arrays(*(arrays[k] for k in keys), extra=",".join(keys))
 
 
 def _load_npz(path: Path, settings: GraphSettings, scene_hash: str) -> OctoGraph:
