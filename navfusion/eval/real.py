@@ -284,7 +284,7 @@ def build_scene_job(payload: tuple) -> tuple[str, int, int]:
 
 def _eval_suite(cfg) -> str:
     """The suite of a recipe's evaluation scenes (a fresh seed block's, else the recipe's)."""
-    return getattr(cfg, "eval_suite", "") or cfg.suite
+    return cfg.eval_suite or cfg.suite
 
 
 class RealBackend:
