@@ -522,7 +522,6 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
                       " and load as 'misc'", stacklevel=2)
     _check_finite(instances, floor_height, path)
     applied, reason = _apply_scale(instances, scale, path)
-    _check_extent(instances, path)
     scene = Scene(scene_id or path.stem, instances, materials=materials,
                   metadata={"source": str(path), "imported": True, "up": up, "scale": applied},
                   textures=textures)
@@ -549,16 +548,9 @@ def _check_finite(instances: list[Instance], floor_height: float | None, path: P
         raise NavFusionError(f"floor_height={floor_height!r}: must be a finite number (metres)")
 
 
-def _check_extent(instances: list[Instance], path: Path) -> None:
-    v = np.concatenate([i.vertices for i in instances])
-    ext = float((v.max(0) - v.min(0)).max())
-    if not ext < MAX_EXTENT_M:
-        raise NavFusionError(f"{path}: the scene spans {ext:.3g} m, more than the {MAX_EXTENT_M:.0f} m a navigation "
-                             "grid is built for; give --scale (e.g. 0.01 for centimetres) or check the file")
-
-
 def _apply_scale(instances: list[Instance], scale, path: Path) -> tuple[float, str]:
-    """Scale every instance in place (``scale`` as in :func:`import_mesh`); returns (scale, reason)."""
+    """Scale every instance in place (``scale`` as in :func:`import_mesh`); returns (scale, reason).
+    A scaled scene wider than ``MAX_EXTENT_M`` is refused."""
     allv = np.concatenate([i.vertices for i in instances]) if instances else np.zeros((0, 3), np.float32)
     guess, reason = plausible_scale(allv.astype(np.float64))
     if scale is None or scale == "auto":
@@ -575,6 +567,10 @@ def _apply_scale(instances: list[Instance], scale, path: Path) -> tuple[float, s
         after = plausible_scale(allv.astype(np.float64) * k)[1]
         if after:
             warnings.warn(f"{path}: after scale={k:g}, {after}", stacklevel=3)
+    span = float((allv.max(0) - allv.min(0)).max()) * k if len(allv) else 0.0
+    if not span < MAX_EXTENT_M:
+        raise NavFusionError(f"{path}: the scene spans {span:.3g} m, more than the {MAX_EXTENT_M:.0f} m a navigation "
+                             "grid is built for; give --scale (e.g. 0.01 for centimetres) or check the file")
     if k != 1.0:
         for inst in instances:
             inst.vertices = (np.asarray(inst.vertices, np.float64) * k).astype(np.float32)
