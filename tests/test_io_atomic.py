@@ -11,13 +11,17 @@ import pytest
 from navfusion.io import atomic_path, atomic_write_text, remove_stale_temps
 
 
-def test_atomic_write_uses_umask_not_private_mode(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_write_uses_umask_not_private_mode(tmp_path, mask, mode):
+    old = os.umask(mask)
     try:
         atomic_write_text(tmp_path / "a.txt", "x")
+        # the write leaves the process umask as it found it (it is never set, only applied)
+        assert os.umask(mask) == mask
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
 def test_stale_temp_of_killed_write_removed_on_next_write(tmp_path):
