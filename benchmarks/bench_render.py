@@ -3,7 +3,7 @@
     python benchmarks/bench_render.py [--resolutions 64 128 256] [--backends gl raycast] [--scenes 2]
                                       [--processes N] [--seconds 3] [--out benchmarks/results/render.json]
 
-Views are the 8 headings of random nodes in quickstart scenes (``navfusion.render.bench``). "single" =
+Views are the 8 headings of random nodes in quickstart scenes (``navfusion.cli.bench.render``). "single" =
 one view per ``render`` call, "batch8" = the 8 views of a node per call. "1 proc" runs in this
 process; "machine" runs N processes (default: CPU count, spawn start method) and counts all their
 views over the slowest one's time. Prints a Markdown table and writes all numbers as JSON.
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(json.loads(Path(args.table).read_text())))
         return 0
 
+    from navfusion.cli.bench.render import Job, load_bench_scenes, measure
     from navfusion.render.base import egl_available
-    from navfusion.render.bench import Job, load_bench_scenes, measure
 
     backends = args.backends or ((["gl"] if egl_available() else []) + ["raycast"])
     scenes, source = load_bench_scenes(args.scenes)

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import torch
 
+import navfusion.cli.bench.train as tb
 import navfusion.nn.condconv_functional as cf
-import navfusion.train.bench as tb
-from navfusion.train.bench import BASELINE_REV, _run_one, bench_train, export_tree
+from navfusion.cli.bench.train import BASELINE_REV, _run_one, bench_train, export_tree
 
 #: the baseline's own bench_train with its clock swapped for CPU time (one thread): its
 #: ms_per_iteration is then CPU ms per step, comparable with this tree's cpu_ms_per_iteration

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from navfusion.cli import build_parser
+from navfusion.cli.bench.nn import BenchConfig, interleaved, nav_expert_flops
 from navfusion.nn import NavExpert
-from navfusion.nn.benchmark import BenchConfig, interleaved, nav_expert_flops
 
 
 def test_bench_nn_is_registered_with_json_flag():

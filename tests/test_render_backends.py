@@ -53,7 +53,7 @@ def test_backends_agree_on_test_apartment(resolution):
 
 
 def test_backends_agree_on_generated_scene(nf_cache):
-    from navfusion.render.bench import node_poses
+    from navfusion.cli.bench.render import node_poses
     from navfusion.scenes.suites import load_scene
 
     scene = load_scene("tiny/train/0")

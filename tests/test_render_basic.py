@@ -143,7 +143,7 @@ def test_cli_bench_render_json(nf_cache, capsys):
 
 @pytest.mark.slow
 def test_bench_whole_machine_processes(nf_cache):
-    from navfusion.render.bench import Job, measure
+    from navfusion.cli.bench.render import Job, measure
     from navfusion.render.testscene import apartment
 
     m = measure(Job(BACKENDS[0], 32, 8, 0.5), [apartment()], processes=2)

@@ -9,7 +9,7 @@ from navfusion.errors import NavFusionError
 
 def test_stated_budget_matches_the_defaults():
     from navfusion.agents import load_agent_config
-    from navfusion.train.cli import _DEFAULT_ITERATIONS
+    from navfusion.cli.train import _DEFAULT_ITERATIONS
     from navfusion.train.imitation import TrainConfig, resolve_train_config
 
     assert TrainConfig().iterations == _DEFAULT_ITERATIONS

@@ -1,7 +1,7 @@
 """navfusion.nn: the shared neural core (CondConv2d, Mixture-of-Experts layers, ExpertBank).
 
-Names are imported lazily so that the CLI, which discovers ``navfusion.nn.cli``, does not pay for
-importing torch before a command needs it.
+Names are imported lazily so that importing the package (as the ``navfusion`` command's start-up
+may) does not pay for importing torch before a name is used.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ were trained on these images, so colours must not drift).
 
 Threads: llvmpipe rasterises with ``LP_NUM_THREADS`` threads (default: one per core), read when
 the context is created. One rendering process per core with ``LP_NUM_THREADS=0`` (rasterise in the
-calling thread) uses a CPU best; ``navfusion.render.bench`` sets that in its worker processes.
+calling thread) uses a CPU best; ``navfusion.cli.bench.render`` sets that in its worker processes.
 
 Several renderers may live in one process: each makes its own context current before it draws.
 

@@ -12,7 +12,7 @@ from navfusion.errors import NavFusionError
 from navfusion.nav.registration import ENV_HELP
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rollout", help="run the oracle or a random agent in an environment and report success/SPL")
     p.add_argument("--env", default="NavFusion/OctoNav-tiny-v0", help=ENV_HELP)
     p.add_argument("--agent", choices=("oracle", "random"), default="oracle",
@@ -101,7 +101,7 @@ def _rollout(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from navfusion.nav.bench import bench_env
+    from navfusion.cli.bench.env import bench_env
 
     res = bench_env(args.env, args.resolution, args.steps, args.live_steps, args.seed, args.toy, args.backend)
     if args.json:

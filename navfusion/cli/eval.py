@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -13,7 +14,7 @@ from navfusion.errors import NavFusionError
 QUICKSTART_OUT = "runs/quickstart"
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a trained run (or the oracle / random walk) on unseen scenes",
                        description="The paper's protocol: success = within 3 steps of the goal within 39 "
                        "actions, plus stop-mode success, SPL (path lengths in steps), steps and collisions, "
@@ -60,7 +61,7 @@ _TEST_SEEDS_HELP = ("evaluate on COUNT fresh scenes of the recipe suite's genera
                     "the report are redone (copy the folder first to keep the test-split report)")
 
 
-def _command(what: str, a) -> str:
+def _command(what: str, a: argparse.Namespace) -> str:
     cmd = f"navfusion {what}"
     if getattr(a, "out", None) and not (what == "quickstart" and a.out == QUICKSTART_OUT):
         cmd += f" --out {a.out}"
@@ -88,7 +89,7 @@ def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = ""
     return 0
 
 
-def _evaluate(a) -> int:
+def _evaluate(a: argparse.Namespace) -> int:
     from navfusion.eval.evaluate import evaluate_agent, save_results
     from navfusion.eval.real import RealBackend, load_run, run_config, unfinished_warning
     from navfusion.train.data import split_scene_ids, suite_of_env

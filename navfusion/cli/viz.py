@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from types import SimpleNamespace
 
 from navfusion.errors import NavFusionError
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     p = sub.add_parser("visualize", help="fusion-weight figures of a trained gated agent (per scene, per node)",
                        description="Mean gate weight per representation per scene (bars + heatmap), top-down "
                        "maps coloured by a group's gate weight, openness vs 3D/semantic weight with r and its "
@@ -25,7 +26,7 @@ def register(sub, bench) -> None:
     p.set_defaults(func=_visualize)
 
 
-def _visualize(a) -> int:
+def _visualize(a: argparse.Namespace) -> int:
     from navfusion.common import SceneId
     from navfusion.eval.real import RealBackend, load_run
     from navfusion.eval.reproduce import check_out_dir

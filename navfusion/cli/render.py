@@ -11,7 +11,7 @@ import platform
 from navfusion.errors import NavFusionError
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Add ``navfusion bench render``."""
     p = bench.add_parser("render", help="rendering speed (views/s, all six buffers, 8-view batches)")
     p.add_argument("--resolution", type=int, default=128, help="image side in pixels (default 128)")
@@ -31,8 +31,8 @@ def run_bench(resolution: int, backends: list[str], scenes: int, processes: int,
               batch: int = 8, log=None, textured: bool = True) -> dict:
     """Measure single-process and whole-machine views/s per backend (and, with ``textured``, the
     textured example's single-process views/s, see :func:`textured_bench`); returns the JSON-able result."""
+    from navfusion.cli.bench.render import Job, load_bench_scenes, measure
     from navfusion.render.base import MAX_RESOLUTION
-    from navfusion.render.bench import Job, load_bench_scenes, measure
 
     if not 1 <= resolution <= MAX_RESOLUTION:
         raise NavFusionError(f"--resolution={resolution}: must be in 1..{MAX_RESOLUTION}")
@@ -85,7 +85,7 @@ def run_bench(resolution: int, backends: list[str], scenes: int, processes: int,
 def textured_bench(resolution: int, backends: list[str], seconds: float, batch: int = 8, log=None) -> dict:
     """Single-process views/s on the textured example's GLB and OBJ flats (image textures imported
     from files) next to the same flats with their procedural materials: the cost of textures alone."""
-    from navfusion.render.bench import Job, measure
+    from navfusion.cli.bench.render import Job, measure
     from navfusion.scenes.example import EXAMPLE_CONFIG, EXAMPLE_SEEDS, example_suite
     from navfusion.scenes.generator import generate_scene
     from navfusion.scenes.io import load_any

@@ -12,7 +12,7 @@ from navfusion.errors import NavFusionError
 from navfusion.markdown import markdown_table
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     enc = sub.add_parser("encoders", help="the vision encoder zoo: list, pretrain, verify, affinity, probe")
     es = enc.add_subparsers(dest="encoders_command", metavar="ACTION")
     enc.set_defaults(func=lambda a: (enc.print_help(), 2)[1])
@@ -103,7 +103,7 @@ def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
                         "none) or auto (cuda when available, else cpu)")
 
 
-def _zoo(name):
+def _zoo(name: str | None) -> str:
     from navfusion.vision.zoo import DEFAULT_ZOO
 
     return name or DEFAULT_ZOO

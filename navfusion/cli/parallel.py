@@ -9,7 +9,7 @@ from navfusion.errors import NavFusionError
 from navfusion.markdown import markdown_table
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     b = bench.add_parser("vecenv", help="vectorised env steps/s vs number of workers (sync vs async)")
     b.add_argument("--env", default="NavFusion/OctoNav-tiny-v0")
     b.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -34,7 +34,7 @@ def register(sub, bench) -> None:
 
 
 def _vecenv(args: argparse.Namespace) -> int:
-    from navfusion.dist.bench import bench_vecenv
+    from navfusion.cli.bench.parallel import bench_vecenv
 
     if min(args.workers) < 1 or args.steps < 1:
         raise NavFusionError("--workers and --steps must be >= 1")
@@ -52,7 +52,7 @@ def _vecenv(args: argparse.Namespace) -> int:
 
 
 def _train_device(args: argparse.Namespace) -> int:
-    from navfusion.dist.bench import bench_train_device
+    from navfusion.cli.bench.parallel import bench_train_device
 
     res = bench_train_device(args.device, args.experts, args.batch_size, args.iterations, args.gate_resolution,
                              args.agent)

@@ -9,7 +9,7 @@ from navfusion.errors import ConfigError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from navfusion.nn.benchmark import BenchConfig, format_summary, run_all
+    from navfusion.cli.bench.nn import BenchConfig, format_summary, run_all
 
     try:
         cfg = BenchConfig(quick=args.quick, repeats=args.repeats, device=args.device, threads=args.threads)

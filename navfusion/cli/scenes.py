@@ -15,7 +15,7 @@ import numpy as np
 from navfusion.errors import NavFusionError
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Add the ``scenes`` command group to the top-level sub-parsers."""
     p = sub.add_parser("scenes", help="generate, import, inspect and list scenes")
     sp = p.add_subparsers(dest="scenes_command", metavar="ACTION")
@@ -207,10 +207,7 @@ def show_scene(scene, out: str | Path, backend: str = "auto", resolution: int = 
     pos, yaw = pick_view(scene)
     frames, backend_name, err = None, None, None
     try:
-        try:
-            from navfusion.render import create_renderer
-        except ImportError:
-            from navfusion.render.base import create_renderer  # type: ignore[no-redef]
+        from navfusion.render import create_renderer
         from navfusion.render.camera import Camera, Poses
 
         r = create_renderer(scene, Camera(width=resolution, height=resolution), backend=backend)

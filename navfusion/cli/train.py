@@ -22,7 +22,7 @@ def _agent_help() -> str:
 _DEFAULT_ITERATIONS = 2000
 
 
-def register(sub, bench) -> None:
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Add ``train``, ``train-rl`` and ``bench train``."""
     p = sub.add_parser("train", help="train an agent by imitation of the shortest-path oracle (BC + DAgger)",
                        description="Imitation training. Default budget: the agent recipe's train section -- "
@@ -138,7 +138,7 @@ def _train_rl(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from navfusion.train.bench import BASELINE_REV, COMPARE_AGENTS, bench_train, compare_train, format_compare
+    from navfusion.cli.bench.train import BASELINE_REV, COMPARE_AGENTS, bench_train, compare_train, format_compare
 
     agents = tuple(args.agent or COMPARE_AGENTS)
     iterations = args.iterations or (5 if args.compare else 10)

@@ -23,6 +23,7 @@ import numpy as np
 from navfusion.errors import NavFusionError
 from navfusion.render.camera import BUFFERS, Camera, Poses
 from navfusion.scenes.scene import Scene
+from navfusion.scenes.suites import load_scene, load_suite
 
 
 def node_poses(scene: Scene, nodes: int, eye_height: float, rng: np.random.Generator) -> Poses:
@@ -150,19 +151,10 @@ def measure(job: Job, scenes: list[Scene], processes: int = 1) -> dict:
 
 
 def load_bench_scenes(n: int, suite: str = "quickstart") -> tuple[list[Scene], str]:
-    """The first ``n`` scenes of ``suite`` (train split first), or built-in test apartments when the
-    scene generator is unavailable. Returns (scenes, source description)."""
-    try:
-        from navfusion.scenes.suites import load_scene, load_suite
-    except ImportError:
-        load_suite = None
-    if load_suite is not None:
-        s = load_suite(suite)
-        ids = []
-        for split in ("train", "test", "val", "pretrain"):
-            if split in s.splits:
-                ids += list(s.scene_ids(split))
-        return [load_scene(i) for i in ids[:n]], f"{suite} suite ({', '.join(str(i) for i in ids[:n])})"
-    from navfusion.render.testscene import apartment
-
-    return [apartment() for _ in range(n)], "built-in test apartment"
+    """The first ``n`` scenes of ``suite`` (train split first). Returns (scenes, source description)."""
+    s = load_suite(suite)
+    ids = []
+    for split in ("train", "test", "val", "pretrain"):
+        if split in s.splits:
+            ids += list(s.scene_ids(split))
+    return [load_scene(i) for i in ids[:n]], f"{suite} suite ({', '.join(str(i) for i in ids[:n])})"

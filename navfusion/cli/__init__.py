@@ -1,8 +1,11 @@
-"""The ``navfusion`` command.
+"""The ``navfusion`` command: the command layer, on top of every other part of the package.
 
-Each area of the library contributes its sub-commands from a ``navfusion/<area>/cli.py`` module
-exposing ``register(sub, bench)``: ``sub`` is the top-level ``argparse`` sub-parser collection and
-``bench`` the one under ``navfusion bench``. A sub-command sets ``func=callable(args) -> int|None``.
+Every sub-command lives in a module of this package, one per area (``scenes``, ``render``, ``nav``,
+``vision``, ``nn``, ``train``, ``eval``, ``viz``, ``parallel``), imported explicitly below so that a
+missing or misspelt module fails at once. Each exposes ``register(sub, bench)``: ``sub`` is the
+top-level ``argparse`` sub-parser collection and ``bench`` the one under ``navfusion bench``; the
+measuring code of the bench entries is in :mod:`navfusion.cli.bench`. A sub-command sets
+``func=callable(args) -> int|None``. Nothing below this package imports it.
 Errors derived from :class:`navfusion.errors.NavFusionError` print as one line; other tracebacks
 show only with ``--debug``.
 """
@@ -10,26 +13,17 @@ show only with ``--debug``.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
+from types import ModuleType
 
 from navfusion import __version__
+from navfusion.cli import eval as eval_commands  # aliased: `eval` would shadow the builtin
+from navfusion.cli import nav, nn, parallel, render, scenes, train, vision, viz
 from navfusion.common import set_cache_root
 from navfusion.errors import NavFusionError
 
-#: Modules contributing sub-commands (in help order); a module that does not exist yet is skipped.
-CLI_MODULES: tuple[str, ...] = (
-    "navfusion.scenes.cli",
-    "navfusion.render.cli",
-    "navfusion.nav.cli",
-    "navfusion.vision.cli",
-    "navfusion.nn.cli",
-    "navfusion.train.cli",
-    "navfusion.eval.cli",
-    "navfusion.viz.cli",
-    "navfusion.dist.cli",
-)
+#: Modules contributing sub-commands, in help order.
+COMMAND_MODULES: tuple[ModuleType, ...] = (scenes, render, nav, vision, nn, train, eval_commands, viz, parallel)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,10 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p = sub.add_parser("bench", help="speed benchmarks (render, env, nn, train)")
     bench = bench_p.add_subparsers(dest="bench_command", metavar="WHAT")
     bench_p.set_defaults(func=lambda a: (bench_p.print_help(), 2)[1])
-    for name in CLI_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        importlib.import_module(name).register(sub, bench)
+    for module in COMMAND_MODULES:
+        module.register(sub, bench)
     return p
 
 

@@ -107,9 +107,10 @@ def _reference_paths(model: torch.nn.Module) -> None:
 
 # ----------------------------------------------------------------------------- before / after
 
+#: a subprocess's script: argv = (JSON arguments, the tree's bench module, see :func:`_bench_module`)
 _RUNNER = """
-import json, sys
-from navfusion.train.bench import bench_train
+import importlib, json, sys
+bench_train = importlib.import_module(sys.argv[2]).bench_train
 a = json.loads(sys.argv[1])
 kw = {k: a[k] for k in ("amp",) if a.get(k, "off") != "off"}  # older trees know no amp argument
 r = bench_train(a["agent"], a["experts"], a["batch_size"], a["iterations"], a["gate_resolution"], a["threads"], **kw)
@@ -134,12 +135,18 @@ def export_tree(rev: str, dest: Path, repo: Path) -> Path:
     return dest
 
 
+def _bench_module(tree: Path) -> str:
+    """The module holding ``tree``'s ``bench_train``: the command layer's, or ``navfusion.train.bench``
+    in trees from before the command layer (such as :data:`BASELINE_REV`)."""
+    return "navfusion.cli.bench.train" if (tree / "navfusion/cli/bench/train.py").is_file() else "navfusion.train.bench"
+
+
 def _run_one(tree: Path, args: dict, timeout: float) -> dict:
     """One ``bench_train`` call in a fresh interpreter importing ``navfusion`` from ``tree``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}  # same allocator for both
     env["PYTHONPATH"] = str(tree)
     env.pop("NAVFUSION_MALLOC", None)
-    p = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(args)], cwd=str(tree), env=env,
+    p = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(args), _bench_module(tree)], cwd=str(tree), env=env,
                        capture_output=True, text=True, timeout=timeout)
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -159,7 +166,7 @@ def compare_train(agents: tuple[str, ...] = COMPARE_AGENTS, baseline: str = BASE
     """
     if rounds < 1 or iterations < 1:
         raise NavFusionError("rounds and iterations must be >= 1")
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]  # navfusion/cli/bench/train.py -> the repository
     rev = subprocess.run(["git", "-C", str(repo), "rev-parse", baseline], capture_output=True, text=True)
     if rev.returncode:
         raise NavFusionError(f"unknown baseline revision {baseline!r}: {rev.stderr.strip()}")
