@@ -18,7 +18,7 @@ from navfusion.agents.models import InputSpec
 from navfusion.agents.types import AgentInput
 from navfusion.common import TARGETS, scene_slug
 from navfusion.errors import NavFusionError
-from navfusion.eval.batched import Episodes, NavArrays
+from navfusion.nav.engine import Episodes, NavArrays
 
 
 def suite_of_env(env_id: str) -> str:
