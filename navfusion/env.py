@@ -165,7 +165,7 @@ class OctoNavEnv(gym.Env):
     **Info.** ``distance`` (geodesic moves to the nearest goal), ``success``, ``spl`` (success weighted
     by path length, both counted in moves: ``success * l / max(l, p)`` with ``p`` the number of moves
     that changed node and ``l`` the shortest such count that succeeds: ``start distance - 3`` in
-    ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.eval``; the oracle scores
+    ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.nav.engine``; the oracle scores
     exactly 1),
     ``oracle_action`` (shortest-path action from here), ``node``, ``position`` (x, y, z) tuple, ``scene_id``,
     ``target``, ``collided``, ``steps``.
