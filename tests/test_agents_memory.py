@@ -10,9 +10,9 @@ from navfusion.agents import load_agent_config
 from navfusion.agents.memory import ActionMemory, with_memory
 from navfusion.common import STOP_ACTION
 from navfusion.errors import ConfigError
-from navfusion.eval.synthetic import grid_world, sample_episodes
 from navfusion.nav.engine import run_batched
 from navfusion.nav.policies import random_policy
+from navfusion.nav.synthetic import grid_world, sample_episodes
 
 UNIFORM = np.r_[np.full(8, 1 / 8), 0.0]
 

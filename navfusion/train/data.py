@@ -201,7 +201,7 @@ def synthetic_split(num_scenes: int = 3, num_encoders: int = 4, seed: int = 0, f
     a view could see (free run length along the view, goal visible along it, per target), seen
     by each fake encoder through its own random projection and noise (encoder k's signal weakens
     with k, so experts differ)."""
-    from navfusion.eval.synthetic import MOVES, grid_world, sample_episodes
+    from navfusion.nav.synthetic import MOVES, grid_world, sample_episodes
 
     c, h, w = feature_shape
     gen = np.random.default_rng(seed)
