@@ -7,7 +7,9 @@ suite="path/to/suite.yaml")``; each with a 39-step ``TimeLimit``. :func:`make` a
 name or YAML path directly.
 
 Every observation depends only on the agent's node, so views are rendered once per scene
-(``navfusion.nav.views.ViewStore``) and a step is a table lookup plus one copy of the 8 views.
+(``navfusion.nav.views.ViewStore``) and a step is a table lookup plus one copy of the 8 views. The
+walk itself (moves, collisions, success, SPL) is the stepping engine's
+(``navfusion.nav.engine.SingleEpisode``, the same rules as the batched evaluator).
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ from navfusion.common import (
 )
 from navfusion.config import check, from_dict
 from navfusion.errors import ConfigError, NavFusionError
+from navfusion.nav.engine import SUCCESS_MODES, SingleEpisode
 from navfusion.nav.episodes import Episode, episode_targets, sample_episode
 from navfusion.nav.registration import (
     ENV_IDS,
     GENERIC_ID,
-    MAX_EPISODE_STEPS,
     SUITES,
     EnvSpec,
     env_id,
@@ -51,13 +53,12 @@ from navfusion.nav.world import World, load_world
 from navfusion.render.camera import Camera
 from navfusion.scenes.scene import Scene
 
-SUCCESS_MODES: tuple[str, ...] = ("reach", "stop")
 VIEW_MODES: tuple[str, ...] = ("cached", "live")
 #: Keys ``reset(options=...)`` understands: a fixed episode, or a scene and/or target to draw one in.
 RESET_OPTIONS: tuple[str, ...] = ("episode", "scene_id", "target")
 
 
-__all__ = ["ENV_IDS", "GENERIC_ID", "MAX_EPISODE_STEPS", "SUITES", "EnvSpec", "InvalidActionError", "OctoNavEnv",
+__all__ = ["ENV_IDS", "GENERIC_ID", "SUITES", "EnvSpec", "InvalidActionError", "OctoNavEnv",
            "RewardConfig", "env_id", "make", "register_envs", "register_obs_mode", "resolve_env"]
 
 
@@ -164,7 +165,7 @@ class OctoNavEnv(gym.Env):
     **Info.** ``distance`` (geodesic moves to the nearest goal), ``success``, ``spl`` (success weighted
     by path length, both counted in moves: ``success * l / max(l, p)`` with ``p`` the number of moves
     that changed node and ``l`` the shortest such count that succeeds: ``start distance - 3`` in
-    ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.eval``; the oracle scores
+    ``reach`` mode, the start distance in ``stop`` mode, as in ``navfusion.nav.engine``; the oracle scores
     exactly 1),
     ``oracle_action`` (shortest-path action from here), ``node``, ``position`` (x, y, z) tuple, ``scene_id``,
     ``target``, ``collided``, ``steps``.
@@ -264,6 +265,7 @@ class OctoNavEnv(gym.Env):
         self._renderers: dict[str, Any] = {}
         self._world: World | None = None
         self.episode: Episode | None = None
+        self._walk: SingleEpisode | None = None
         self._node = -1
 
     # -- worlds
@@ -320,17 +322,12 @@ class OctoNavEnv(gym.Env):
         self.episode = ep
         t = ep.target_index
         self._target = t
-        self._dist = self._dist_table[t]
         self._oracle = self._oracle_table[t]
         self._node = ep.start
-        self._start_distance = int(ep.distance)
-        self._shortest = (max(self._start_distance - self.success_distance, 0) if self.success_mode == "reach"
-                          else self._start_distance)
-        self._steps = 0
-        self._moves = 0
-        self._done = False
+        self._walk = SingleEpisode(self._nb, self._dist_table[t], ep.start, ep.distance, self.success_distance,
+                                   self.success_mode)
         self._path = [ep.start]
-        d = self._dist[ep.start]
+        d = self._walk.distance[ep.start]
         return self._observe(ep.start), self._info(ep.start, d, False, False)
 
     def _bind(self, world: World) -> None:
@@ -373,17 +370,15 @@ class OctoNavEnv(gym.Env):
         return {"rgb": views.pop("rgb"), "target": np.int64(self._target), **views}
 
     def _info(self, node: int, d: int, success: bool, collided: bool) -> dict[str, Any]:
-        l = self._shortest
-        return {"distance": d, "success": success,
-                "spl": (l / max(l, self._moves)) if success else 0.0,
+        return {"distance": d, "success": success, "spl": self._walk.spl(success),
                 "oracle_action": self._oracle[node], "node": node,
                 "position": self._positions[node], "scene_id": self._scene_id,
-                "target": TARGETS[self._target], "collided": collided, "steps": self._steps}
+                "target": TARGETS[self._target], "collided": collided, "steps": self._walk.steps}
 
     def step(self, action):
-        if self._node < 0:
+        if self._walk is None:
             raise NavFusionError("call reset() before step()")
-        if self._done:
+        if self._walk.done:
             raise NavFusionError("the episode has terminated; call reset() before step()")
         a = action
         if not isinstance(a, (int, np.integer)):
@@ -391,37 +386,14 @@ class OctoNavEnv(gym.Env):
         if not 0 <= a <= STOP_ACTION:
             raise InvalidActionError(f"action {action!r} is outside 0..8 (moves {', '.join(MOVE_NAMES)} = 0..7, "
                                      "stop = 8)")
-        a = int(a)
-        node = self._node
-        dist = self._dist
-        d_before = dist[node]
-        collided = False
-        self._steps += 1
-        if a == STOP_ACTION:
-            stop = True
-        else:
-            stop = False
-            nxt = self._nb[node][a]
-            if nxt < 0:
-                collided = True
-            else:
-                self._moves += 1
-                node = nxt
-                self._node = nxt
-                self._path.append(nxt)
-        d = dist[node]
-        near = d <= self.success_distance
-        if self.success_mode == "reach":
-            success = near
-            terminated = near or stop
-        else:
-            success = stop and near
-            terminated = stop
+        node, d_before, d, collided, success, terminated = self._walk.step(int(a))
+        if a != STOP_ACTION and not collided:
+            self._node = node
+            self._path.append(node)
         rc = self.reward_config
         reward = rc.progress * (d_before - d) - rc.step_cost
         if success:
             reward += rc.success_bonus
-        self._done = terminated
         return self._observe(node), float(reward), terminated, False, self._info(node, d, success, collided)
 
     def render(self):

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from navfusion.agents import load_agent_config
-from navfusion.agents.memory import ActionMemory
+from navfusion.agents.memory import ActionMemory, with_memory
 from navfusion.common import STOP_ACTION
 from navfusion.errors import ConfigError
-from navfusion.eval.batched import random_policy, run_batched
-from navfusion.eval.synthetic import grid_world, sample_episodes
+from navfusion.nav.engine import run_batched
+from navfusion.nav.policies import random_policy
+from navfusion.nav.synthetic import grid_world, sample_episodes
 
 UNIFORM = np.r_[np.full(8, 1 / 8), 0.0]
 
@@ -62,7 +63,7 @@ def test_filter_renormalises_and_an_inactive_memory_changes_nothing():
 
 
 def _random_walk(memory: ActionMemory, seed: int):
-    return random_policy(seed, include_stop=False, memory=memory)
+    return with_memory(random_policy(seed, include_stop=False), memory)
 
 
 def test_a_collided_move_is_not_retried_so_a_random_walk_collides_less_on_a_cluttered_grid():

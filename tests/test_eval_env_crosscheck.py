@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from navfusion.eval.batched import PolicyStep, oracle_policy, run_batched
+from navfusion.nav.engine import PolicyStep, run_batched
+from navfusion.nav.policies import oracle_policy
 from navfusion.train.data import world_arrays, world_episodes
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from navfusion.eval.batched import EpisodeResults, PolicyStep, oracle_policy, random_policy, run_batched
 from navfusion.eval.metrics import episodes_csv, summarize, summary_markdown
 from navfusion.eval.stats import bootstrap_ci, clopper_pearson_ci, correlation_ci, mean_std, wilson_ci
-from navfusion.eval.synthetic import grid_world, sample_episodes
+from navfusion.nav.engine import EpisodeResults, PolicyStep, run_batched
+from navfusion.nav.policies import oracle_policy, random_policy
+from navfusion.nav.synthetic import grid_world, sample_episodes
 
 
 @pytest.fixture(scope="module")

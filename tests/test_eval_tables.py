@@ -14,7 +14,7 @@ from navfusion.common import TARGETS
 from navfusion.eval.backend import SceneData
 from navfusion.eval.evaluate import evaluate_agent
 from navfusion.eval.real import RealAgent
-from navfusion.eval.synthetic import grid_world, sample_episodes
+from navfusion.nav.synthetic import grid_world, sample_episodes
 
 K = 3
 

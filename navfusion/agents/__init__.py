@@ -10,7 +10,7 @@ from navfusion.lazy import lazy_exports
 
 _EXPORTS = {
     "AGENT_KINDS": "config", "AgentConfig": "config", "list_recipes": "config", "load_agent_config": "config",
-    "MemoryConfig": "config", "ActionMemory": "memory",
+    "MemoryConfig": "config", "ActionMemory": "memory", "with_memory": "memory",
     "Agent": "models", "InputSpec": "models", "affinity_penalty": "models", "normalise_affinity": "models",
     "create_agent": "registry", "list_agents": "registry", "load_affinity_matrix": "registry",
     "register_agent": "registry", "resolve_encoders": "registry",

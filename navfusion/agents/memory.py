@@ -12,7 +12,8 @@ the agent sees the very same views), and it dithers, stepping back along the mov
   move has collided here (a non-backtracking walk).
 
 Both act on the action distribution: the barred moves get probability 0 and the rest is
-renormalised, so sampling and argmax both respect them. Stopping is never barred.
+renormalised, so sampling and argmax both respect them. Stopping is never barred. A policy gets a
+memory by wrapping: :func:`with_memory` (the stepping engine in ``navfusion.nav`` knows nothing of it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from navfusion.common import NUM_ACTIONS, NUM_VIEWS, STOP_ACTION
+from navfusion.nav.engine import BatchPolicy, PolicyStep
+from navfusion.nav.policies import StochasticPolicy
 
 if TYPE_CHECKING:
     from navfusion.agents.config import MemoryConfig
@@ -116,3 +119,18 @@ class ActionMemory:
         self._grow(int(eidx.max()) + 1 if eidx.size else 0)
         self._node[eidx] = np.asarray(nodes, np.int64)
         self._move[eidx] = np.asarray(actions, np.int64)
+
+
+def with_memory(policy: StochasticPolicy, memory: ActionMemory) -> BatchPolicy:
+    """``policy`` choosing from its distribution with ``memory``'s barred actions removed, and the
+    memory recording what it chose; ``policy`` itself when the memory bars nothing."""
+    if not memory.active:
+        return policy
+
+    def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
+        out = policy.distribution(nodes, targets, t, eidx)
+        a = policy.choose(memory.filter(out.probs, nodes, eidx), nodes, targets)
+        memory.record(nodes, eidx, a)
+        return PolicyStep(a, out.gates)
+
+    return act

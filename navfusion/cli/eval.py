@@ -170,13 +170,14 @@ class _TablePolicy:
         self.reactive = reactive
 
     def policy(self, sd, *, seed, greedy=False, **kw):
-        from navfusion.agents.memory import ActionMemory
-        from navfusion.eval.batched import oracle_policy, random_policy
+        from navfusion.agents.memory import ActionMemory, with_memory
+        from navfusion.nav.policies import oracle_policy, random_policy
 
         if self.kind == "oracle":
             return oracle_policy(sd.arrays)
         # Moves only, like the Random agent (stopping early can only lose), with the same memory.
-        return random_policy(seed, include_stop=False, memory=None if self.reactive else ActionMemory())
+        walk = random_policy(seed, include_stop=False)
+        return walk if self.reactive else with_memory(walk, ActionMemory())
 
     def node_gates(self, sd, nodes, target):
         return None

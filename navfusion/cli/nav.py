@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
 def _rollout(args: argparse.Namespace) -> int:
     import navfusion  # noqa: F401
-    from navfusion.agents.memory import ActionMemory
+    from navfusion.agents.memory import ActionMemory, with_memory
     from navfusion.env import make
-    from navfusion.eval.batched import random_policy
+    from navfusion.nav.policies import random_policy
 
     if args.episodes < 1:
         raise NavFusionError(f"--episodes={args.episodes}: must be >= 1")
@@ -62,7 +62,7 @@ def _rollout(args: argparse.Namespace) -> int:
     if args.gif:
         kw["render_mode"] = "rgb_array"
     env = make(args.env, **kw)
-    walk = random_policy(args.seed, include_stop=False, memory=ActionMemory(not args.reactive, not args.reactive))
+    walk = with_memory(random_policy(args.seed, include_stop=False), ActionMemory(not args.reactive, not args.reactive))
     frames, results = [], []
     obs, info = env.reset(seed=args.seed)
     if args.gif:

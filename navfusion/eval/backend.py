@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from navfusion.eval.batched import BatchPolicy, Episodes, NavArrays
+from navfusion.nav.engine import BatchPolicy, Episodes, NavArrays
 
 
 @dataclass

@@ -10,9 +10,9 @@ import numpy as np
 
 from navfusion.common import HORIZON, SUCCESS_RADIUS
 from navfusion.eval.backend import LoadedAgent, SceneData
-from navfusion.eval.batched import EpisodeResults, run_batched
 from navfusion.eval.metrics import episodes_csv, summarize, summary_markdown
 from navfusion.io import atomic_path, atomic_write_json, atomic_write_text
+from navfusion.nav.engine import EpisodeResults, run_batched
 
 
 def eval_seed(*parts: Any) -> int:

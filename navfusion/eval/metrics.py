@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import TARGETS
-from navfusion.eval.batched import EpisodeResults
+from navfusion.common import HORIZON, SUCCESS_RADIUS, TARGETS
 from navfusion.eval.stats import bootstrap_ci
 from navfusion.markdown import markdown_table
+from navfusion.nav.engine import EpisodeResults
 
 #: (summary key, EpisodeResults column, with a CI?)
 METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -96,7 +96,8 @@ def summary_markdown(summary: dict[str, Any], title: str = "Evaluation") -> str:
     rows += [row(f"target {k}", s) for k, s in summary.get("per_category", {}).items()]
     lines.append(markdown_table(hdr, rows, right_from=1))
     lines.append("")
-    lines.append("Success (reach): within 3 steps of the goal within 39 actions (the paper's protocol); "
-                 "stop: success only when stop is called within 3 steps. SPL uses path lengths in steps. "
+    lines.append(f"Success (reach): within {SUCCESS_RADIUS} steps of the goal within {HORIZON} actions (the paper's "
+                 f"protocol); stop: success only when stop is called within {SUCCESS_RADIUS} steps. SPL uses path "
+                 "lengths in steps. "
                  "Brackets: bootstrap 95% confidence intervals over episodes.")
     return "\n".join(lines) + "\n"

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from navfusion.agents.memory import ActionMemory
+from navfusion.agents.memory import ActionMemory, with_memory
 from navfusion.common import TARGETS, cache_root
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
-from navfusion.eval.batched import PolicyStep, sample_actions
+from navfusion.nav.policies import ActionProbs, StochasticPolicy, sample_actions
 
 #: Evaluation episodes are NAV's fixed sets with this seed (the same files every run reads).
 EPISODE_SEED = 0
@@ -211,19 +211,17 @@ class RealAgent:
             mask = torch.as_tensor(np.asarray(expert_mask, bool))
         tab = self._entry(s, mask, noise_mask, noise_std, seed, experts=experts)
 
-        memory = ActionMemory.from_config(self.cfg.memory)
-
-        def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
+        def distribution(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> ActionProbs:
             self._fill(s, tab, nodes, targets, mask, noise_mask, noise_std, experts=experts)
             p = tab.probs[nodes, targets]
             if experts:
                 p = p[:, only_expert]
-            p = memory.filter(p, nodes, eidx)
-            a = p.argmax(1) if greedy else sample_actions(p, rng)
-            memory.record(nodes, eidx, a)
-            return PolicyStep(a, None if tab.gates is None else tab.gates[nodes, targets])
+            return ActionProbs(p, None if tab.gates is None else tab.gates[nodes, targets])
 
-        return act
+        def choose(p: np.ndarray, nodes: np.ndarray, targets: np.ndarray) -> np.ndarray:
+            return p.argmax(1) if greedy else sample_actions(p, rng)
+
+        return with_memory(StochasticPolicy(distribution, choose), ActionMemory.from_config(self.cfg.memory))
 
     def node_gates(self, sd: SceneData, nodes: np.ndarray, target: int) -> np.ndarray | None:
         s = self._scene_index(sd)

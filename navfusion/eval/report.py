@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.eval.batched import EpisodeResults
 from navfusion.eval.evaluate import load_results
 from navfusion.eval.stats import bootstrap_ci, mean_std
 from navfusion.io import atomic_write_json, atomic_write_text, hash_jsonable
 from navfusion.markdown import markdown_table
+from navfusion.nav.engine import EpisodeResults
 from navfusion.viz import plots
 from navfusion.viz.html import Section, environment_info, write_html
 

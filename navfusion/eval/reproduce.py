@@ -250,7 +250,7 @@ class Reproduction:
                                                    **kw)
                     parts.append(res)
                     scenes.append(scene)
-                from navfusion.eval.batched import EpisodeResults
+                from navfusion.nav.engine import EpisodeResults
 
                 s = save_results(d, EpisodeResults.concat(parts), np.concatenate(scenes),
                                  title=f"{key}: {mode} {share:g}", n_boot=self.cfg.bootstrap)

@@ -15,9 +15,9 @@ import numpy as np
 
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
-from navfusion.eval.batched import PolicyStep
-from navfusion.eval.synthetic import grid_world, sample_episodes
 from navfusion.io import atomic_write_json, read_json
+from navfusion.nav.engine import PolicyStep
+from navfusion.nav.synthetic import grid_world, sample_episodes
 
 EXPERTS = ["depth_zbuffer", "normal", "edge_texture", "segment_semantic", "class_object", "vanishing_point"]
 _EXPERT_Q = np.array([0.75, 0.7, 0.45, 0.7, 0.5, 0.2])

@@ -1,4 +1,5 @@
-"""Navigation: the octagonal graph, goals and the shortest-path oracle, episodes, cached views, worlds.
+"""Navigation: the octagonal graph, goals and the shortest-path oracle, episodes, cached views, worlds,
+and the one stepping engine (batched and single-episode) with its baseline policies.
 
 Names are imported lazily so that ``import navfusion`` (which registers the Gymnasium ids through
 ``navfusion.nav.registration``) stays light.
@@ -18,6 +19,10 @@ _EXPORTS = {
     "ViewStore": "views", "load_views": "views", "node_poses": "views",
     "World": "world", "load_world": "world", "clear_world_memo": "world",
     "topdown_map": "topdown",
+    "NavArrays": "engine", "Episodes": "engine", "EpisodeResults": "engine", "PolicyStep": "engine",
+    "BatchPolicy": "engine", "SingleEpisode": "engine", "run_batched": "engine", "spl": "engine",
+    "ActionProbs": "policies", "StochasticPolicy": "policies", "sample_actions": "policies",
+    "oracle_policy": "policies", "random_policy": "policies",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

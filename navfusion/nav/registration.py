@@ -11,8 +11,6 @@ from navfusion.common import HORIZON
 
 #: Scene suites shipped with navfusion; each gets a registered id.
 SUITES: tuple[str, ...] = ("tiny", "quickstart", "paper")
-#: The paper's horizon: an episode is cut after this many steps.
-MAX_EPISODE_STEPS = HORIZON
 #: Keyword arguments every registered id gets (``gymnasium.make(id, **overrides)`` changes them).
 DEFAULT_KWARGS = {"split": "train", "resolution": 64, "success_mode": "reach", "obs_mode": "rgb"}
 
@@ -100,8 +98,8 @@ def register_envs() -> None:
         eid = env_id(suite)
         if eid in registry:
             continue
-        register(id=eid, entry_point="navfusion.env:OctoNavEnv", max_episode_steps=MAX_EPISODE_STEPS,
+        register(id=eid, entry_point="navfusion.env:OctoNavEnv", max_episode_steps=HORIZON,
                  kwargs={"suite": suite, **DEFAULT_KWARGS})
     if GENERIC_ID not in registry:
-        register(id=GENERIC_ID, entry_point="navfusion.env:OctoNavEnv", max_episode_steps=MAX_EPISODE_STEPS,
+        register(id=GENERIC_ID, entry_point="navfusion.env:OctoNavEnv", max_episode_steps=HORIZON,
                  kwargs={"suite": "tiny", **DEFAULT_KWARGS})

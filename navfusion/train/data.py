@@ -18,7 +18,7 @@ from navfusion.agents.models import InputSpec
 from navfusion.agents.types import AgentInput
 from navfusion.common import TARGETS, scene_slug
 from navfusion.errors import NavFusionError
-from navfusion.eval.batched import Episodes, NavArrays
+from navfusion.nav.engine import Episodes, NavArrays
 
 
 def suite_of_env(env_id: str) -> str:
@@ -201,7 +201,7 @@ def synthetic_split(num_scenes: int = 3, num_encoders: int = 4, seed: int = 0, f
     a view could see (free run length along the view, goal visible along it, per target), seen
     by each fake encoder through its own random projection and noise (encoder k's signal weakens
     with k, so experts differ)."""
-    from navfusion.eval.synthetic import MOVES, grid_world, sample_episodes
+    from navfusion.nav.synthetic import MOVES, grid_world, sample_episodes
 
     c, h, w = feature_shape
     gen = np.random.default_rng(seed)

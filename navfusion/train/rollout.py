@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from navfusion.agents.memory import ActionMemory
+from navfusion.agents.memory import ActionMemory, with_memory
 from navfusion.agents.models import Agent
-from navfusion.common import HORIZON, MAX_DISTANCE, MIN_DISTANCE
-from navfusion.eval.batched import BatchPolicy, Episodes, PolicyStep, run_batched, sample_actions
-from navfusion.eval.batched import NavArrays as NavArrays  # re-export for users of this module
+from navfusion.common import HORIZON, MAX_DISTANCE, MIN_DISTANCE, STOP_ACTION
+from navfusion.nav.engine import BatchPolicy, Episodes, NavArrays, run_batched
+from navfusion.nav.policies import ActionProbs, StochasticPolicy, sample_actions
 from navfusion.train.data import NavData
 
 
@@ -26,25 +26,24 @@ def agent_policy(agent: Agent, data: NavData, scene: int, sample: bool, rng: np.
     memory (``cfg.memory``) bars moves as it would in evaluation.
     """
     arrays = data.arrays[scene]
-    memory = ActionMemory.from_config(agent.cfg.memory)
     gen = None
     if noise > 0 and rng is not None:
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
 
     @torch.no_grad()
-    def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
+    def distribution(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> ActionProbs:
         inp = data.inputs(np.full(len(nodes), scene), nodes, targets)
         out = agent(inp, expert_mask=expert_mask, noise=noise, generator=gen)
-        p = memory.filter(out.probs.double().numpy(), nodes, eidx)
+        return ActionProbs(out.probs.double().numpy(), None if out.gate is None else out.gate.numpy())
+
+    def choose(p: np.ndarray, nodes: np.ndarray, targets: np.ndarray) -> np.ndarray:
         a = sample_actions(p, rng) if sample else p.argmax(1)
         if oracle_beta > 0:
             use = rng.random(len(nodes)) < oracle_beta
             a = np.where(use, arrays.oracle[targets, nodes], a)
-        memory.record(nodes, eidx, a)
-        g = None if out.gate is None else out.gate.numpy()
-        return PolicyStep(a, g)
+        return a
 
-    return act
+    return with_memory(StochasticPolicy(distribution, choose), ActionMemory.from_config(agent.cfg.memory))
 
 
 def sample_starts(arrays: NavArrays, n: int, rng: np.random.Generator, min_distance: int = MIN_DISTANCE,
@@ -62,7 +61,7 @@ def oracle_states(data: NavData, rng: np.random.Generator, starts_per_scene: int
                   min_distance: int = 0) -> np.ndarray:
     """Imitation seed states ``(M, 3)`` int (scene, node, target) along oracle paths.
 
-    ``starts_per_scene == 0``: every node with a finite distance ≤ 32 to a target (each is the start
+    ``starts_per_scene == 0``: every node with a finite distance ≤ ``MAX_DISTANCE`` to a target (each is the start
     of its own oracle path); else that many random episode starts per scene and every node on
     their oracle paths. States closer than ``min_distance`` to the goal are left out.
     """
@@ -77,10 +76,10 @@ def oracle_states(data: NavData, rng: np.random.Generator, starts_per_scene: int
         for _ in range(MAX_DISTANCE + 1):
             rows.append(np.column_stack([np.full(len(node), s), node, tgt]))
             act = a.oracle[tgt, node]
-            moving = act < 8
+            moving = act < STOP_ACTION
             if not moving.any():
                 break
-            node = np.where(moving, a.neighbors[node, np.minimum(act, 7)], node)
+            node = np.where(moving, a.neighbors[node, np.minimum(act, STOP_ACTION - 1)], node)
             node, tgt = node[moving], tgt[moving]
     if rows and min_distance > 0:
         allr = np.concatenate(rows)

@@ -1,25 +1,33 @@
-"""The batched evaluator: every episode of a scene stepped together as arrays.
+"""The stepping engine: every episode of a scene stepped together as arrays, and one episode stepped
+action by action (the Gymnasium env's), under the same rules.
 
 Because an observation is a function of the node, a whole episode set can be advanced at once:
 positions are node indices, a move is a lookup in the graph's ``neighbors`` table, and the policy
-is called once per step on the batch of still-running episodes. One pass in *stop* semantics
-also yields the *reach* result: the env's success mode only decides when an episode terminates, so
-the reach-mode episode is the prefix of the stop-mode one up to the first node within the success
-radius (identical decisions, identical RNG draws).
+is called once per step on the batch of still-running episodes (:func:`run_batched`). One pass in
+*stop* semantics also yields the *reach* result: the success mode only decides when an episode
+terminates, so the reach-mode episode is the prefix of the stop-mode one up to the first node within
+the success radius (identical decisions, identical RNG draws). :class:`SingleEpisode` is the same
+walk for one episode driven from outside (``navfusion.env.OctoNavEnv.step``); both use
+:func:`within_radius` for success and :func:`spl_length` / :func:`spl` for SPL.
 
-Protocol (paper): horizon 39 actions, success radius 3 steps; SPL (Anderson et al. 2018) with path
-lengths counted in steps (a blocked move travels 0 steps and counts as a collision).
+Protocol (paper, constants in ``navfusion.common``): horizon ``HORIZON`` actions, success radius
+``SUCCESS_RADIUS`` steps; SPL (Anderson et al. 2018) with path lengths counted in steps (a blocked
+move travels 0 steps and counts as a collision).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from navfusion.agents.memory import ActionMemory
 from navfusion.common import HORIZON, NUM_ACTIONS, STOP_ACTION, SUCCESS_RADIUS
+
+#: How an episode succeeds: ``reach`` (the paper's: on arriving within the radius) or ``stop``
+#: (only by stopping within it).
+SUCCESS_MODES: tuple[str, ...] = ("reach", "stop")
 
 
 @dataclass
@@ -108,6 +116,18 @@ class EpisodeResults:
         return EpisodeResults(**cols)
 
 
+def within_radius(d, radius: int):
+    """Success test: reachable (``d >= 0``) and at most ``radius`` moves from a goal; ``d`` an int or an array."""
+    return (d >= 0) & (d <= radius)
+
+
+def spl_length(d0, radius: int, mode: str):
+    """The shortest path length SPL credits for a start ``d0`` moves from the goal (int or array): in
+    ``reach`` mode ``max(d0 - radius, 0)`` (the oracle reaches the success region in that many steps),
+    in ``stop`` mode ``d0`` (the oracle walks to the goal and stops)."""
+    return np.maximum(np.subtract(d0, radius), 0) if mode == "reach" else d0
+
+
 def spl(success: np.ndarray, shortest: np.ndarray, path: np.ndarray) -> np.ndarray:
     """Success weighted by path length, per episode: ``S * l / max(p, l)`` (l = 0 counts as 1)."""
     s = np.asarray(success, np.float64)
@@ -118,6 +138,14 @@ def spl(success: np.ndarray, shortest: np.ndarray, path: np.ndarray) -> np.ndarr
     return s * out
 
 
+def spl_one(success: bool, shortest: int, path: int) -> float:
+    """:func:`spl` of one episode with Python scalars (the same value, without array overhead per step)."""
+    if not success:
+        return 0.0
+    den = max(path, shortest)
+    return shortest / den if den > 0 else 1.0
+
+
 def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, horizon: int = HORIZON,
                 radius: int = SUCCESS_RADIUS, record: bool = False) -> EpisodeResults:
     """Step all ``episodes`` of one scene together under ``policy``.
@@ -126,12 +154,11 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
         arrays: the scene's neighbor/distance/oracle tables.
         episodes: E episodes of this scene.
         policy: batched policy (see ``BatchPolicy``).
-        horizon: maximum number of actions per episode (39 in the paper).
-        radius: success radius in steps (3 in the paper).
+        horizon: maximum number of actions per episode (``HORIZON`` in the paper's protocol).
+        radius: success radius in steps (``SUCCESS_RADIUS``).
         record: keep the visited nodes (E, H+1) and the gate weights (E, H, K) if the policy gives them.
 
-    SPL's shortest length is ``max(d0 - radius, 0)`` for reach mode (the oracle reaches the success
-    region in exactly that many steps) and ``d0`` for stop mode (the oracle walks to the goal and stops).
+    SPL's shortest length is :func:`spl_length` of each mode.
     """
     nbr = np.asarray(arrays.neighbors)
     dist_all = np.asarray(arrays.distance)
@@ -156,7 +183,7 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
     reach_done = np.zeros(E, bool)                         # reach-mode episode has ended
     all_idx = np.arange(E)
     d_start = dist_at(all_idx)
-    hit0 = (d_start >= 0) & (d_start <= radius)
+    hit0 = within_radius(d_start, radius)
     reached |= hit0
     reach_done |= hit0
     nodes_rec = np.full((E, horizon + 1), -1, np.int64) if record else None
@@ -183,7 +210,7 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
         s_idx = idx[is_stop]
         if s_idx.size:
             ds = dist_at(s_idx)
-            succ_stop[s_idx] = (ds >= 0) & (ds <= radius)
+            succ_stop[s_idx] = within_radius(ds, radius)
             active[s_idx] = False
             # Stopping ends a reach-mode episode too (unsuccessfully, since it had not reached yet).
             newly = s_idx[~reach_done[s_idx]]
@@ -200,7 +227,7 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
             node[moved] = nxt[~blocked]
             path[moved] += 1
             dm = dist_at(m_idx)
-            hit = (dm >= 0) & (dm <= radius) & ~reach_done[m_idx]
+            hit = within_radius(dm, radius) & ~reach_done[m_idx]
             h_idx = m_idx[hit]
             reached[h_idx] = True
             reach_done[h_idx] = True
@@ -218,45 +245,77 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
     return EpisodeResults(
         target=tgt.copy(), start=np.asarray(episodes.start, np.int64).copy(), shortest=d0.copy(),
         success_reach=reached.astype(np.float64), success_stop=succ_stop.astype(np.float64),
-        spl_reach=spl(reached, np.maximum(d0 - radius, 0), r_path), spl_stop=spl(succ_stop, d0, path),
+        spl_reach=spl(reached, spl_length(d0, radius, "reach"), r_path),
+        spl_stop=spl(succ_stop, spl_length(d0, radius, "stop"), path),
         steps_reach=r_steps, steps_stop=steps, path_reach=r_path, path_stop=path,
         collisions_reach=r_coll, collisions_stop=coll, final_distance=final_d,
         nodes=nodes_rec, gates=gates_rec,
     )
 
 
-def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One categorical draw per row of ``probs`` (B, A) from ``rng`` (inverse CDF): (B,) int."""
-    c = np.cumsum(probs, axis=1)
-    u = rng.random(len(probs))[:, None] * c[:, -1:]
-    return np.minimum((u >= c).sum(1), probs.shape[1] - 1)
+class StepOutcome(NamedTuple):
+    """One action of a :class:`SingleEpisode`: the node after it, the goal distance before and after
+    (moves), whether the move was blocked, and the episode's success and termination."""
+
+    node: int
+    distance_before: int
+    distance: int
+    collided: bool
+    success: bool
+    terminated: bool
 
 
-# ----------------------------------------------------------------------------- model-free policies
+class SingleEpisode:
+    """One episode stepped one action at a time under :func:`run_batched`'s rules (the env's engine).
 
-def oracle_policy(arrays: NavArrays) -> BatchPolicy:
-    """The shortest-path oracle: the table's next action (stop at the goal)."""
-    orc = np.asarray(arrays.oracle)
+    The tables are Python lists (``neighbors`` (N, 8) and the target's ``distance`` (N,), e.g. from
+    ``.tolist()``): a list index is several times faster than a numpy scalar index, and a step here
+    touches nothing else. The action must already be validated as an int in ``0..8``.
 
-    def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
-        return PolicyStep(orc[targets, nodes])
+    Args:
+        neighbors: node reached by move k from each node, -1 where blocked.
+        distance: moves from each node to the nearest goal of the episode's target.
+        start: start node.
+        start_distance: the start's distance (the episode's shortest length).
+        radius: success radius (moves).
+        mode: one of ``SUCCESS_MODES``.
+    """
 
-    return act
+    __slots__ = ("neighbors", "distance", "radius", "reach", "node", "steps", "moves", "shortest", "done")
 
+    def __init__(self, neighbors: list[list[int]], distance: list[int], start: int, start_distance: int,
+                 radius: int = SUCCESS_RADIUS, mode: str = "reach") -> None:
+        self.neighbors, self.distance, self.radius = neighbors, distance, radius
+        self.reach = mode == "reach"
+        self.node = start
+        self.steps = 0
+        self.moves = 0  # moves that changed node: SPL's path length
+        self.shortest = int(spl_length(int(start_distance), radius, mode))
+        self.done = False
 
-def random_policy(seed: int = 0, include_stop: bool = True, memory: ActionMemory | None = None) -> BatchPolicy:
-    """A uniform random walk over the 9 actions (or the 8 moves), seeded; with an active ``memory``
-    (``navfusion.agents.memory``) uniform over the actions it does not bar."""
-    rng = np.random.default_rng(seed)
-    n = NUM_ACTIONS if include_stop else NUM_ACTIONS - 1
+    def step(self, action: int) -> StepOutcome:
+        """Apply ``action`` (0..7 a move, 8 stop) and say what happened."""
+        node = self.node
+        d_before = self.distance[node]
+        collided = False
+        self.steps += 1
+        stop = action == STOP_ACTION
+        if not stop:
+            nxt = self.neighbors[node][action]
+            if nxt < 0:
+                collided = True
+            else:
+                self.moves += 1
+                node = self.node = nxt
+        d = self.distance[node]
+        near = within_radius(d, self.radius)
+        if self.reach:
+            success, terminated = near, near or stop
+        else:
+            success, terminated = stop and near, stop
+        self.done = terminated
+        return StepOutcome(node, d_before, d, collided, success, terminated)
 
-    def act(nodes: np.ndarray, targets: np.ndarray, t: int, eidx: np.ndarray) -> PolicyStep:
-        if memory is None or not memory.active:
-            return PolicyStep(rng.integers(0, n, size=len(nodes)))
-        p = np.zeros((len(nodes), NUM_ACTIONS))
-        p[:, :n] = 1.0 / n
-        a = sample_actions(memory.filter(p, nodes, eidx), rng)
-        memory.record(nodes, eidx, a)
-        return PolicyStep(a)
-
-    return act
+    def spl(self, success: bool) -> float:
+        """SPL of the episode so far, given its success."""
+        return spl_one(success, self.shortest, self.moves)

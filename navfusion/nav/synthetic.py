@@ -6,8 +6,8 @@ from collections import deque
 
 import numpy as np
 
-from navfusion.common import STOP_ACTION, TARGETS
-from navfusion.eval.batched import Episodes, NavArrays
+from navfusion.common import MAX_DISTANCE, MIN_DISTANCE, STOP_ACTION, TARGETS
+from navfusion.nav.engine import Episodes, NavArrays
 
 #: Lattice offsets of the 8 moves (E, NE, N, NW, W, SW, S, SE) in (dx, dy).
 MOVES = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)])
@@ -67,7 +67,8 @@ def grid_world(width: int = 24, height: int = 16, obstacle_share: float = 0.12, 
     return NavArrays(neighbors=nbr, distance=dist, oracle=orc, positions=pos)
 
 
-def sample_episodes(arrays: NavArrays, n: int, seed: int = 0, min_len: int = 6, max_len: int = 32) -> Episodes:
+def sample_episodes(arrays: NavArrays, n: int, seed: int = 0, min_len: int = MIN_DISTANCE,
+                    max_len: int = MAX_DISTANCE) -> Episodes:
     """``n`` episodes with start-to-goal distance in ``[min_len, max_len]`` (the paper's range)."""
     rng = np.random.default_rng(seed)
     T, N = arrays.distance.shape
