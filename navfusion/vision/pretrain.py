@@ -13,8 +13,8 @@ Cache: ``cache_root()/pretrain/data-<hash>/<scene slug>.npz`` (atomic, one file 
 Training: Adam, cosine learning rate, ``steps`` x ``batch_size`` samples; regression targets are
 standardised per channel for the loss; batch ``k`` of task ``t`` is drawn from
 ``default_rng([seed, t, k])``, so a resumed run sees exactly the data an uninterrupted one would.
-Checkpoints (safetensors, model + Adam state) every ``ckpt_every`` steps under
-``cache_root()/pretrain/ckpt-<zoo>-<hash>/``.
+Checkpoints (safetensors, model + Adam state, see :mod:`navfusion.checkpoint`) every ``ckpt_every``
+steps under ``cache_root()/pretrain/ckpt-<zoo>/<task>.ckpt.safetensors``.
 
 Metric (held-out scenes, original target units): accuracy for class targets (higher is better),
 else the task's loss (``l1`` mean absolute error, ``l2`` mean squared error, ``bce`` binary
@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from navfusion.checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, read_metadata, save_tensors
 from navfusion.common import SceneId, cache_root
 from navfusion.config import check, to_dict
 from navfusion.errors import NavFusionError
@@ -675,38 +676,28 @@ def fresh_heldout_eval(zoo: str | os.PathLike, task: str, n: int = 64, seed: int
     return out
 
 
-def _ckpt_save(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, key: str) -> None:
+def _save_checkpoint(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, step: int, key: str) -> None:
+    """One file per task: the net (``model.*``) and Adam's state (``opt.*``), written atomically
+    with their sha256 (see :mod:`navfusion.checkpoint`)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous().clone()
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"step": str(step), "key": key})
+    save_tensors(path, tensors | optimizer_tensors(opt), {"step": str(step), "key": key})
 
 
-def _ckpt_load(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, key: str) -> int:
-    """Restore a checkpoint; returns the step to continue from (0 if none / not for this config)."""
+def _resume(path: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, key: str) -> int:
+    """Restore a task's checkpoint; returns the step to continue from (0 when there is none or it
+    belongs to another recipe, which then gets overwritten). An unreadable, corrupt or non-finite
+    checkpoint is refused (a checkpoint written before its sha256 was recorded still resumes)."""
     if not path.is_file():
         return 0
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
+        meta = read_metadata(path)
         if meta.get("key") != key:
             return 0
-        tensors = load_file(str(path))
-    except Exception:  # a checkpoint that cannot be read is simply not resumed from
-        return 0
+        tensors = load_tensors(path, meta)
+    except NavFusionError as e:
+        raise NavFusionError(f"{e}; delete it to pretrain this task from its first step") from None
     net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    sd = opt.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, i, name = k.split(".", 2)
-            state.setdefault(int(i), {})[name] = v
-    sd["state"] = state
-    opt.load_state_dict(sd)
+    load_optimizer_tensors(opt, tensors)
     return int(meta["step"])
 
 
@@ -775,7 +766,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     key = cfg.train_key(task)
-    start = _ckpt_load(ckpt, net, opt, key)
+    start = _resume(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
     class_weight = balanced_class_weights(spec, train).to(device) if task in cfg.balanced_loss else None
     t0 = time.perf_counter()
@@ -803,7 +794,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         ema = lv if ema is None else 0.9 * ema + 0.1 * lv
         bar.set_postfix(loss=f"{ema:.3f}")
         if (step + 1) % cfg.ckpt_every == 0 and step + 1 < steps:
-            _ckpt_save(ckpt, net, opt, step + 1, key)
+            _save_checkpoint(ckpt, net, opt, step + 1, key)
         if on_step is not None:
             on_step(step)
     bar.close()
