@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from navfusion.agents import load_agent_config
+from navfusion.checkpoint import load_state, read_metadata
 from navfusion.cli import main
 from navfusion.errors import NavFusionError
 from navfusion.train import checkpoint as ckpt
@@ -70,7 +71,7 @@ def test_resume_survives_a_kill_between_the_two_checkpoint_files(data, tmp_path)
     (ck / "last.state.pt").unlink()  # killed after the weights, before the state was written
     found = ckpt.find_resume(ck)
     assert found is not None and found[1].name == "prev.state.pt"
-    assert ckpt.load_state(found[1])["iteration"] == 4
+    assert load_state(found[1])["iteration"] == 4
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(data, tmp_path, monkeypatch):
@@ -90,7 +91,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(data, 
         train_imitation(acfg, _cfg(eval_every=0), tmp_path / "nan", data, None, progress=False)
     w = _weights(tmp_path / "nan")
     assert all(torch.isfinite(v).all() for v in w.values() if v.is_floating_point())
-    assert ckpt.read_metadata(tmp_path / "nan" / "checkpoints" / "last.safetensors")["iteration"] == "4"
+    assert read_metadata(tmp_path / "nan" / "checkpoints" / "last.safetensors")["iteration"] == "4"
 
 
 def test_checkpoint_of_another_agent_is_refused(data, tmp_path):

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from navfusion.agents import load_agent_config
+from navfusion.checkpoint import load_state, read_metadata, tensors_sha256
 from navfusion.errors import NavFusionError
 from navfusion.train import checkpoint as ckpt
 from navfusion.train.data import synthetic_split
@@ -43,11 +44,11 @@ def test_nan_weights_are_refused_even_with_a_matching_checksum(data, tmp_path):
     agent = build_agent(load_agent_config(AGENT), data, 0)
     p = tmp_path / "nan.safetensors"
     ckpt.save_weights(p, agent)
-    md = ckpt.read_metadata(p)
+    md = read_metadata(p)
     sd = load_file(str(p))
     name = next(k for k, v in sd.items() if v.is_floating_point())
     sd[name] = torch.full_like(sd[name], float("nan"))
-    save_file(sd, str(p), metadata={**md, "sha256": ckpt.tensors_sha256(sd)})
+    save_file(sd, str(p), metadata={**md, "sha256": tensors_sha256(sd)})
     with pytest.raises(NavFusionError, match=f"tensor '{name}' holds NaN"):
         ckpt.load_weights(p, agent)
 
@@ -72,7 +73,7 @@ def test_unreadable_checkpoints_are_not_silently_restarted(data, tmp_path):
     assert (ck / "last.safetensors").read_bytes() == before  # nothing overwritten
     # --restart starts over on purpose
     train_imitation(load_agent_config(AGENT), cfg, run, data, None, progress=False, restart=True)
-    assert ckpt.load_state(ck / "last.state.pt")["iteration"] == 4
+    assert load_state(ck / "last.state.pt")["iteration"] == 4
 
 
 def test_state_missing_keys_is_named_not_a_keyerror(data, tmp_path):

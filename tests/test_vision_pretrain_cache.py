@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from navfusion.vision import pretrain as P
+from navfusion.vision.pretrain import data as pretrain_data
 
 
 def test_modified_scene_file_is_rendered_again(tmp_path, monkeypatch):
@@ -19,7 +20,7 @@ def test_modified_scene_file_is_rendered_again(tmp_path, monkeypatch):
         calls.append(scene_id)
         return {"rgb": np.full((2, 1, 3, 4, 4), len(scene_id), np.uint8)}
 
-    monkeypatch.setattr(P, "render_scene_data", fake_render)
+    monkeypatch.setattr(pretrain_data, "render_scene_data", fake_render)
     cfg = P.PretrainConfig(suites=["tiny"])
     ids = ["tiny/pretrain/0", "tiny/pretrain/1"]
     d = P.build_dataset(cfg, ids, progress=False)

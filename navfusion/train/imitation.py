@@ -13,14 +13,13 @@ The loop, top to bottom:
    every ``eval_every`` iterations and keep ``best`` by validation success.
 
 Resuming (same ``--out``) restores model, optimiser, every RNG, the buffer and the iteration, so a
-killed run finishes with bit-identical weights. A non-finite loss stops the run with a message;
-the last checkpoint written before it stays the last good one.
+killed run finishes with bit-identical weights (see ``navfusion.train.resume``). A non-finite loss
+stops the run with a message; the last checkpoint written before it stays the last good one.
+Data-parallel runs: ``navfusion.train.data_parallel``; the scalar log: ``navfusion.train.run_log``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import time
@@ -35,13 +34,15 @@ from navfusion.agents import AgentConfig, create_agent, load_affinity_matrix, re
 from navfusion.agents.models import Agent
 from navfusion.config import check, from_dict
 from navfusion.dist.device import autocast, host_model, on_device, prepare_model
-from navfusion.dist.world import World, close_world, init_world
+from navfusion.dist.world import World
 from navfusion.errors import NavFusionError
-from navfusion.io import atomic_write_json, atomic_write_text
 from navfusion.train import checkpoint as ckpt
 from navfusion.train.augment import rotate_views, rotation_steps
 from navfusion.train.data import NavData, load_split, suite_of_env
+from navfusion.train.data_parallel import joined_world, rank0_first
+from navfusion.train.resume import LoopState, last_good, restore, save_best, save_last, write_run_config
 from navfusion.train.rollout import dagger_states, evaluate, oracle_states
+from navfusion.train.run_log import MetricsLog, NullLog, RunLog
 
 
 class TrainingDiverged(NavFusionError):
@@ -169,70 +170,6 @@ def load_data(agent_cfg: AgentConfig, cfg: TrainConfig, split: str, episodes: in
     return load_split(suite, split, encoders, res, episodes_per_scene=episodes, max_scenes=cap)
 
 
-# ----------------------------------------------------------------------------- logging helpers
-
-class _Logger:
-    """CSV (``metrics.csv``) + TensorBoard (``tb/``) scalars, resumable at an iteration."""
-
-    def __init__(self, out: Path, resume_at: int | None) -> None:
-        self.path = out / "metrics.csv"
-        self.rows: list[dict[str, Any]] = []
-        if resume_at is not None and self.path.is_file():
-            with open(self.path, newline="") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= resume_at]
-        else:
-            self.path.unlink(missing_ok=True)
-        self.tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(out / "tb"), purge_step=resume_at + 1 if resume_at is not None else None)
-        except Exception:  # TensorBoard missing: CSV alone
-            self.tb = None
-
-    def log(self, iteration: int, values: dict[str, float]) -> None:
-        self.rows.append({"iteration": iteration, **values})
-        if self.tb is not None:
-            for k, v in values.items():
-                self.tb.add_scalar(k, v, iteration)
-
-    def flush(self) -> None:
-        keys: list[str] = []
-        for r in self.rows:
-            keys += [k for k in r if k not in keys]
-        lines = [",".join(keys)]
-        lines += [",".join("" if r.get(k) in (None, "") else str(r.get(k)) for k in keys) for r in self.rows]
-        atomic_write_text(self.path, "\n".join(lines) + "\n")
-        if self.tb is not None:
-            self.tb.flush()
-
-    def close(self) -> None:
-        self.flush()
-        if self.tb is not None:
-            self.tb.close()
-
-
-class _NullLogger:
-    """What ranks other than 0 log to: nothing."""
-
-    def log(self, iteration: int, values: dict[str, float]) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _rng_state(rng: np.random.Generator) -> str:
-    return json.dumps(rng.bit_generator.state)
-
-
-def _set_rng_state(rng: np.random.Generator, text: str) -> None:
-    rng.bit_generator.state = json.loads(text)
-
-
 # ----------------------------------------------------------------------------- the loop
 
 @dataclass
@@ -257,167 +194,163 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
             time-sliced jobs; the run resumes from its last checkpoint.
         world: the data-parallel group (default: joined from torchrun's environment, else a single
             process). Every rank draws the same global batch and trains on its slice; rank 0 alone
-            writes files, logs and validates (see ``navfusion.dist.world``).
+            writes files, logs and validates (see ``navfusion.train.data_parallel``).
     """
-    owns_group = world is None and not (torch.distributed.is_available() and torch.distributed.is_initialized())
-    world = world if world is not None else init_world(cfg.device)
-    world.check_batch(cfg.batch_size)
-    progress = progress and world.is_main
-    out = Path(out)
-    ck_dir = out / "checkpoints"
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    preloaded = train_data is not None
-    if not preloaded and not world.is_main:
-        world.barrier()  # rank 0 builds missing views/features first (one writer per scene folder)
-    if train_data is None:
-        train_data = load_data(agent_cfg, cfg, cfg.train_split)
-    if val_data is None and not preloaded and cfg.val_episodes > 0:
-        val_data = load_data(agent_cfg, cfg, cfg.val_split, episodes=cfg.val_episodes)
-    if not preloaded and world.is_main:
-        world.barrier()
-    agent = prepare_model(build_agent(agent_cfg, train_data, cfg.seed), world.device)
-    resolved = {"agent": agent_cfg.to_dict(), "train": asdict(cfg),
-                "encoders": list(train_data.spec.encoders),
-                "feature_shapes": [list(s) for s in train_data.spec.feature_shapes],
-                "train_scenes": train_data.scene_ids,
-                "val_scenes": None if val_data is None else val_data.scene_ids,
-                "world": {"size": world.size, "device": str(world.device)}}
-
-    trainable = agent.trainable
-    opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) if trainable else None
-    rng = np.random.default_rng(cfg.seed)
-    start_it, best, resumed_from, buffer = 0, None, None, None
-
-    found = None if restart else ckpt.find_resume(ck_dir)
-    if found is not None:
-        prev_cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else None
-        if prev_cfg is not None:
-            _check_same_run(prev_cfg, resolved, out)
-        ckpt.load_weights(found[0], agent)
-        st = ckpt.load_state(found[1])
-        if opt is not None and st.get("optimizer"):
-            opt.load_state_dict(st["optimizer"])
-        _set_rng_state(rng, st["numpy_rng"])
-        torch.set_rng_state(st["torch_rng"])
-        buffer = st["buffer"].numpy().astype(np.int64)
-        start_it = resumed_from = int(st["iteration"])
-        best = st.get("best_val")
-        best = None if best is None or (isinstance(best, float) and math.isnan(best)) else float(best)
-    else:
+    with joined_world(world, cfg.device) as world:
+        world.check_batch(cfg.batch_size)
+        out = Path(out)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if train_data is None:
+            train_data, val_data = rank0_first(world, lambda: _load_splits(agent_cfg, cfg, val_data))
+        agent = prepare_model(build_agent(agent_cfg, train_data, cfg.seed), world.device)
+        resolved = {"agent": agent_cfg.to_dict(), "train": asdict(cfg),
+                    "encoders": list(train_data.spec.encoders),
+                    "feature_shapes": [list(s) for s in train_data.spec.feature_shapes],
+                    "train_scenes": train_data.scene_ids,
+                    "val_scenes": None if val_data is None else val_data.scene_ids,
+                    "world": {"size": world.size, "device": str(world.device)}}
+        opt = torch.optim.Adam(agent.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) \
+            if agent.trainable else None
+        rng = np.random.default_rng(cfg.seed)
+        found = None if restart else ckpt.find_resume(out / "checkpoints")
+        if found is not None:
+            state = restore(found, out, resolved, _DEFAULTS, agent, opt, rng)
+        else:
+            if world.is_main:
+                out.mkdir(parents=True, exist_ok=True)
+            state = LoopState(rng, oracle_states(train_data, rng, cfg.initial_states, cfg.min_state_distance))
         if world.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-        buffer = oracle_states(train_data, rng, cfg.initial_states, cfg.min_state_distance)
-    if world.is_main:
-        atomic_write_json(out / "config.json", resolved)
+            write_run_config(out, resolved)
+        logger: RunLog = MetricsLog(out, state.resumed_from) if world.is_main else NullLog()
+        loop = _Loop(agent_cfg, cfg, world, agent, opt, train_data, val_data, out / "checkpoints", logger, state)
+        it, done_here = loop.run(progress and world.is_main, stop_after)
+        if world.is_main and val_data is None and state.best is None and done_here and it + 1 == cfg.iterations:
+            save_best(out / "checkpoints", agent, cfg.iterations)
+        world.barrier()  # no rank returns before rank 0's files are complete (a resuming call reads them)
+    return TrainResult(out, it + 1 if done_here else state.start, state.best, loop.last_val, state.resumed_from)
+
+
+def _load_splits(agent_cfg: AgentConfig, cfg: TrainConfig, val_data: NavData | None) -> tuple[NavData, NavData | None]:
+    """The train split, and the val split unless given or validation is off."""
+    train_data = load_data(agent_cfg, cfg, cfg.train_split)
+    if val_data is None and cfg.val_episodes > 0:
+        val_data = load_data(agent_cfg, cfg, cfg.val_split, episodes=cfg.val_episodes)
+    return train_data, val_data
+
+
+class _Loop:
+    """The iterations of one :func:`train_imitation` call, top to bottom in :meth:`run`."""
+
+    def __init__(self, agent_cfg: AgentConfig, cfg: TrainConfig, world: World, agent: Agent,
+                 opt: torch.optim.Optimizer | None, train_data: NavData, val_data: NavData | None,
+                 ck_dir: Path, logger: RunLog, state: LoopState) -> None:
+        self.name, self.cfg, self.world = agent_cfg.name, cfg, world
+        self.agent, self.opt, self.trainable = agent, opt, agent.trainable
+        self.train_data, self.val_data = train_data, val_data
+        self.ck_dir, self.logger, self.state = ck_dir, logger, state
+        self.model = world.wrap(agent)  # DDP when distributed: gradients averaged over ranks
+        self.roll = host_model(agent, world.device, cfg.amp)  # rollouts/validation read outputs on the host
+        self.batch_data = on_device(train_data, world.device)  # features resident on the GPU when they fit
+        self.last_val: float | None = None
+        self.t_data = self.t_model = 0.0
+
+    def run(self, progress: bool, stop_after: int | None) -> tuple[int, int]:
+        """Iterate from ``state.start`` to ``cfg.iterations`` (or ``stop_after`` iterations);
+        returns (the last iteration's index, iterations run in this call)."""
+        from tqdm import tqdm
+
+        cfg, start = self.cfg, self.state.start
+        bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {self.name}", unit="it",
+                   disable=not progress, dynamic_ncols=True)
+        self.agent.train()
+        done_here = 0
+        it = start
         try:
-            import yaml
+            for it in range(start, cfg.iterations):
+                self._dagger(it)
+                logs = self._step(it) if self.trainable else {}
+                self._after(it + 1, logs, bar)
+                bar.update(1)
+                done_here += 1
+                if progress and done_here == ETA_AFTER:
+                    bar.write(eta_line(self.name, self.t_data + self.t_model, done_here, cfg.iterations - it - 1))
+                if stop_after is not None and done_here >= stop_after:
+                    break
+        finally:
+            bar.close()
+            self.logger.close()
+        return it, done_here
 
-            atomic_write_text(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-        except Exception:
-            pass
+    def _dagger(self, it: int) -> None:
+        """At DAgger iterations, add the current policy's states, relabelled by the oracle (rank 0
+        rolls out; every rank receives the states and the advanced RNG)."""
+        cfg, st = self.cfg, self.state
+        if not (self.trainable and cfg.dagger_every and it >= cfg.dagger_start and it > 0
+                and (it - cfg.dagger_start) % cfg.dagger_every == 0):
+            return
+        beta = cfg.dagger_beta ** ((it - cfg.dagger_start) // cfg.dagger_every)
+        new = self.world.main_only(lambda: dagger_states(
+            self.roll, self.train_data, st.rng, cfg.dagger_episodes, beta, cfg.min_state_distance), st.rng)
+        st.buffer = np.concatenate([st.buffer, new])
 
-    logger = _Logger(out, resumed_from) if world.is_main else _NullLogger()
-    model = world.wrap(agent)  # DDP when distributed: gradients averaged over ranks
-    roll = host_model(agent, world.device, cfg.amp)  # rollouts/validation read outputs on the host
-    batch_data = on_device(train_data, world.device)  # features resident on the GPU when they fit
-    last_val = None
+    def _step(self, it: int) -> dict[str, float]:
+        """One optimiser step on a batch drawn from the buffer (this rank's slice); returns the logs."""
+        cfg, world, st = self.cfg, self.world, self.state
+        t0 = time.perf_counter()
+        pick = world.shard(st.buffer[st.rng.integers(len(st.buffer), size=cfg.batch_size)])
+        s, n, tg = pick[:, 0], pick[:, 1], pick[:, 2]
+        inp = self.batch_data.inputs(s, n, tg)
+        actions = torch.as_tensor(self.train_data.oracle(s, n, tg)).to(world.device, non_blocking=True)
+        free = torch.as_tensor(self.train_data.free(s, n)).to(world.device, non_blocking=True)
+        if cfg.view_rotation:
+            turns = world.shard(rotation_steps(st.rng, cfg.batch_size, cfg.view_rotation))
+            inp, actions, free = rotate_views(inp, actions, free, turns)
+        t1 = time.perf_counter()
+        with autocast(world.device, cfg.amp):
+            out_p = self.model(inp, noise=cfg.feature_noise)  # noise draws from torch RNG (checkpointed)
+            loss, logs = self.agent.loss(out_p, actions, free)
+        global_loss = world.mean(float(loss.detach()))  # every rank sees a NaN anywhere
+        if not math.isfinite(global_loss):
+            raise TrainingDiverged(
+                f"loss became {float(loss.detach())} at iteration {it}; training stopped. "
+                f"Last good checkpoint: {last_good(self.ck_dir)}. Lower the learning rate (lr={cfg.lr}) or check "
+                "the features for NaN/inf."
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            gn = torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.grad_clip)
+            logs["grad_norm"] = float(gn)
+        self.opt.step()
+        self.t_data += t1 - t0
+        self.t_model += time.perf_counter() - t1
+        logs["loss"] = global_loss
+        logs["buffer"] = float(len(st.buffer))
+        if out_p.gate is not None:
+            g = out_p.gate.detach()
+            logs["gate_entropy"] = float(-(g * g.clamp_min(1e-12).log()).sum(-1).mean())
+        return logs
 
-    def state_dict(it: int) -> dict[str, Any]:
-        return {"optimizer": opt.state_dict() if opt is not None else {}, "numpy_rng": _rng_state(rng),
-                "torch_rng": torch.get_rng_state(), "buffer": torch.from_numpy(buffer),
-                "best_val": float("nan") if best is None else best, "agent_name": agent_cfg.name}
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=cfg.iterations, initial=start_it, desc=f"train {agent_cfg.name}", unit="it",
-               disable=not progress, dynamic_ncols=True)
-    agent.train()
-    t_data = t_model = 0.0
-    done_here = 0
-    it = start_it
-    try:
-        for it in range(start_it, cfg.iterations):
-            # DAgger: add the current policy's states, relabelled by the oracle
-            if trainable and cfg.dagger_every and it >= cfg.dagger_start and it > 0 \
-                    and (it - cfg.dagger_start) % cfg.dagger_every == 0:
-                rnd = (it - cfg.dagger_start) // cfg.dagger_every
-                new = world.main_only(lambda rnd=rnd: dagger_states(
-                    roll, train_data, rng, cfg.dagger_episodes, cfg.dagger_beta ** rnd, cfg.min_state_distance), rng)
-                buffer = np.concatenate([buffer, new])
-            logs: dict[str, float] = {}
-            if trainable:
-                t0 = time.perf_counter()
-                pick = world.shard(buffer[rng.integers(len(buffer), size=cfg.batch_size)])
-                s, n, tg = pick[:, 0], pick[:, 1], pick[:, 2]
-                inp = batch_data.inputs(s, n, tg)
-                actions = torch.as_tensor(train_data.oracle(s, n, tg)).to(world.device, non_blocking=True)
-                free = torch.as_tensor(train_data.free(s, n)).to(world.device, non_blocking=True)
-                if cfg.view_rotation:
-                    turns = world.shard(rotation_steps(rng, cfg.batch_size, cfg.view_rotation))
-                    inp, actions, free = rotate_views(inp, actions, free, turns)
-                t1 = time.perf_counter()
-                with autocast(world.device, cfg.amp):
-                    out_p = model(inp, noise=cfg.feature_noise)  # noise draws from torch RNG (checkpointed)
-                    loss, logs = agent.loss(out_p, actions, free)
-                global_loss = world.mean(float(loss.detach()))  # every rank sees a NaN anywhere
-                if not math.isfinite(global_loss):
-                    last = ckpt.find_resume(ck_dir)
-                    where = f"{last[0]} (iteration {ckpt.load_state(last[1])['iteration']})" if last else "none yet"
-                    raise TrainingDiverged(
-                        f"loss became {float(loss.detach())} at iteration {it}; training stopped. "
-                        f"Last good checkpoint: {where}. Lower the learning rate (lr={cfg.lr}) or check "
-                        "the features for NaN/inf."
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    gn = torch.nn.utils.clip_grad_norm_(agent.parameters(), cfg.grad_clip)
-                    logs["grad_norm"] = float(gn)
-                opt.step()
-                t_data += t1 - t0
-                t_model += time.perf_counter() - t1
-                logs["loss"] = global_loss
-                logs["buffer"] = float(len(buffer))
-                if out_p.gate is not None:
-                    g = out_p.gate.detach()
-                    logs["gate_entropy"] = float(-(g * g.clamp_min(1e-12).log()).sum(-1).mean())
-            done = it + 1
-            if done % cfg.log_every == 0 or done == cfg.iterations:
-                logs["data_share"] = t_data / max(t_data + t_model, 1e-9)
-                logger.log(done, logs)
-                bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.3f}",
-                                val=f"{last_val:.2f}" if last_val is not None else "-")
-            if world.is_main and val_data is not None and (
-                    (cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iterations):
-                last_val = evaluate(roll, val_data, seed=0).success
-                logger.log(done, {"val_success": last_val})
-                if best is None or last_val > best:
-                    best = last_val
-                    ckpt.save_weights(ck_dir / "best.safetensors", agent, {"iteration": done, "val_success": best})
-                    atomic_write_json(ck_dir / "best.json", {"iteration": done, "val_success": best})
-            if world.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.iterations):
-                logger.flush()
-                ckpt.save_last(ck_dir, agent, state_dict(done), done)
-            bar.update(1)
-            done_here += 1
-            if progress and done_here == ETA_AFTER:
-                bar.write(eta_line(agent_cfg.name, t_data + t_model, done_here, cfg.iterations - done))
-            if stop_after is not None and done_here >= stop_after:
-                break
-    except BaseException:
-        if owns_group:
-            close_world(world)
-        raise
-    finally:
-        bar.close()
-        logger.close()
-    if world.is_main and val_data is None and best is None and done_here and it + 1 == cfg.iterations:
-        ckpt.save_weights(ck_dir / "best.safetensors", agent, {"iteration": cfg.iterations})
-    world.barrier()  # no rank returns before rank 0's files are complete (a resuming call reads them)
-    if owns_group:
-        close_world(world)
-    return TrainResult(out, it + 1 if done_here else start_it, best, last_val, resumed_from)
+    def _after(self, done: int, logs: dict[str, float], bar: Any) -> None:
+        """Log, validate (keeping ``best``) and checkpoint ``last`` when their periods say so."""
+        cfg, st = self.cfg, self.state
+        if done % cfg.log_every == 0 or done == cfg.iterations:
+            logs["data_share"] = self.t_data / max(self.t_data + self.t_model, 1e-9)
+            self.logger.log(done, logs)
+            bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.3f}",
+                            val=f"{self.last_val:.2f}" if self.last_val is not None else "-")
+        if not self.world.is_main:
+            return
+        if self.val_data is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.iterations):
+            self.last_val = evaluate(self.roll, self.val_data, seed=0).success
+            self.logger.log(done, {"val_success": self.last_val})
+            if st.best is None or self.last_val > st.best:
+                st.best = self.last_val
+                save_best(self.ck_dir, self.agent, done, st.best)
+        if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+            self.logger.flush()
+            save_last(self.ck_dir, self.agent, self.opt, st, done)
 
 
 #: Iterations timed before :func:`eta_line` is printed (the first ones include warm-up, so the
@@ -441,20 +374,3 @@ def eta_line(name: str, seconds: float, done: int, remaining: int, now: float | 
 
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
-
-
-def _check_same_run(prev: dict[str, Any], now: dict[str, Any], out: Path) -> None:
-    """A run folder resumes only the same agent and data (iterations / eval settings may change)."""
-    if prev.get("agent", {}).get("kind") != now["agent"]["kind"] or prev.get("encoders") != now["encoders"]:
-        raise NavFusionError(
-            f"{out} holds a run of agent {prev.get('agent', {}).get('name')!r} ({prev.get('agent', {}).get('kind')}, "
-            f"{len(prev.get('encoders') or [])} encoders); this is {now['agent']['name']!r} ({now['agent']['kind']}). "
-            "Use another --out or --restart."
-        )
-    for key in ("seed", "batch_size", "lr", "initial_states", "min_state_distance", "dagger_start", "dagger_every",
-                "dagger_episodes", "dagger_beta", "env", "feature_noise", "view_rotation"):
-        # a run folder written before a setting existed used its default
-        a, b = prev.get("train", {}).get(key, _DEFAULTS.get(key)), now["train"][key]
-        if a != b:
-            raise NavFusionError(f"{out}: cannot resume with {key}={b!r}; the run used {key}={a!r} "
-                                 "(use another --out or --restart)")
