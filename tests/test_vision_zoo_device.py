@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from navfusion.build.runners import build_features
 from navfusion.cli import main
 from navfusion.vision import features as fmod
-from navfusion.vision.features import FeatureStore, build_features
+from navfusion.vision.features import FeatureStore
 from navfusion.vision.registry import create_encoder, register_encoder, unregister_encoder
 
 ENC = "test_dev_enc"

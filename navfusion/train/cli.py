@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from navfusion.dist.launch import add_launch_args, maybe_launch
 from navfusion.errors import NavFusionError
+from navfusion.parallel.launch import add_launch_args, maybe_launch
 
 
 def _agent_help() -> str:

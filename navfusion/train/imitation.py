@@ -34,10 +34,11 @@ import torch
 from navfusion.agents import AgentConfig, create_agent, load_affinity_matrix, resolve_encoders
 from navfusion.agents.models import Agent
 from navfusion.config import check, from_dict
-from navfusion.dist.device import autocast, host_model, on_device, prepare_model
-from navfusion.dist.world import World, close_world, init_world
+from navfusion.device import autocast, host_model, prepare_model
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, atomic_write_text
+from navfusion.parallel.device_data import on_device
+from navfusion.parallel.world import World, close_world, init_world
 from navfusion.train import checkpoint as ckpt
 from navfusion.train.augment import rotate_views, rotation_steps
 from navfusion.train.data import NavData, load_split, suite_of_env
@@ -257,7 +258,7 @@ def train_imitation(agent_cfg: AgentConfig, cfg: TrainConfig, out: str | os.Path
             time-sliced jobs; the run resumes from its last checkpoint.
         world: the data-parallel group (default: joined from torchrun's environment, else a single
             process). Every rank draws the same global batch and trains on its slice; rank 0 alone
-            writes files, logs and validates (see ``navfusion.dist.world``).
+            writes files, logs and validates (see ``navfusion.parallel.world``).
     """
     owns_group = world is None and not (torch.distributed.is_available() and torch.distributed.is_initialized())
     world = world if world is not None else init_world(cfg.device)
