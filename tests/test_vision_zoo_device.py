@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from navfusion.build import jobs
 from navfusion.build.runners import build_features
 from navfusion.cli import main
 from navfusion.vision import features as fmod
@@ -31,7 +32,7 @@ def fake_views(monkeypatch):
         seed = sum(map(ord, scene_id))
         return np.random.default_rng(seed).integers(0, 256, (5, 8, resolution, resolution, 3), dtype=np.uint8)
 
-    monkeypatch.setattr(fmod, "_scene_views", views)
+    monkeypatch.setattr(jobs, "scene_views", views)
 
 
 def _files(zoo, sid):

@@ -104,6 +104,13 @@ def run_job(job: SceneJob) -> SceneResult:
     return SceneResult(job.scene_id, nodes, computed, reused, count)
 
 
+def scene_views(scene_id: str, resolution: int) -> np.ndarray:
+    """A scene's uint8 views ``(N, 8, S, S, 3)`` at ``S = resolution`` (rendered once, cached)."""
+    from navfusion.nav import load_world
+
+    return np.asarray(load_world(scene_id, resolution=resolution).views.rgb)
+
+
 def scene_features(scene_id: str, zoo: str, encoders: Sequence[str], batch_size: int, store_root: str,
                    device: str) -> tuple[list[str], list[str]]:
     """Build the missing/stale/corrupt feature files of one scene: ``(computed, reused)`` encoders.
@@ -130,10 +137,9 @@ def scene_features(scene_id: str, zoo: str, encoders: Sequence[str], batch_size:
     computed: list[str] = []
     reused: list[str] = []
     for size, names in by_size.items():
-        world = load_world(scene_id, resolution=size)
-        rgb = np.asarray(world.views.rgb)
-        st = store.build_scene(slug, rgb, names, batch_size=batch_size, device=device,
-                               world=world if size in needs_world else None)
+        world = load_world(scene_id, resolution=size) if size in needs_world else None
+        rgb = np.asarray(world.views.rgb) if world is not None else scene_views(scene_id, size)
+        st = store.build_scene(slug, rgb, names, batch_size=batch_size, device=device, world=world)
         computed += st.computed
         reused += st.reused
     return computed, reused
