@@ -8,9 +8,11 @@ the ``class_object`` vision task (``OBJECT_CATEGORIES``).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +130,22 @@ def set_cache_root(path: str | os.PathLike | None) -> None:
     """Override the cache root for this process (the CLI's ``--cache-dir``)."""
     global _cache_override
     _cache_override = None if path is None else Path(path).expanduser()
+
+
+@contextlib.contextmanager
+def cache_root_set_to(path: str | os.PathLike) -> Iterator[Path]:
+    """Within the block, :func:`cache_root` is ``path``; the previous setting comes back after.
+
+    For code handed an explicit cache root (a build job run in any process: spawned workers do
+    not inherit ``set_cache_root``) that calls stores which read the process default.
+    """
+    global _cache_override
+    before = _cache_override
+    set_cache_root(path)
+    try:
+        yield cache_root()
+    finally:
+        _cache_override = before
 
 
 def cache_root() -> Path:

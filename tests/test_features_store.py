@@ -101,7 +101,7 @@ def test_rejects_bad_views(tmp_path):
 @pytest.mark.slow
 def test_parallel_build_matches_serial_build(nf_cache):
     """Two spawned workers over two tiny scenes give the bytes one process gives."""
-    from navfusion.vision.features import build_features
+    from navfusion.build.runners import build_features
 
     ids = ["tiny/test/0", "tiny/test/1"]
     par = build_features(ids, "par_zoo", ["random"], workers=2, progress=False)

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from navfusion.dist.build import build_features_sharded, feature_job, payload_key
-from navfusion.dist.shards import KillOnce, Shard, ShardError, run_shards
+from navfusion.build.runners import build_features_sharded, feature_job, payload_key
+from navfusion.parallel.shards import KillOnce, Shard, ShardError, run_shards
 
 
 def test_process_backend_retries_a_killed_worker(tmp_path):
@@ -35,7 +35,8 @@ def _store_bytes(root):
 @pytest.mark.slow  # ~60-90 s on 2 loaded cores: a local Ray cluster, 2 worker processes, one killed
 def test_ray_feature_build_matches_single_process_and_survives_a_kill(tmp_path, tiny_worlds):
     ray = pytest.importorskip("ray")
-    from navfusion.vision.features import FeatureStore, build_features
+    from navfusion.build.runners import build_features
+    from navfusion.vision.features import FeatureStore
 
     ids = [w.scene_id for w in tiny_worlds]
     zoo = "scaletest"
@@ -60,7 +61,7 @@ def test_ray_feature_build_matches_single_process_and_survives_a_kill(tmp_path, 
 
 
 def test_views_and_episodes_shards_in_processes(tiny_worlds):
-    from navfusion.dist.build import build_episodes_sharded, build_views_sharded
+    from navfusion.build.runners import build_episodes_sharded, build_views_sharded
 
     ids = [w.scene_id for w in tiny_worlds[:2]]
     nodes = build_views_sharded(ids, resolution=64, backend="process", workers=2)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from navfusion.dist.world import World
+from navfusion.parallel.world import World
 
 ITERATIONS = 4
 BATCH = 16
@@ -49,7 +49,7 @@ def _weights(out) -> dict[str, torch.Tensor]:
 
 
 def test_two_gloo_ranks_match_one_process_across_a_resume(tmp_path):
-    from navfusion.dist.launch import spawn
+    from navfusion.parallel.launch import spawn
 
     torch.set_num_threads(1)
     _train(World(), str(tmp_path / "one"))
@@ -85,8 +85,8 @@ def test_batch_must_split_evenly():
 
 
 def test_torchrun_command_lines():
-    from navfusion.dist.launch import strip_launch_args, torchrun_command
     from navfusion.errors import NavFusionError
+    from navfusion.parallel.launch import strip_launch_args, torchrun_command
 
     argv = ["train", "--agent", "action_fusion", "--nproc", "4", "--out", "runs/x", "--nnodes=1"]
     rest = strip_launch_args(argv)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from navfusion.dist.device import DeviceData, HostOutputs, autocast, on_device
-from navfusion.dist.world import World, init_world, resolve_device
+from navfusion.device import HostOutputs, autocast, resolve_device
 from navfusion.errors import ConfigError, NavFusionError
+from navfusion.parallel.device_data import DeviceData, on_device
+from navfusion.parallel.world import World, init_world
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_single_process_world_and_devices(monkeypatch):
 
 
 def test_channels_last_touches_only_4d_tensors():
-    from navfusion.dist.device import prepare_model
+    from navfusion.device import prepare_model
 
     m = torch.nn.Module()
     m.conv = torch.nn.Conv2d(3, 4, 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from navfusion.dist.vecenv import make_vec_env
+from navfusion.parallel.vecenv import make_vec_env
 
 ENV = "NavFusion/OctoNav-tiny-v0"
 STEPS = 50  # > the 39-step horizon: autoreset is exercised too

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 import navfusion  # noqa: F401  (registers the ids)
+from navfusion.build.runners import build_features
 from navfusion.common import CATEGORIES, TARGETS
 from navfusion.env import ENV_IDS
 from navfusion.errors import NavFusionError
 from navfusion.nav.views import default_renderer_factory, render_node_views
-from navfusion.vision.features import FeatureStore, build_features, encoder_fingerprint, zoo_encoders
+from navfusion.vision.features import FeatureStore, encoder_fingerprint, zoo_encoders
 from navfusion.vision.references import DEPTH_MAX, GT_TASKS, GroundTruthEncoder, cell_stats, encode_world
 from navfusion.vision.registry import _BUILTIN, create_encoder, list_encoders
 from navfusion.vision.zoo import DEFAULT_ZOO

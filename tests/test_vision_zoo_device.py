@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from navfusion.build import jobs
+from navfusion.build.runners import build_features
 from navfusion.cli import main
 from navfusion.vision import features as fmod
-from navfusion.vision.features import FeatureStore, build_features
+from navfusion.vision.features import FeatureStore
 from navfusion.vision.registry import create_encoder, register_encoder, unregister_encoder
 
 ENC = "test_dev_enc"
@@ -30,7 +32,7 @@ def fake_views(monkeypatch):
         seed = sum(map(ord, scene_id))
         return np.random.default_rng(seed).integers(0, 256, (5, 8, resolution, resolution, 3), dtype=np.uint8)
 
-    monkeypatch.setattr(fmod, "_scene_views", views)
+    monkeypatch.setattr(jobs, "scene_views", views)
 
 
 def _files(zoo, sid):

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from navfusion.dist.launch import add_launch_args, maybe_launch
 from navfusion.errors import NavFusionError
+from navfusion.parallel.launch import add_launch_args, maybe_launch
 
 
 def _agent_help() -> str:
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_launch_args(p)  # --device/--amp/--nproc/--nnodes... (navfusion.dist)
+    add_launch_args(p)  # --device/--amp/--nproc/--nnodes... (navfusion.parallel)
     p.set_defaults(func=_train)
 
     r = sub.add_parser("train-rl", help="train an agent with PPO (stable-baselines3) in feature mode")

@@ -226,8 +226,8 @@ def _suite_of(env: str) -> str:
 
 
 def _features_build(args: argparse.Namespace) -> int:
+    from navfusion.build.runners import build_features
     from navfusion.scenes.suites import load_suite
-    from navfusion.vision.features import build_features
 
     suite = load_suite(_suite_of(args.env))
     splits = args.splits or [s for s in suite.splits if s != "pretrain"]
@@ -238,14 +238,14 @@ def _features_build(args: argparse.Namespace) -> int:
         raise NavFusionError(f"--workers={args.workers}: must be >= 1")
     if args.batch_size < 1:
         raise NavFusionError(f"--batch-size={args.batch_size}: must be >= 1 (views encoded per forward pass)")
-    from navfusion.dist.world import resolve_device
+    from navfusion.device import resolve_device
 
     device = str(resolve_device(args.device))  # a missing GPU is reported before any work
     if args.ray and device != "cpu":
         raise NavFusionError(f"--device {args.device} applies to local builds; Ray workers encode on the CPU")
     t0 = time.perf_counter()
-    if args.ray:  # navfusion.dist: same per-scene build, scheduled on Ray, hashes checked afterwards
-        from navfusion.dist.build import build_features_sharded
+    if args.ray:  # navfusion.build: same per-scene build, scheduled on Ray, hashes checked afterwards
+        from navfusion.build.runners import build_features_sharded
 
         out = build_features_sharded(ids, _zoo(args.zoo), args.encoders, backend="ray", workers=args.workers,
                                      batch_size=args.batch_size,

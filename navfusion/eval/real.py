@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from navfusion.agents.memory import ActionMemory, with_memory
+from navfusion.build.jobs import SceneJob, run_job
 from navfusion.common import TARGETS, cache_root
 from navfusion.errors import NavFusionError
 from navfusion.eval.backend import SceneData
@@ -256,28 +257,17 @@ def _noised(features, noise_mask: np.ndarray, std: float, gen: torch.Generator):
     return out
 
 
-def build_scene_job(payload: tuple) -> tuple[str, int, int]:
+def build_scene_job(job: SceneJob) -> tuple[str, int, int]:
     """Build one scene's world (scene, graph, views) and features in a (spawned) worker:
     ``(scene_id, nodes, feature files computed)``. Idempotent: everything cached is reused."""
-    import os
-
-    scene_id, resolution, zoo, encoders, cache, store_root = payload
-    os.environ["NAVFUSION_CACHE"] = cache  # spawned workers: re-apply the driver's cache root
+    from navfusion.common import cache_root_set_to
     from navfusion.eval.heldout import ensure_suite
-    from navfusion.nav import load_world
 
-    ensure_suite(scene_id.split("/", 1)[0])  # a fresh seed block's suite is known by its file only
-    from navfusion.vision.features import _build_one
-
+    with cache_root_set_to(job.cache_root):  # a fresh seed block's suite is known by its file only
+        ensure_suite(job.scene_id.split("/", 1)[0])
     torch.set_num_threads(1)
-    world = load_world(scene_id, resolution=resolution, progress=False)
-    computed = 0
-    if encoders:
-        # Batches of 64 images: ~15% less CPU than 256 for the small zoo encoders (activations stay
-        # in cache), identical features.
-        _, c, _ = _build_one((scene_id, zoo, list(encoders), 64, cache, store_root, "cpu"))
-        computed = len(c)
-    return scene_id, int(world.graph.positions.shape[0]), computed
+    r = run_job(job)
+    return r.scene_id, r.nodes, len(r.computed)
 
 
 def _eval_suite(cfg) -> str:
@@ -342,7 +332,7 @@ class RealBackend:
     def prepare(self, cfg, log) -> dict:
         import os
 
-        from navfusion.dist.shards import Shard, run_shards
+        from navfusion.build.runners import run_jobs
         from navfusion.train.data import split_scene_ids
         from navfusion.vision.features import FeatureStore
         from navfusion.vision.zoo import DEFAULT_ZOO
@@ -367,7 +357,10 @@ class RealBackend:
         info["encoders"] = encoders
         root = str(cache_root())
         store = str(FeatureStore(DEFAULT_ZOO).root)
-        shards = [Shard(sid, (sid, cfg.resolution, DEFAULT_ZOO, encoders, root, store)) for sid in ids]
+        # Batches of 64 images: ~15% less CPU than 256 for the small zoo encoders (activations stay
+        # in cache), identical features.
+        jobs = [SceneJob(sid, root, views=True, resolution=cfg.resolution, zoo=DEFAULT_ZOO, encoders=tuple(encoders),
+                         store_root=store, batch_size=64, device="cpu") for sid in ids]
         log(f"build: {len(ids)} scenes (scene, graph, {cfg.resolution}² views, features of {len(encoders)} "
             f"encoders) on {min(workers, len(ids))} processes")
         done: list[str] = []
@@ -379,7 +372,7 @@ class RealBackend:
 
         threads = torch.get_num_threads()
         backend = "process" if workers > 1 and len(ids) > 1 else "serial"
-        run_shards(build_scene_job, shards, backend=backend, workers=min(workers, len(ids)), on_result=report)
+        run_jobs(jobs, backend=backend, workers=min(workers, len(ids)), on_result=report, job=build_scene_job)
         torch.set_num_threads(threads)  # an in-process build sets one thread
         return info
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from navfusion.common import MAX_DISTANCE, MIN_DISTANCE, TARGETS, cache_root, scene_slug
+from navfusion.cache_layout import episodes_dir
+from navfusion.common import MAX_DISTANCE, MIN_DISTANCE, TARGETS
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_write_json, hash_jsonable, read_json
@@ -90,8 +91,7 @@ def sample_episodes(world: World, count: int, seed: int, min_distance: int = MIN
 
 
 def episodes_path(world: World, count: int, seed: int) -> Path:
-    return (cache_root() / "episodes" / scene_slug(world.scene_id)
-            / f"episodes-v{EPISODES_VERSION}-n{count}-s{seed}.json")
+    return episodes_dir(world.scene_id) / f"episodes-v{EPISODES_VERSION}-n{count}-s{seed}.json"
 
 
 def evaluation_episodes(world: World, count: int = 1024, seed: int = 0, min_distance: int = MIN_DISTANCE,

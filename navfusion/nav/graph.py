@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from navfusion.common import MOVE_NAMES, cache_root, scene_slug
+from navfusion.cache_layout import graphs_dir
+from navfusion.common import MOVE_NAMES
 from navfusion.config import check
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_save_npz, hash_arrays, hash_jsonable
@@ -198,7 +199,7 @@ def graph_key(scene_hash: str, settings: GraphSettings) -> str:
 
 def graph_cache_path(scene: Scene, settings: GraphSettings, scene_hash: str | None = None) -> Path:
     key = graph_key(scene_hash or scene.content_hash(), settings)
-    return cache_root() / "graphs" / scene_slug(scene.scene_id) / f"graph-{key}.npz"
+    return graphs_dir(scene.scene_id) / f"graph-{key}.npz"
 
 
 def load_graph(scene: Scene, spacing: float = 0.5, agent_radius: float = 0.2, resolution: float = 0.05,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import cache_root, scene_slug
+from navfusion.cache_layout import views_dir as scene_views_dir
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
 from navfusion.nav.graph import OctoGraph
@@ -133,7 +133,7 @@ def _open(path: Path) -> np.ndarray:
 
 
 def views_dir(scene: Scene, camera: Camera) -> Path:
-    return cache_root() / "views" / scene_slug(scene.scene_id) / f"{camera.width}x{camera.height}"
+    return scene_views_dir(scene.scene_id) / f"{camera.width}x{camera.height}"
 
 
 @contextlib.contextmanager
@@ -293,7 +293,7 @@ def remove_views(scene: Scene) -> None:
     """Delete every cached view store of ``scene``."""
     import shutil
 
-    d = cache_root() / "views" / scene_slug(scene.scene_id)
+    d = scene_views_dir(scene.scene_id)
     if d.exists():
         shutil.rmtree(d)
 

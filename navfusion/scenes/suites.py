@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from navfusion.common import SPLITS, SceneId, cache_root, suggest
+from navfusion.cache_layout import scenes_dir
+from navfusion.common import SPLITS, SceneId, suggest
 from navfusion.config import from_dict, load_yaml, repo_root
 from navfusion.errors import ConfigError, NavFusionError
 from navfusion.io import atomic_save_npz, hash_jsonable
@@ -372,7 +373,7 @@ def scene_from_npz_arrays(arrays) -> Scene:
 
 
 def _cache_file(suite: Suite, sid: SceneId) -> Path:
-    return cache_root() / "scenes" / f"{sid.slug}-{suite.fingerprint()[:12]}-{suite.seed(sid.split, sid.index)}.npz"
+    return scenes_dir() / f"{sid.slug}-{suite.fingerprint()[:12]}-{suite.seed(sid.split, sid.index)}.npz"
 
 
 def load_scene(scene_id: str | SceneId) -> Scene:

@@ -146,8 +146,9 @@ def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int 
         view_resolution: resolution of the rendered views the RGB input is resized from (the views
             the encoders saw, so nothing is rendered twice).
     """
+    from navfusion.build.runners import build_features
     from navfusion.nav import load_world
-    from navfusion.vision.features import FeatureStore, build_features
+    from navfusion.vision.features import FeatureStore
     from navfusion.vision.zoo import DEFAULT_ZOO
 
     zoo = zoo or DEFAULT_ZOO

@@ -1,4 +1,4 @@
-"""What differs between the ranks of a data-parallel training call (see ``navfusion.dist.world``).
+"""What differs between the ranks of a data-parallel training call (see ``navfusion.parallel.world``).
 
 Every rank draws the same global batch and trains on its slice (``World.shard``; DDP averages
 the gradients); rank 0 alone builds missing cache files, writes files, logs and validates.
@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import torch
 
-from navfusion.dist.world import World, close_world, init_world
+from navfusion.parallel.world import World, close_world, init_world
 
 T = TypeVar("T")
 

@@ -33,9 +33,10 @@ import torch
 from navfusion.agents import AgentConfig, create_agent, load_affinity_matrix, resolve_encoders
 from navfusion.agents.models import Agent
 from navfusion.config import check, from_dict
-from navfusion.dist.device import autocast, host_model, on_device, prepare_model
-from navfusion.dist.world import World
+from navfusion.device import autocast, host_model, prepare_model
 from navfusion.errors import NavFusionError
+from navfusion.parallel.device_data import on_device
+from navfusion.parallel.world import World
 from navfusion.train import checkpoint as ckpt
 from navfusion.train.augment import rotate_views, rotation_steps
 from navfusion.train.data import NavData, load_split, suite_of_env

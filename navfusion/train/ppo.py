@@ -136,7 +136,7 @@ class PPOConfig:
         eval_split: split of the before/after evaluation.
         threads: torch CPU threads (0: torch's default).
         vec_env: ``dummy`` (environments in this process) or ``subproc`` (one spawned worker process
-            per environment: ``navfusion.dist.vecenv``).
+            per environment: ``navfusion.parallel.vecenv``).
         device: where PPO's policy trains (``cpu``, ``cuda``, ``auto``).
     """
 
@@ -175,7 +175,7 @@ def make_ppo(agent_cfg: AgentConfig, cfg: PPOConfig, encoders: list[str], featur
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    from navfusion.dist.world import resolve_device
+    from navfusion.device import resolve_device
     from navfusion.env import register_envs
     from navfusion.train.data import suite_of_env
 
@@ -187,7 +187,7 @@ def make_ppo(agent_cfg: AgentConfig, cfg: PPOConfig, encoders: list[str], featur
         kw.update(obs_mode="features", encoders=list(encoders))
     kw.update(env_kwargs or {})
     vec = {}
-    if cfg.vec_env == "subproc":  # spawned workers (navfusion.dist.vecenv): never fork after EGL
+    if cfg.vec_env == "subproc":  # spawned workers (navfusion.parallel.vecenv): never fork after EGL
         from stable_baselines3.common.vec_env import SubprocVecEnv
 
         vec = {"vec_env_cls": SubprocVecEnv, "vec_env_kwargs": {"start_method": "spawn"}}

@@ -13,7 +13,7 @@ _EXPORTS = {
     "unregister_encoder": "registry",
     "encode_rgb": "encoders", "EncoderArch": "encoders", "ZooEncoder": "encoders",
     "DEFAULT_ZOO": "zoo", "find_zoo": "zoo", "list_zoos": "zoo", "load_manifest": "zoo", "verify_zoo": "zoo",
-    "FeatureStore": "features", "build_features": "features",
+    "FeatureStore": "features",
     "load_affinity": "affinity",
     "TASKS": "tasks", "task_spec": "tasks", "list_tasks": "tasks",
 }

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from navfusion.common import cache_root
+from navfusion.cache_layout import features_root
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
 from navfusion.vision.encoders import encode_rgb
@@ -101,7 +101,7 @@ class FeatureStore:
 
     def __init__(self, zoo: str, root: str | os.PathLike | None = None) -> None:
         self.zoo = str(zoo)
-        self.root = Path(root) if root is not None else cache_root() / "features" / Path(self.zoo).name
+        self.root = Path(root) if root is not None else features_root(self.zoo)
 
     def scene_dir(self, scene_slug: str) -> Path:
         return self.root / scene_slug
@@ -229,88 +229,3 @@ class FeatureStore:
             raise NavFusionError(f"encoders have different output shapes ({detail}); a feature observation "
                                  "stacks encoders of one (C, h, w) -- select a subset with encoders=[...]")
         return np.stack(arrays, axis=1)
-
-
-# ----------------------------------------------------------------------------- building scenes
-
-def _scene_world(scene_id: str, resolution: int):
-    from navfusion.nav import load_world
-
-    return load_world(scene_id, resolution=resolution)
-
-
-def _scene_views(scene_id: str, resolution: int) -> np.ndarray:
-    world = _scene_world(scene_id, resolution)
-    views = getattr(world, "views", world)
-    return np.asarray(views.rgb)
-
-
-def _build_one(args: tuple) -> tuple[str, list[str], list[str]]:
-    """One scene's build: ``args`` = (scene_id, zoo, encoders, batch_size, cache root, store root,
-    device)."""
-    scene_id, zoo, encoders, batch_size, cache, store_root, device = args
-    # worker processes are spawned: re-apply the parent's cache root
-    if cache:
-        os.environ["NAVFUSION_CACHE"] = cache
-    torch.set_num_threads(1)
-    from navfusion.common import scene_slug
-    from navfusion.vision.registry import create_encoder
-
-    slug = scene_slug(scene_id)
-    store = FeatureStore(zoo, store_root)
-    from navfusion.vision.references import is_privileged
-
-    by_size: dict[int, list[str]] = {}
-    needs_world: set[int] = set()
-    for name in encoders:
-        enc = create_encoder(resolve_encoder(zoo, name))
-        size = int(enc.input_size)
-        by_size.setdefault(size, []).append(name)
-        if is_privileged(enc):
-            needs_world.add(size)
-    computed, reused = [], []
-    for size, names in by_size.items():
-        world = _scene_world(scene_id, size) if size in needs_world else None
-        rgb = np.asarray(world.views.rgb) if world is not None else _scene_views(scene_id, size)
-        st = store.build_scene(slug, rgb, names, batch_size=batch_size, device=device, world=world)
-        computed += st.computed
-        reused += st.reused
-    return scene_id, computed, reused
-
-
-def build_features(scene_ids: Sequence[str], zoo: str, encoders: Sequence[str] | None = None, workers: int = 1,
-                   batch_size: int = 256, progress: bool = True,
-                   device: str | torch.device = "cpu") -> dict[str, tuple[list[str], list[str]]]:
-    """Build (incrementally) the features of ``scene_ids`` for ``encoders`` (default: every zoo task).
-
-    Scenes are distributed over ``workers`` spawned processes. ``device``: ``"cpu"`` (default),
-    ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available, else the CPU); asking for CUDA
-    where there is none raises a one-line error before any work. Returns
-    ``{scene_id: (computed, reused)}``.
-    """
-    from tqdm import tqdm
-
-    from navfusion.dist.world import resolve_device
-
-    dev = str(resolve_device(device))
-    encoders = list(encoders) if encoders else zoo_encoders(zoo)
-    store = FeatureStore(zoo)
-    jobs = [(str(s), zoo, encoders, batch_size, str(cache_root()), str(store.root), dev) for s in scene_ids]
-    out: dict[str, tuple[list[str], list[str]]] = {}
-    bar = tqdm(total=len(jobs), desc=f"features {Path(zoo).name}", unit="scene", disable=not progress)
-    if workers <= 1 or len(jobs) <= 1:
-        for j in jobs:
-            sid, c, r = _build_one(j)
-            out[sid] = (c, r)
-            bar.update(1)
-            bar.set_postfix(computed=sum(len(v[0]) for v in out.values()))
-    else:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for sid, c, r in pool.imap_unordered(_build_one, jobs):
-                out[sid] = (c, r)
-                bar.update(1)
-                bar.set_postfix(computed=sum(len(v[0]) for v in out.values()))
-    bar.close()
-    return out

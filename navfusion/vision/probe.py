@@ -371,11 +371,10 @@ def score(pred: np.ndarray, scored: StateTable, cfg: ProbeConfig) -> dict[str, A
 # ----------------------------------------------------------------------------- one representation
 
 def _probe_one(job: tuple) -> tuple[str, np.ndarray, int, float]:
-    """Worker: (name, store name, zoo, store root, cache root, tables, cfg) -> (name, preds, D, seconds)."""
-    import os
+    """Worker: (name, store name, zoo, store root, tables, cfg) -> (name, preds, D, seconds).
 
-    name, store_name, zoo, store_root, cache, train, scored, cfg = job
-    os.environ["NAVFUSION_CACHE"] = cache  # spawned workers: the parent's cache root
+    Reads features from the explicit store root only (no other cache)."""
+    name, store_name, zoo, store_root, train, scored, cfg = job
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     x_train = load_inputs(store_root, zoo, store_name, train.scene_ids)
@@ -403,8 +402,8 @@ def probe_representations(encoders: Sequence[str] = (), cfg: ProbeConfig | None 
     """
     from tqdm.auto import tqdm
 
-    from navfusion.common import cache_root
-    from navfusion.vision.features import FeatureStore, build_features
+    from navfusion.build.runners import build_features
+    from navfusion.vision.features import FeatureStore
     from navfusion.vision.zoo import DEFAULT_ZOO, find_zoo
 
     cfg = cfg or ProbeConfig()
@@ -418,7 +417,7 @@ def probe_representations(encoders: Sequence[str] = (), cfg: ProbeConfig | None 
     if not len(train.node) or not len(scored.node):
         raise NavFusionError(f"no states >= {cfg.min_distance} moves from a goal in the "
                              f"{'training' if not len(train.node) else cfg.split} scenes")
-    jobs = [(r.name, r.store, zoo, str(store.root), str(cache_root()), train, scored, cfg) for r in reps]
+    jobs = [(r.name, r.store, zoo, str(store.root), train, scored, cfg) for r in reps]
     results: dict[str, tuple[np.ndarray, int, float]] = {}
     bar = tqdm(total=len(jobs), desc="probe", unit="repr", disable=not progress)
     if cfg.workers <= 1:

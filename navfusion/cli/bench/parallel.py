@@ -22,7 +22,7 @@ def bench_vecenv(env_id: str = "NavFusion/OctoNav-tiny-v0", workers: tuple[int, 
     timed vector steps of random actions. ``env_kwargs`` go to ``gymnasium.make`` (``views="live"``
     renders the 8 views at every step instead of looking them up: an expensive step).
     """
-    from navfusion.dist.vecenv import make_vec_env
+    from navfusion.parallel.vecenv import make_vec_env
 
     rows = []
     for mode in modes:
@@ -56,8 +56,8 @@ def bench_train_device(device: str = "auto", experts: int = 25, batch_size: int 
     """Imitation steps/s on ``device`` for each autocast mode, with device-resident lookup tables
     (and, on CUDA, with host-resident pinned tables for comparison)."""
     from navfusion.agents import load_agent_config
-    from navfusion.dist.device import autocast, on_device, prepare_model
-    from navfusion.dist.world import resolve_device
+    from navfusion.device import autocast, prepare_model, resolve_device
+    from navfusion.parallel.device_data import on_device
     from navfusion.train.data import synthetic_split
     from navfusion.train.imitation import build_agent
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from navfusion.agents import load_agent_config
-from navfusion.dist.device import autocast
+from navfusion.device import autocast
 from navfusion.errors import NavFusionError
 from navfusion.train.data import synthetic_split
 from navfusion.train.imitation import build_agent

@@ -67,7 +67,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     """
     from tqdm import tqdm
 
-    from navfusion.dist.world import resolve_device
+    from navfusion.device import resolve_device
 
     dev = resolve_device(device)
     torch.set_num_threads(cfg.threads)

@@ -2,7 +2,7 @@
 
 ``navfusion train ... --nproc N`` re-executes itself under ``torchrun`` (one process per CPU
 slice or GPU); ``torchrun`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` and each process joins
-the group in :func:`navfusion.dist.world.init_world`. The same line runs multi-node with
+the group in :func:`navfusion.parallel.world.init_world`. The same line runs multi-node with
 ``--nnodes``/``--node-rank``/``--rdzv-endpoint`` (see ``docs/scaling.md``).
 """
 
@@ -80,7 +80,7 @@ def _spawned(index: int, fn: Callable[..., Any], nproc: int, port: int, device: 
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch
 
-    from navfusion.dist.world import close_world, init_world
+    from navfusion.parallel.world import close_world, init_world
 
     if threads:
         torch.set_num_threads(threads)

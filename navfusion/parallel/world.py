@@ -29,29 +29,13 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from navfusion.errors import ConfigError, NavFusionError
+from navfusion.device import resolve_device
+from navfusion.errors import ConfigError
 
 T = TypeVar("T")
 
 #: torchrun's environment variables that make a process part of a group.
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-def resolve_device(device: str | torch.device | None = "cpu", local_rank: int = 0) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (this rank's GPU: ``cuda:<local_rank>``), ``"cuda:N"`` or ``"auto"``
-    (CUDA when available). Asking for CUDA where there is none is a one-line error."""
-    d = "cpu" if device is None else str(device)
-    if d == "auto":
-        d = "cuda" if torch.cuda.is_available() else "cpu"
-    if d.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise NavFusionError(f"device {d!r} asked for, but torch {torch.__version__} sees no CUDA GPU "
-                                 "(use --device cpu)")
-        if d == "cuda":
-            d = f"cuda:{local_rank % max(torch.cuda.device_count(), 1)}"
-    elif d != "cpu" and d != "mps":
-        raise ConfigError(f"device: got {d!r}, expected 'cpu', 'cuda', 'cuda:N' or 'auto'")
-    return torch.device(d)
 
 
 @dataclass(frozen=True)
