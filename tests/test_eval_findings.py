@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from navfusion.eval import findings as F
+from navfusion.report import findings as F
 
 SCENES, PER_SCENE = 8, 200
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from navfusion.eval.recipe import load_recipe
+from navfusion.report.recipe import load_recipe
 
 
 def test_standard_recipe_scale():

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from navfusion.errors import NavFusionError
-from navfusion.eval.reproduce import reproduce
-from navfusion.eval.synthetic_backend import SyntheticBackend
+from navfusion.report.reproduce import reproduce
+from navfusion.report.synthetic_backend import SyntheticBackend
 from navfusion.viz.html import missing_references
 
 RECIPE = """
@@ -125,7 +125,7 @@ def test_bad_inputs(recipe, tmp_path):
 def test_parallel_run_matches_serial(recipe, tmp_path):
     """`workers: 2` runs agents (train, evaluate, robustness, situational) in two processes; the
     tables equal the serial run's and the tasks cover every step."""
-    from navfusion.eval.reproduce import Reproduction
+    from navfusion.report.reproduce import Reproduction
 
     serial = tmp_path / "serial"
     reproduce(recipe, serial, log=lambda s: None)

@@ -50,8 +50,8 @@ class _Stop(Exception):
 @pytest.fixture(scope="module")
 def finished(recipe, tmp_path_factory):
     """A reproduction interrupted after 3 trainings, then continued to the end."""
-    from navfusion.eval.real import RealBackend
-    from navfusion.eval.reproduce import reproduce
+    from navfusion.report.real_backend import RealBackend
+    from navfusion.report.reproduce import reproduce
 
     trained: list[list[str]] = [[], []]
 
@@ -108,8 +108,8 @@ def test_tiny_reproduction_outputs(finished):
 
 @pytest.mark.slow
 def test_rerun_reuses_everything(finished, recipe, monkeypatch):
-    from navfusion.eval.real import RealBackend
-    from navfusion.eval.reproduce import reproduce
+    from navfusion.report.real_backend import RealBackend
+    from navfusion.report.reproduce import reproduce
 
     out, _, _ = finished
     before = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
@@ -128,8 +128,8 @@ def test_fresh_seed_block_reuses_the_trained_runs(finished, recipe, monkeypatch,
     redone on the fresh scenes, and the report says which block it used."""
     import shutil
 
-    from navfusion.eval.real import RealBackend
-    from navfusion.eval.reproduce import reproduce
+    from navfusion.report.real_backend import RealBackend
+    from navfusion.report.reproduce import reproduce
 
     out, _, _ = finished
     copy = tmp_path / "fresh"
@@ -172,7 +172,7 @@ def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
 
 def test_recipe_errors(recipe, tmp_path, capsys):
     from navfusion.cli import main
-    from navfusion.eval.reproduce import reproduce
+    from navfusion.report.reproduce import reproduce
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(recipe.read_text().replace("  concat: {}", "  concat: {agent: concatt}"))

@@ -35,7 +35,7 @@ def test_checkpoint_selection_never_on_test(split):
 
 
 def test_recipe_evaluates_unseen_scenes():
-    from navfusion.eval.recipe import ReproduceConfig
+    from navfusion.report.recipe import ReproduceConfig
 
     with pytest.raises(NavFusionError, match="eval_split"):
         ReproduceConfig(name="x", suite="tiny", eval_split="train", agents={"random": {}})
@@ -51,7 +51,7 @@ def test_evaluate_warns_about_an_unfinished_run(tmp_path):
     import torch
     from safetensors.torch import save_file
 
-    from navfusion.eval.real import unfinished_warning
+    from navfusion.train.run_folder import unfinished_warning
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

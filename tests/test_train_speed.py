@@ -189,7 +189,7 @@ def test_reproduce_pool_processes_get_the_tuned_allocator():
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from navfusion.eval import reproduce
+    from navfusion.report import reproduce
     from navfusion.train import speed
 
     if speed.large_blocks_mmapped() is None or os.environ.get("NAVFUSION_MALLOC", "").lower() == "default":

@@ -127,8 +127,8 @@ def test_quickstart_recipe_keeps_one_val_scene(nf_cache, monkeypatch):
     """The suite's val split grew to 8 scenes for the probe; the quickstart job still builds and
     validates on one."""
     import navfusion.parallel.shards as shards
-    from navfusion.eval import real
-    from navfusion.eval.recipe import load_recipe
+    from navfusion.report import real_backend as real
+    from navfusion.report.recipe import load_recipe
     from navfusion.train.imitation import TrainConfig, resolve_train_config
 
     built = []

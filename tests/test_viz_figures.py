@@ -50,8 +50,8 @@ def test_validation_curves_from_run_logs(tmp_path):
     """The report's validation curves come from each run's metrics.csv (val points only)."""
     from types import SimpleNamespace
 
-    from navfusion.eval.recipe import AgentEntry
-    from navfusion.eval.report import _plateau, _validation_curves
+    from navfusion.report.recipe import AgentEntry
+    from navfusion.report.tables import plateau, validation_curves
 
     for seed, vals in ((0, [0.2, 0.4, 0.5, 0.52, 0.51, 0.5]), (1, [0.1, 0.3, 0.45, 0.5, 0.55, 0.6])):
         d = tmp_path / "runs" / f"action_fusion-s{seed}"
@@ -62,10 +62,10 @@ def test_validation_curves_from_run_logs(tmp_path):
         (d / "metrics.csv").write_text("\n".join(rows) + "\n")
     cfg = SimpleNamespace(agents={"action_fusion": AgentEntry(label="AF"), "random": AgentEntry(label="R")},
                           single_experts=None, seeds=[0, 1])
-    vc = _validation_curves(tmp_path, cfg)
+    vc = validation_curves(tmp_path, cfg)
     assert list(vc) == ["AF"] and vc["AF"][0] == [[50 * (i + 1), v] for i, v in
                                                    enumerate([0.2, 0.4, 0.5, 0.52, 0.51, 0.5])]
-    assert _plateau(vc["AF"][0]) == "-0.005" and _plateau(vc["AF"][1]) == "+0.100"
+    assert plateau(vc["AF"][0]) == "-0.005" and plateau(vc["AF"][1]) == "+0.100"
     assert plots.validation_curves(vc, tmp_path / "v.png").is_file()
 
 

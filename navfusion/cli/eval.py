@@ -72,7 +72,7 @@ def _command(what: str, a: argparse.Namespace) -> str:
 
 def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = "", test_seeds: str | None = None
                ) -> int:
-    from navfusion.eval.reproduce import Reproduction
+    from navfusion.report.reproduce import Reproduction
 
     rep = Reproduction(recipe, out, log=lambda s: print(s, flush=True), test_seeds=test_seeds)
     index = rep.run()
@@ -82,7 +82,7 @@ def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = ""
     print(rep.findings_markdown, end="")
     print()
     if docs:
-        from navfusion.eval.report import export_docs
+        from navfusion.report.export import export_docs
 
         print(f"Docs: {export_docs(out, docs, command)}")
     print(f"Report: {index.resolve()}")
@@ -91,8 +91,9 @@ def _reproduce(recipe: str, out: str, docs: str | None = None, command: str = ""
 
 def _evaluate(a: argparse.Namespace) -> int:
     from navfusion.eval.evaluate import evaluate_agent, save_results
-    from navfusion.eval.real import RealBackend, load_run, run_config, unfinished_warning
+    from navfusion.report.real_backend import RealBackend, load_run
     from navfusion.train.data import split_scene_ids, suite_of_env
+    from navfusion.train.run_folder import run_config, unfinished_warning
 
     if a.episodes_per_scene < 1:
         raise NavFusionError(f"--episodes-per-scene={a.episodes_per_scene}: must be >= 1")

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
 def _visualize(a: argparse.Namespace) -> int:
     from navfusion.common import SceneId
-    from navfusion.eval.real import RealBackend, load_run
-    from navfusion.eval.reproduce import check_out_dir
+    from navfusion.report.real_backend import RealBackend, load_run
+    from navfusion.report.reproduce import check_out_dir
     from navfusion.train.data import split_scene_ids, suite_of_env
     from navfusion.viz.situational import situational_analysis
 

@@ -1,16 +1,13 @@
-"""What the reproduction pipeline needs from the rest of navfusion, as one small protocol.
+"""What evaluation reads: one scene's data (:class:`SceneData`) and a trained agent's batched
+policies (:class:`LoadedAgent`).
 
-``reproduce`` orchestrates; a backend does the work: build the world, train an agent, and hand out
-batched policies for evaluation. :mod:`navfusion.eval.real` wires the real stack (scenes, views,
-features, agents, imitation training); :mod:`navfusion.eval.synthetic_backend` is a model-free
-stand-in on synthetic grids used to test the orchestration quickly.
+Where they come from is the reproduction backend's business (``navfusion.report.backend``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -59,39 +56,3 @@ class LoadedAgent(Protocol):
 
     def node_gates(self, scene: SceneData, nodes: np.ndarray, target: int) -> np.ndarray | None:
         """Gate weights (n, K) at ``nodes`` for ``target`` (None for ungated agents)."""
-
-
-class Backend(Protocol):
-    name: str
-
-    def check(self, cfg) -> None:
-        """Validate the recipe against what exists (suite, agent recipes); raise NavFusionError."""
-
-    def prepare(self, cfg, log: Callable[[str], None]) -> dict:
-        """Build whatever is missing (scenes, graphs, views, features); returns JSON-able info."""
-
-    def test_scenes(self, cfg) -> list[str]:
-        """Scene ids of the evaluation split (at most ``cfg.max_test_scenes``)."""
-
-    def scene(self, scene_id: str, cfg) -> SceneData:
-        """The evaluation data of one scene."""
-
-    def train(self, key: str, entry, seed: int, run_dir: Path, cfg, log: Callable[[str], None]) -> None:
-        """Train (or resume training) agent ``entry`` with ``seed`` into ``run_dir``."""
-
-    def load(self, run_dir: Path, entry, cfg) -> LoadedAgent:
-        """Load a trained run for evaluation; a folder without a checkpoint raises NavFusionError."""
-
-    def versions(self) -> dict:
-        """Component versions / settings worth recording in the report."""
-
-
-def get_backend(suite: str) -> Backend:
-    """The synthetic backend for ``suite: synthetic``, else the real stack."""
-    if suite == "synthetic":
-        from navfusion.eval.synthetic_backend import SyntheticBackend
-
-        return SyntheticBackend()
-    from navfusion.eval.real import RealBackend
-
-    return RealBackend()

@@ -34,6 +34,8 @@ import numpy as np
 from scipy import stats as _st
 
 from navfusion.errors import NavFusionError
+from navfusion.markdown import markdown_table
+from navfusion.viz.plots import group_of
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "reproduced", "contradicted", "inconclusive", "not measured"
 
@@ -210,8 +212,6 @@ def both_halves(x: np.ndarray, y_low: np.ndarray, y_high: np.ndarray, group: np.
 
 def expected_tier(name: str) -> int:
     """Finding 4's expected tier of a representation (see :data:`WEAKEST_TASKS`)."""
-    from navfusion.viz.plots import group_of
-
     task = name.rsplit("/", 1)[-1]
     if task in WEAKEST_TASKS:
         return 0
@@ -364,7 +364,7 @@ class _Results:
 def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int = 0) -> list[Finding]:
     """The seven findings of a finished reproduction in ``out`` (read from its saved results).
 
-    ``cfg`` is its :class:`~navfusion.eval.recipe.ReproduceConfig`; ``n_boot`` defaults to its
+    ``cfg`` is its :class:`~navfusion.report.recipe.ReproduceConfig`; ``n_boot`` defaults to its
     ``bootstrap``. Deterministic for a given ``seed``.
     """
     out = Path(out)
@@ -476,8 +476,6 @@ def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int 
 
 def findings_markdown(findings: list[Finding]) -> str:
     """The verdict table as Markdown."""
-    from navfusion.markdown import markdown_table
-
     return markdown_table(HEADER, [f.cells() for f in findings]) + "\n"
 
 

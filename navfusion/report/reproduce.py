@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 
 from navfusion.errors import NavFusionError
-from navfusion.eval.backend import Backend, get_backend
 from navfusion.eval.evaluate import eval_seed, evaluate_agent, load_results, save_results
-from navfusion.eval.recipe import ReproduceConfig, load_recipe
+from navfusion.eval.heldout import fresh_suite, parse_seed_block
 from navfusion.io import atomic_write_json, atomic_write_text, hash_jsonable
+from navfusion.report.backend import Backend, get_backend
+from navfusion.report.recipe import ReproduceConfig, load_recipe, resolve_recipe_path
+from navfusion.report.writer import write_report
 from navfusion.train.speed import tune_allocator
+from navfusion.viz.situational import situational_analysis
 
 
 def cpu_seconds() -> float:
@@ -85,8 +88,6 @@ class Reproduction:
         self.test_seeds = test_seeds or self.cfg.test_seeds
         self.test_block = None
         if self.test_seeds:
-            from navfusion.eval.heldout import fresh_suite, parse_seed_block
-
             # Scenes of the suite's generator from a block no suite names: trained runs are reused
             # (their fingerprints do not involve the test scenes), every evaluation is redone.
             self.test_block = parse_seed_block(self.test_seeds)
@@ -103,6 +104,9 @@ class Reproduction:
         self._scenes = None
         self._agents: dict[tuple[str, int], tuple[str, Any]] = {}
         self.worker = ""
+        #: Markdown of Table 1 and of the verdicts, set by :meth:`run` (the command line prints them).
+        self.table_markdown = ""
+        self.findings_markdown = ""
 
     # ------------------------------------------------------------------ helpers
     def _msg(self, text: str) -> None:
@@ -268,8 +272,6 @@ class Reproduction:
             self._msg("situational analysis: reused")
             return
         self.state.begin()
-        from navfusion.viz.situational import situational_analysis
-
         agent = self._load(key, seed, entry)
         situational_analysis(agent, self.scenes(), d, seed=seed,
                              episodes_per_scene=min(self.cfg.episodes_per_scene, 128), map_scenes=sc.scenes,
@@ -324,8 +326,6 @@ class Reproduction:
         tasks = self.tasks()
         threads = max(1, (os.cpu_count() or 1) // workers)
         self._msg(f"train + evaluate: {len(tasks)} tasks on {workers} processes ({threads} torch thread(s) each)")
-        from navfusion.eval.recipe import resolve_recipe_path
-
         recipe = str(resolve_recipe_path(self.recipe_path).resolve())
         args = [(recipe, str(self.out.resolve()), self.t0, threads, t, self.test_seeds) for t in tasks]
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
@@ -372,10 +372,10 @@ class Reproduction:
         else:
             for task in self.tasks():
                 self.run_task(task)
-        from navfusion.eval.report import write_report
-
         self._msg("report: tables, figures, index.html ...")
-        index = write_report(self)
+        report = write_report(self.out, c, self.backend, self.test_block)
+        self.table_markdown, self.findings_markdown = report.table_markdown, report.findings_markdown
+        index = report.index
         t = self.timing()
         atomic_write_json(self.out / "timing.json", t)
         self._msg("step timings (when each step ran; seconds summed over processes): "

@@ -1,0 +1,48 @@
+"""``--export-docs``: a finished reproduction's tables and main figures copied into a docs folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from navfusion.io import atomic_write_text
+
+
+def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
+    """Copy a finished reproduction's tables and main figures into ``docs`` (``results.md`` + ``figures/``).
+
+    ``command`` is the command line that produced ``out`` (quoted in the page).
+    """
+    out, docs = Path(out), Path(docs)
+    figs = docs / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    picks = [("figures/table1.png", "Success on unseen scenes (95% CI)"),
+             ("figures/single_experts.png", "Single-expert success, sorted and grouped"),
+             ("figures/robustness.png", "Robustness to dropped / noised representations"),
+             ("situational/figures/gate_heatmap.png", "Mean gate weight per scene and representation"),
+             ("situational/figures/openness.png", "Openness vs 3D / semantic group weight"),
+             ("situational/figures/episode.gif", "An episode: views, map and trajectory, gate weights")]
+    maps = sorted((out / "situational" / "figures").glob("map_*.png"))[:2]
+    picks += [(str(m.relative_to(out)), "Group gate weight at every node") for m in maps]
+    lines = ["# Results", "", f"Made by `{command}` (see the report `index.html` in the output folder for CIs "
+             "per scene/target, the recipe, versions and hardware).", ""]
+    body = (out / "results.md").read_text() if (out / "results.md").is_file() else ""
+    note = (out / "caveat.txt").read_text().strip() if (out / "caveat.txt").is_file() else ""
+    if note:
+        lines += [f"> {note}", ""]
+    lines += [body, "## Commands", "", "```bash",
+              "navfusion quickstart                                     # CPU recipe -> runs/quickstart (this page)",
+              "navfusion reproduce configs/paper.yaml --out runs/paper  # paper scale, for a GPU (caches ~39 GB)",
+              "navfusion evaluate runs/quickstart/runs/action_fusion-s0 --split test --json",
+              "navfusion visualize runs/quickstart/runs/action_fusion-s0 --out runs/fusion-weights",
+              "```", "", "## Figures", ""]
+    for rel, cap in picks:
+        src = out / rel
+        if not src.is_file():
+            continue
+        dst = figs / src.name
+        shutil.copyfile(src, dst)
+        lines += [f"![{cap}](figures/{dst.name})", "", f"*{cap}*", ""]
+    page = docs / "results.md"
+    atomic_write_text(page, "\n".join(lines))
+    return page
