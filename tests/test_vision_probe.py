@@ -10,8 +10,8 @@ import pytest
 
 from navfusion.cli import main
 from navfusion.errors import NavFusionError
-from navfusion.vision import probe as probe_mod
-from navfusion.vision.probe import ProbeConfig, bootstrap_ci, probe_representations, probe_scenes
+from navfusion.eval import probe as probe_mod
+from navfusion.eval.probe import ProbeConfig, bootstrap_ci, probe_representations, probe_scenes
 
 #: tiny suite, trained on its 3 train scenes, scored on its 2 test scenes (val has one scene)
 QUICK = dict(suite="tiny", split="test", max_pretrain_scenes=0, tasks=[], gt_tasks=["depth_zbuffer"], epochs=20)
@@ -148,7 +148,7 @@ def test_a_partly_trained_zoo_probes_the_tasks_it_has(tmp_path, monkeypatch):
     import shutil
 
     from navfusion.io import atomic_write_json, read_json
-    from navfusion.vision.probe import probe_representations_list
+    from navfusion.eval.probe import probe_representations_list
     from navfusion.vision.zoo import find_zoo
 
     src = find_zoo("nf64")

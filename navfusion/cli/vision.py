@@ -199,7 +199,7 @@ def _affinity(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from navfusion.io import atomic_write_json
-    from navfusion.vision.probe import ProbeConfig, probe_representations, probe_summary, probe_table
+    from navfusion.eval.probe import ProbeConfig, probe_representations, probe_summary, probe_table
 
     tasks = None if args.tasks is None else ([] if args.tasks == ["none"] else args.tasks)
     extra = {"epochs": args.epochs} if args.epochs is not None else {}
