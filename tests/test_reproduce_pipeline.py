@@ -76,6 +76,9 @@ def test_reproduce_outputs_rerun_and_resume(recipe, tmp_path):
     text = html.unescape(page)
     assert "Mean ± std over 2 training seeds" in text and "seed(s)" not in text
     assert "A curve that rises as representations are dropped" in text
+    # Table 1's "0.41 [0.35, 0.47]" cells stay on one line; the recipe is shown as its YAML, line by line
+    assert "td{white-space:nowrap}" in page and "<td>" in page and "[" in page
+    assert "<pre>" in page and (out / "recipe.yaml").read_text().splitlines()[1] in text
     # Seven verdicts, in the page, the Markdown and findings.json, each with its statistic.
     found = json.loads((out / "findings.json").read_text())
     assert [f["id"] for f in found["findings"]] == list(range(1, 8))

@@ -159,6 +159,9 @@ def test_evaluate_and_visualize_a_run(finished, tmp_path, capsys):
     assert o["episodes"] == 16 and 0 <= o["success_ci"][0] <= o["success"] <= o["success_ci"][1] <= 1
     assert main(["visualize", str(run), "--out", str(tmp_path / "v"), "--episodes-per-scene", "8",
                  "--map-scenes", "1", "--no-animation"]) == 0
+    vis = capsys.readouterr()
+    assert "gate_heatmap.png" in vis.out and "loading scene" not in vis.out  # stdout: the figures only
+    assert "loading scene tiny/test/" in vis.err and "recording gate weights" in vis.err  # progress: stderr
     assert (tmp_path / "v" / "figures" / "gate_heatmap.png").is_file()
     assert (tmp_path / "v" / "figures" / "openness.png").is_file()
     # a fresh seed block of tiny's generator: scenes nobody has looked at

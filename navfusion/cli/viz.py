@@ -27,13 +27,22 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
 
 def _visualize(a: argparse.Namespace) -> int:
+    import sys
+    import time
+
     from navfusion.common import SceneId
     from navfusion.report.real_backend import RealBackend, load_run
     from navfusion.report.reproduce import check_out_dir
     from navfusion.train.data import split_scene_ids, suite_of_env
     from navfusion.viz.situational import situational_analysis
 
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:  # progress on stderr: stdout lists the figures written
+        print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
     out = check_out_dir(a.out)
+    say(f"loading {a.run} ...")
     agent = load_run(a.run)
     if not agent.expert_names:
         raise NavFusionError(f"{a.run}: agent kind {agent.cfg.kind!r} has no gate; visualize needs feature_fusion, "
@@ -59,9 +68,12 @@ def _visualize(a: argparse.Namespace) -> int:
             raise NavFusionError(f"--scene {s}: not a scene of {suite}/{split}.{suggest(s, known)}")
     cfg = SimpleNamespace(resolution=agent.cfg.rgb_resolution, episodes_per_scene=a.episodes_per_scene)
     backend = RealBackend()
-    scenes = [backend.scene(s, cfg) for s in ids]
+    scenes = []
+    for i, s in enumerate(ids):
+        say(f"loading scene {s} [{i + 1}/{len(ids)}] ...")
+        scenes.append(backend.scene(s, cfg))
     summary = situational_analysis(agent, scenes, out, seed=a.seed, episodes_per_scene=a.episodes_per_scene,
-                                   map_scenes=a.map_scenes, animate=not a.no_animation)
+                                   map_scenes=a.map_scenes, animate=not a.no_animation, log=say)
     figs = summary["figures"]
     paths = [figs.get("gate_bars"), figs.get("gate_heatmap"), figs.get("openness"), *figs.get("maps", []),
              figs.get("animation")]

@@ -59,6 +59,7 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
     out_dir = Path(out_dir)
     fig_dir = out_dir / "figures"
     groups = [plots.group_of(n) for n in names]
+    log(f"situational analysis: recording gate weights on {len(scenes)} scenes x {episodes_per_scene} episodes ...")
     _, _, parts = evaluate_agent(agent, scenes, episodes_per_scene=episodes_per_scene, seed=eval_seed(seed, "sit"),
                                  horizon=horizon, radius=radius, record=True)
     mean_gate: dict[str, list[float]] = {}
@@ -76,6 +77,7 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
     op_all, gw_all = [], {g: [] for g in OPENNESS_GROUPS}
     node_scene, node_gates = [], []
     figs["maps"] = []
+    log("situational analysis: per-node gate weights, openness and maps ...")
     for j, sd in enumerate(scenes[:node_scenes] if node_scenes else scenes):
         tab = node_gate_table(agent, sd)
         if tab is None:
@@ -108,6 +110,7 @@ def situational_analysis(agent: LoadedAgent, scenes: list[SceneData], out_dir: s
                         gates=np.concatenate(node_gates).astype(np.float32), experts=np.asarray(names, str),
                         **{f"w_{g}": y for g, y in series.items()})
     if animate and scenes and scenes[0].views is not None:
+        log("situational analysis: episode animation ...")
         sd, r = scenes[0], parts[0]
         ok = np.flatnonzero(r.success_reach > 0)
         # A successful episode of median length shows both navigation and the gate changing.
