@@ -143,3 +143,25 @@ def test_parallel_run_matches_serial(recipe, tmp_path):
     t = rep.timing()
     assert t["workers"] == 2 and t["phases"]["train"]["steps"] == 14
     assert (tmp_path / "par" / "timing.json").is_file()
+
+
+@pytest.mark.parametrize("target", ["docs", "docs/results-standard.md"])
+def test_export_docs_page_and_figures(recipe, tmp_path, target):
+    """`--export-docs DIR` -> DIR/results.md + DIR/figures/; `--export-docs DIR/results-NAME.md` ->
+    that page + DIR/figures/NAME/; every image the page names exists next to it."""
+    import re
+
+    from navfusion.report.export import export_docs
+
+    out = tmp_path / "out"
+    reproduce(recipe, out, backend=SyntheticBackend(), log=lambda s: None)
+    page = export_docs(out, tmp_path / target, "navfusion reproduce my.yaml --out out")
+    expected = tmp_path / ("docs/results.md" if target == "docs" else "docs/results-standard.md")
+    assert page == expected
+    text = page.read_text()
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 5 and all((page.parent / ln).is_file() for ln in links)
+    sub = "figures/" if target == "docs" else "figures/standard/"
+    assert all(ln.startswith(sub) and "/" not in ln[len(sub):] for ln in links)
+    assert "navfusion reproduce my.yaml --out out   # this page" in text
+    assert "| 7 | the affinity regulariser helps |" in text  # the verdicts travel with the tables

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     r.add_argument("recipe", help="configs/NAME.yaml or a recipe name (quickstart, paper, test_tiny)")
     r.add_argument("--out", required=True, help="output folder (re-running reuses what is there)")
     r.add_argument("--export-docs", default=None, metavar="DIR",
-                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
+                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/ "
+                   "(or DIR/results-NAME.md + DIR/figures/NAME/ when given a .md path)")
     r.add_argument("--test-seeds", default=None, metavar="START:COUNT", help=_TEST_SEEDS_HELP)
     r.set_defaults(func=lambda a: _reproduce(a.recipe, a.out, a.export_docs, _command("reproduce " + a.recipe, a),
                                              a.test_seeds))
@@ -50,7 +51,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     q = sub.add_parser("quickstart", help="the main job: reproduce configs/quickstart.yaml into runs/quickstart")
     q.add_argument("--out", default=QUICKSTART_OUT, help=f"output folder (default: {QUICKSTART_OUT})")
     q.add_argument("--export-docs", default=None, metavar="DIR",
-                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/")
+                   help="also copy the tables and main figures into DIR/results.md + DIR/figures/ "
+                   "(or DIR/results-NAME.md + DIR/figures/NAME/ when given a .md path)")
     q.add_argument("--test-seeds", default=None, metavar="START:COUNT", help=_TEST_SEEDS_HELP)
     q.set_defaults(func=lambda a: _reproduce("quickstart", a.out, a.export_docs, _command("quickstart", a),
                                              a.test_seeds))

@@ -8,14 +8,25 @@ from pathlib import Path
 from navfusion.io import atomic_write_text
 
 
+def export_paths(docs: str | Path) -> tuple[Path, Path]:
+    """``(page, figure folder)`` of ``--export-docs``: a folder ``DIR`` gives ``DIR/results.md`` +
+    ``DIR/figures/``; a page ``DIR/results-NAME.md`` gives that page + ``DIR/figures/NAME/`` (so
+    several recipes' pages share one docs folder)."""
+    docs = Path(docs)
+    if docs.suffix == ".md":
+        return docs, docs.parent / "figures" / docs.stem.removeprefix("results-")
+    return docs / "results.md", docs / "figures"
+
+
 def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
-    """Copy a finished reproduction's tables and main figures into ``docs`` (``results.md`` + ``figures/``).
+    """Copy a finished reproduction's tables and main figures into ``docs`` (see :func:`export_paths`).
 
     ``command`` is the command line that produced ``out`` (quoted in the page).
     """
-    out, docs = Path(out), Path(docs)
-    figs = docs / "figures"
+    out = Path(out)
+    page, figs = export_paths(docs)
     figs.mkdir(parents=True, exist_ok=True)
+    link = figs.relative_to(page.parent).as_posix()
     picks = [("figures/table1.png", "Success on unseen scenes (95% CI)"),
              ("figures/single_experts.png", "Single-expert success, sorted and grouped"),
              ("figures/robustness.png", "Robustness to dropped / noised representations"),
@@ -30,11 +41,14 @@ def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
     note = (out / "caveat.txt").read_text().strip() if (out / "caveat.txt").is_file() else ""
     if note:
         lines += [f"> {note}", ""]
+    run = f"{out.as_posix()}/runs/action_fusion-s0"
     lines += [body, "## Commands", "", "```bash",
-              "navfusion quickstart                                     # CPU recipe -> runs/quickstart (this page)",
+              f"{command}   # this page",
+              f"navfusion evaluate {run} --split test --json   # one trained agent again",
+              f"navfusion visualize {run} --out runs/fusion-weights   # its fusion weights",
+              "navfusion quickstart                                     # the 15-minute CPU recipe",
+              "navfusion reproduce configs/standard.yaml --out runs/standard  # the decisive CPU recipe (~3 h)",
               "navfusion reproduce configs/paper.yaml --out runs/paper  # paper scale, for a GPU (caches ~39 GB)",
-              "navfusion evaluate runs/quickstart/runs/action_fusion-s0 --split test --json",
-              "navfusion visualize runs/quickstart/runs/action_fusion-s0 --out runs/fusion-weights",
               "```", "", "## Figures", ""]
     for rel, cap in picks:
         src = out / rel
@@ -42,7 +56,6 @@ def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
             continue
         dst = figs / src.name
         shutil.copyfile(src, dst)
-        lines += [f"![{cap}](figures/{dst.name})", "", f"*{cap}*", ""]
-    page = docs / "results.md"
+        lines += [f"![{cap}]({link}/{dst.name})", "", f"*{cap}*", ""]
     atomic_write_text(page, "\n".join(lines))
     return page
