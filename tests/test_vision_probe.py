@@ -147,8 +147,8 @@ def test_a_partly_trained_zoo_probes_the_tasks_it_has(tmp_path, monkeypatch):
     """A zoo being trained task by task: its manifest lists some tasks; those are probed, with gt_ratio."""
     import shutil
 
-    from navfusion.io import atomic_write_json, read_json
     from navfusion.eval.probe import probe_representations_list
+    from navfusion.io import atomic_write_json, read_json
     from navfusion.vision.zoo import find_zoo
 
     src = find_zoo("nf64")
