@@ -198,8 +198,8 @@ def _affinity(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from navfusion.io import atomic_write_json
     from navfusion.eval.probe import ProbeConfig, probe_representations, probe_summary, probe_table
+    from navfusion.io import atomic_write_json
 
     tasks = None if args.tasks is None else ([] if args.tasks == ["none"] else args.tasks)
     extra = {"epochs": args.epochs} if args.epochs is not None else {}
