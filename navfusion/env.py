@@ -51,6 +51,7 @@ from navfusion.nav.registration import (
 from navfusion.nav.views import RendererFactory, render_node_views
 from navfusion.nav.world import World, load_world
 from navfusion.render.camera import Camera
+from navfusion.scenes import load_suite
 from navfusion.scenes.scene import Scene
 
 VIEW_MODES: tuple[str, ...] = ("cached", "live")
@@ -122,10 +123,8 @@ def _obs_mode_factory(name: str):
     if name not in OBS_MODES and name in OBS_MODE_MODULES:
         import importlib
 
-        try:
-            importlib.import_module(OBS_MODE_MODULES[name])
-        except ImportError as e:
-            raise NavFusionError(f"obs_mode {name!r} needs {OBS_MODE_MODULES[name]} ({e})") from None
+        # by name: the module that registers the mode sits in a layer above the env
+        importlib.import_module(OBS_MODE_MODULES[name])
     if name not in OBS_MODES:
         known = sorted(set(OBS_MODES) | set(OBS_MODE_MODULES))
         raise NavFusionError(f"unknown obs_mode {name!r}; known: {', '.join(known)}.{suggest(name, known)}")
@@ -240,9 +239,7 @@ class OctoNavEnv(gym.Env):
         else:
             self._worlds = {}
             if scenes is None:
-                from navfusion.nav.world import scenes_api
-
-                scenes = [str(s) for s in scenes_api("load_suite")(suite).scene_ids(split)]
+                scenes = [str(s) for s in load_suite(suite).scene_ids(split)]
             self._scene_objs = {s.scene_id: s for s in scenes if isinstance(s, Scene)}
             self.scene_ids = [s.scene_id if isinstance(s, Scene) else str(s) for s in scenes]
         if not self.scene_ids:

@@ -27,9 +27,10 @@ TINY_RESOLUTION = 64
 @pytest.fixture(scope="session")
 def tiny_worlds(nf_cache) -> list:
     """``World`` objects (graph, goals, 64x64 ViewStore) of the tiny suite's train split, built once."""
-    from navfusion.nav.world import load_world, scenes_api
+    from navfusion.nav.world import load_world
+    from navfusion.scenes import load_suite
 
-    ids = [str(s) for s in scenes_api("load_suite")("tiny").scene_ids("train")]
+    ids = [str(s) for s in load_suite("tiny").scene_ids("train")]
     return [load_world(sid, resolution=TINY_RESOLUTION, progress=False) for sid in ids]
 
 

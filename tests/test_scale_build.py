@@ -7,6 +7,7 @@ import os
 import pytest
 
 from navfusion.build.runners import build_features_sharded, feature_job, payload_key
+from navfusion.errors import NavFusionError
 from navfusion.parallel.shards import KillOnce, Shard, ShardError, run_shards
 
 
@@ -21,9 +22,9 @@ def test_process_backend_retries_a_killed_worker(tmp_path):
 
 
 def test_runner_errors():
-    with pytest.raises(Exception, match="unknown shard backend"):
+    with pytest.raises(NavFusionError, match="unknown shard backend"):
         run_shards(payload_key, [], backend="slurm")
-    with pytest.raises(Exception, match="unique"):
+    with pytest.raises(NavFusionError, match="unique"):
         run_shards(payload_key, [Shard("a", ("a",)), Shard("a", ("a",))])
     assert ShardError.__mro__[1].__name__ == "NavFusionError"
 

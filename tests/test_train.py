@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from navfusion.agents import load_agent_config
 from navfusion.checkpoint import load_state, read_metadata
 from navfusion.cli import main
-from navfusion.errors import NavFusionError
+from navfusion.errors import ConfigError, NavFusionError
 from navfusion.train import checkpoint as ckpt
 from navfusion.train.data import synthetic_split
 from navfusion.train.imitation import TrainConfig, TrainingDiverged, build_agent, train_imitation
@@ -189,5 +189,5 @@ def test_training_with_view_rotation_runs_and_a_changed_setting_is_not_resumed(d
     train_imitation(acfg, _cfg(iterations=4, view_rotation=2, eval_every=0), run, data, None, progress=False)
     with pytest.raises(NavFusionError, match="view_rotation=0"):
         train_imitation(acfg, _cfg(iterations=8, eval_every=0), run, data, None, progress=False)
-    with pytest.raises(Exception, match="view_rotation"):
+    with pytest.raises(ConfigError, match="view_rotation"):
         _cfg(view_rotation=3)

@@ -7,13 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from navfusion.render import base as render_base
+from navfusion.render import testscene
 from navfusion.render.camera import Camera, Poses
 from navfusion.vision import gt_pose as gp
 from navfusion.vision.ground_truth import compute_targets
 from navfusion.vision.tasks import TASKS, task_spec
-
-testscene = pytest.importorskip("navfusion.render.testscene")
-render_base = pytest.importorskip("navfusion.render.base")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,7 @@ def test_all_tasks_on_test_apartment():
 
 @pytest.mark.slow
 def test_generated_scene_views_are_free_and_targets_sane():
-    generator = pytest.importorskip("navfusion.scenes.generator")
+    from navfusion.scenes import generator
     from navfusion.vision.sampling import render_task_batches, sample_poses
 
     scene = generator.generate_scene(seed=1)

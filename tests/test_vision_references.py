@@ -3,6 +3,8 @@ they carry the ground truth, and that they work wherever an encoder name does.""
 
 from __future__ import annotations
 
+import shutil
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -109,9 +111,11 @@ def test_registry_lists_references_but_no_zoo_includes_them():
 def test_feature_store_and_env_serve_references(tiny_world, nf_cache):
     sid = tiny_world.scene_id
     slug = sid.replace("/", "__")
+    store = FeatureStore("gtref")
+    # start empty: a reused NAVFUSION_TEST_CACHE holds the files an earlier session built
+    shutil.rmtree(store.root, ignore_errors=True)
     out = build_features([sid], "gtref", ["gt/depth_zbuffer", "rgb_thumbnail"], progress=False)
     assert sorted(out[sid][0]) == ["gt/depth_zbuffer", "rgb_thumbnail"]
-    store = FeatureStore("gtref")
     m = store.manifest(slug)["encoders"]["gt__depth_zbuffer"]
     assert m["dtype"] == "float16" and m["encoder"] == "gt/depth_zbuffer"
     assert m["encoder_sha"] == create_encoder("gt/depth_zbuffer").weights_sha256

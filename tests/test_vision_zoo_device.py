@@ -3,6 +3,8 @@ path when there is one, one-line error when CUDA is asked for and missing)."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -42,6 +44,8 @@ def _files(zoo, sid):
 
 def test_cpu_device_builds_the_same_float16_files(nf_cache, fake_views, capsys):
     ids = ["tiny/test/0", "tiny/test/1"]
+    for zoo in ("dev_default", "dev_cli"):  # start empty: a reused NAVFUSION_TEST_CACHE holds earlier files
+        shutil.rmtree(FeatureStore(zoo).root, ignore_errors=True)
     build_features(ids, "dev_default", [ENC], progress=False)
     rc = main(["features", "build", "--env", "tiny", "--splits", "test", "--zoo", "dev_cli", "--encoders", ENC,
                "--device", "cpu"])

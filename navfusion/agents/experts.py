@@ -11,6 +11,7 @@ from torch import nn
 
 from navfusion.agents.config import ExpertConfig
 from navfusion.common import NUM_ACTIONS, NUM_VIEWS
+from navfusion.nn.expert_bank import ExpertBank
 from navfusion.nn.stacked_linear import gather_stacked_linear, stacked_linear, stacked_linear_shared
 
 #: row k lists the views in the order direction k sees them (its own view first)
@@ -171,7 +172,8 @@ class ExpertPolicy(nn.Module):
 class LoopBank(nn.Module):
     """K experts of one architecture run one after another: ``(B, K, *in), *shared → (B, K, *out)``.
 
-    The fallback when ``navfusion.nn.ExpertBank`` is unavailable (same interface, same maths).
+    The reference for :class:`~navfusion.nn.ExpertBank` (same interface, same maths): tests check
+    the bank against it.
     """
 
     def __init__(self, factory: Callable[[], nn.Module], num_experts: int) -> None:
@@ -186,30 +188,20 @@ class LoopBank(nn.Module):
         return torch.stack([e(x[:, k], *shared) for k, e in enumerate(self.experts)], dim=1)
 
 
-def make_bank(factory: Callable[[], nn.Module], num_experts: int, backend: str = "auto") -> nn.Module:
-    """An expert bank of ``num_experts`` modules built by ``factory``.
+def make_bank(factory: Callable[[], ExpertPolicy], num_experts: int) -> ExpertBank:
+    """An :class:`~navfusion.nn.ExpertBank` of ``num_experts`` experts built by ``factory``.
 
-    ``backend``: ``"auto"`` (``navfusion.nn.ExpertBank`` when available, else the local
-    :class:`LoopBank`), ``"bank"`` or ``"loop"``. The bank runs its experts in ``"stacked"`` mode
-    (:meth:`ExpertPolicy.forward_stacked`: one batched matmul per layer) when the expert supports
-    it, else one after another (``"loop"``; set ``bank.mode = "loop"`` for the reference path).
-    Measured at batch 256, K = 25, one thread, with the allocator tuned
-    (``navfusion.train.speed``): see BENCHMARKS.md "Training throughput". (An earlier
-    measurement, 0.71 s stacked vs 0.49 s loop, was taken while every large block was page-faulted
-    in again each step; ``vmap`` is slower than both.)
+    The bank runs its experts in ``"stacked"`` mode (:meth:`ExpertPolicy.forward_stacked`: one
+    batched matmul per layer) when the expert supports it, else one after another (``"loop"``; set
+    ``bank.mode = "loop"`` for the reference path). Measured at batch 256, K = 25, one thread, with
+    the allocator tuned (``navfusion.train.speed``): see BENCHMARKS.md "Training throughput". (An
+    earlier measurement, 0.71 s stacked vs 0.49 s loop, was taken while every large block was
+    page-faulted in again each step; ``vmap`` is slower than both.)
     """
-    if backend in ("auto", "bank"):
-        try:
-            from navfusion.nn import ExpertBank
-        except ImportError:
-            if backend == "bank":
-                raise
-        else:
-            bank = ExpertBank(factory, num_experts, mode="loop")
-            if getattr(bank.stacked, "supports_stacked", False):
-                bank.mode = "stacked"
-            return bank
-    return LoopBank(factory, num_experts)
+    bank = ExpertBank(factory, num_experts, mode="loop")
+    if bank.stacked.supports_stacked:
+        bank.mode = "stacked"
+    return bank
 
 
 class FeatureAdapter(nn.Module):

@@ -23,38 +23,7 @@ from torch import nn
 
 from navfusion.agents.config import GateConfig
 from navfusion.common import NUM_VIEWS
-
-
-class _LocalCondConv2d(nn.Module):
-    """Fallback CondConv2d (per-example kernel ``Σ_i r_i(x) W_i``, ``r = sigmoid(GAP(x) R)``) via the
-    grouped-convolution trick; used only while ``navfusion.nn.CondConv2d`` is unavailable."""
-
-    def __init__(self, cin: int, cout: int, kernel_size: int, num_experts: int, stride: int = 1, padding: int = 0):
-        super().__init__()
-        self.cin, self.cout, self.k, self.stride, self.padding = cin, cout, kernel_size, stride, padding
-        self.weight = nn.Parameter(torch.empty(num_experts, cout, cin, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(num_experts, cout))
-        self.routing = nn.Linear(cin, num_experts)
-        for i in range(num_experts):
-            nn.init.kaiming_uniform_(self.weight[i], a=5 ** 0.5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        r = torch.sigmoid(self.routing(x.mean((2, 3))))  # (B, E)
-        w = torch.einsum("be,eoikl->boikl", r, self.weight).reshape(b * self.cout, self.cin, self.k, self.k)
-        bias = (r @ self.bias).reshape(-1)
-        y = F.conv2d(x.reshape(1, b * self.cin, *x.shape[2:]), w, bias, self.stride, self.padding, groups=b)
-        return y.reshape(b, self.cout, *y.shape[2:])
-
-
-def make_condconv(cin: int, cout: int, kernel_size: int, num_experts: int, stride: int, padding: int) -> nn.Module:
-    """``navfusion.nn.CondConv2d`` when available, else the local fallback (same maths)."""
-    try:
-        from navfusion.nn import CondConv2d
-    except ImportError:
-        return _LocalCondConv2d(cin, cout, kernel_size, num_experts, stride=stride, padding=padding)
-    return CondConv2d(cin, cout, kernel_size, num_experts=num_experts, stride=stride, padding=padding)
-
+from navfusion.nn import CondConv2d
 
 #: the input normalisation ``(x / 255 - 0.5) / 0.25`` as ``x · SCALE + SHIFT``
 RGB_SCALE, RGB_SHIFT = 1.0 / (255.0 * 0.25), -0.5 / 0.25
@@ -99,7 +68,7 @@ class Gate(nn.Module):
         st = cfg.stem_stride
         layers: list[nn.Module] = [nn.Conv2d(3, ch[0], st, stride=st), nn.ReLU()]
         for cin, cout in zip(ch[:-1], ch[1:]):
-            layers += [make_condconv(cin, cout, 3, cfg.cond_experts, stride=2, padding=1), nn.ReLU()]
+            layers += [CondConv2d(cin, cout, 3, num_experts=cfg.cond_experts, stride=2, padding=1), nn.ReLU()]
         self.trunk = nn.Sequential(*layers)
         extra = num_targets if cfg.sees_target else 0
         self.mlp = nn.Sequential(nn.Linear(ch[-1] * NUM_VIEWS + extra, cfg.hidden), nn.ReLU(),

@@ -27,6 +27,8 @@ from navfusion.agents.models import (
 )
 from navfusion.common import suggest
 from navfusion.errors import NavFusionError
+from navfusion.vision.registry import list_encoders
+from navfusion.vision.tasks import TASKS
 
 Builder = Callable[..., Agent]
 _AGENTS: dict[str, Builder] = {}
@@ -74,22 +76,13 @@ def create_agent(cfg: AgentConfig, spec: InputSpec, affinity: torch.Tensor | np.
 
 def available_encoders() -> list[str]:
     """Every encoder name the vision registry can create."""
-    try:
-        from navfusion.vision import list_encoders
-    except ImportError:
-        from navfusion.vision.registry import list_encoders
     return list(list_encoders())
 
 
 def default_zoo_encoders() -> list[str]:
     """The default zoo's task encoders (what ``encoders: all`` means), in the task table's order."""
     names = set(available_encoders())
-    try:
-        from navfusion.vision.tasks import TASKS
-        order = list(TASKS)
-    except ImportError:
-        order = sorted(names)
-    return [t for t in order if t in names]
+    return [t for t in TASKS if t in names]
 
 
 def resolve_encoders(cfg: AgentConfig) -> list[str]:

@@ -69,7 +69,7 @@ class ResNetTrunk(nn.Module):
         else:
             try:
                 sd = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as e:
+            except Exception as e:  # torch raises many types for a damaged or foreign file
                 raise NavFusionError(f"resnet.init: cannot read {path} as a state dict: {e}") from None
         if isinstance(sd, dict) and "state_dict" in sd:
             sd = sd["state_dict"]

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("navfusion: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:
+    except Exception as e:  # a bug or a third-party error: one line, the traceback under --debug
         if debug:
             raise
         print(f"navfusion: error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)

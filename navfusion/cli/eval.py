@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from navfusion.common import HORIZON, SUCCESS_RADIUS
 from navfusion.errors import NavFusionError
 
 QUICKSTART_OUT = "runs/quickstart"
@@ -16,9 +17,10 @@ QUICKSTART_OUT = "runs/quickstart"
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a trained run (or the oracle / random walk) on unseen scenes",
-                       description="The paper's protocol: success = within 3 steps of the goal within 39 "
-                       "actions, plus stop-mode success, SPL (path lengths in steps), steps and collisions, "
-                       "per scene and per target, with bootstrap 95% CIs. Episodes of a scene run as one batch.")
+                       description=f"The paper's protocol: success = within {SUCCESS_RADIUS} steps of the goal "
+                       f"within {HORIZON} actions, plus stop-mode success, SPL (path lengths in steps), steps and "
+                       "collisions, per scene and per target, with bootstrap 95% CIs. Episodes of a scene run as one "
+                       "batch.")
     p.add_argument("run", help="run folder of `navfusion train`, or 'oracle' / 'random' (needs --env)")
     p.add_argument("--split", default="test", help="split of the run's suite to evaluate on (default: test). "
                    "Choose checkpoints and settings on 'val'; evaluate 'test' once per final run")
@@ -65,9 +67,9 @@ _TEST_SEEDS_HELP = ("evaluate on COUNT fresh scenes of the recipe suite's genera
 
 def _command(what: str, a: argparse.Namespace) -> str:
     cmd = f"navfusion {what}"
-    if getattr(a, "out", None) and not (what == "quickstart" and a.out == QUICKSTART_OUT):
+    if a.out and not (what == "quickstart" and a.out == QUICKSTART_OUT):
         cmd += f" --out {a.out}"
-    if getattr(a, "test_seeds", None):
+    if a.test_seeds:
         cmd += f" --test-seeds {a.test_seeds}"
     return cmd
 

@@ -199,27 +199,20 @@ def show_scene(scene, out: str | Path, backend: str = "auto", resolution: int = 
 
     from navfusion.common import CATEGORY_TABLE
     from navfusion.io import atomic_path
+    from navfusion.render import create_renderer
+    from navfusion.render.camera import Camera, Poses
     from navfusion.scenes.topdown import draw_topdown
 
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise NavFusionError(f"--out {out}: must be a .png file")
     pos, yaw = pick_view(scene)
-    frames, backend_name, err = None, None, None
+    r = create_renderer(scene, Camera(width=resolution, height=resolution), backend=backend)
     try:
-        from navfusion.render import create_renderer
-        from navfusion.render.camera import Camera, Poses
-
-        r = create_renderer(scene, Camera(width=resolution, height=resolution), backend=backend)
-        try:
-            frames = r.render(Poses(pos[None], np.array([yaw])), buffers=("rgb", "depth_z", "normal", "semantic"))
-            backend_name = r.backend
-        finally:
-            r.close()
-    except NavFusionError:
-        raise
-    except ImportError as e:  # renderer not available in this installation
-        err = str(e)
+        frames = r.render(Poses(pos[None], np.array([yaw])), buffers=("rgb", "depth_z", "normal", "semantic"))
+        backend_name = r.backend
+    finally:
+        r.close()
     fig = plt.figure(figsize=(14, 7))
     ax = fig.add_axes((0.03, 0.06, 0.46, 0.86))
     draw_topdown(ax, scene)
@@ -228,25 +221,22 @@ def show_scene(scene, out: str | Path, backend: str = "auto", resolution: int = 
     ax.plot([pos[0]], [pos[1]], "o", color="red", zorder=10)
     ax.set_title(f"{scene.scene_id}: {len(scene.rooms)} rooms, {len(scene.instances)} instances, "
                  f"{scene.num_triangles} triangles", fontsize=10)
-    if frames is not None:
-        palette = np.array([c.color for c in CATEGORY_TABLE], np.uint8)
-        sem = palette[np.clip(frames.semantic[0].astype(np.int64), 0, len(palette) - 1)]
-        depth = frames.depth_z[0]
-        normal = ((frames.normal[0] + 1) / 2).clip(0, 1)
-        panels = [("rgb", frames.rgb[0], None), ("depth_z (m)", depth, "viridis"),
-                  ("normal (camera frame)", normal, None), ("semantic", sem, None)]
-        for k, (title, img, cmap) in enumerate(panels):
-            a = fig.add_axes((0.52 + (k % 2) * 0.24, 0.5 - (k // 2) * 0.44, 0.22, 0.40))
-            im = a.imshow(img, cmap=cmap, interpolation="nearest")
-            if cmap:
-                fig.colorbar(im, ax=a, fraction=0.046, pad=0.02)
-            a.set_title(title, fontsize=9)
-            a.axis("off")
-        present = sorted(set(np.unique(frames.semantic[0]).tolist()) - {0})
-        fig.text(0.52, 0.03, f"view from the red arrow ({backend_name} backend); in view: " +
-                 ", ".join(CATEGORY_TABLE[i].name for i in present if i < len(CATEGORY_TABLE)), fontsize=8)
-    else:
-        fig.text(0.55, 0.5, f"(no renderer available: {err})", fontsize=10)
+    palette = np.array([c.color for c in CATEGORY_TABLE], np.uint8)
+    sem = palette[np.clip(frames.semantic[0].astype(np.int64), 0, len(palette) - 1)]
+    depth = frames.depth_z[0]
+    normal = ((frames.normal[0] + 1) / 2).clip(0, 1)
+    panels = [("rgb", frames.rgb[0], None), ("depth_z (m)", depth, "viridis"),
+              ("normal (camera frame)", normal, None), ("semantic", sem, None)]
+    for k, (title, img, cmap) in enumerate(panels):
+        a = fig.add_axes((0.52 + (k % 2) * 0.24, 0.5 - (k // 2) * 0.44, 0.22, 0.40))
+        im = a.imshow(img, cmap=cmap, interpolation="nearest")
+        if cmap:
+            fig.colorbar(im, ax=a, fraction=0.046, pad=0.02)
+        a.set_title(title, fontsize=9)
+        a.axis("off")
+    present = sorted(set(np.unique(frames.semantic[0]).tolist()) - {0})
+    fig.text(0.52, 0.03, f"view from the red arrow ({backend_name} backend); in view: " +
+             ", ".join(CATEGORY_TABLE[i].name for i in present if i < len(CATEGORY_TABLE)), fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

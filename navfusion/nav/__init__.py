@@ -17,7 +17,7 @@ _EXPORTS = {
     "Episode": "episodes", "sample_episode": "episodes", "sample_episodes": "episodes",
     "evaluation_episodes": "episodes",
     "ViewStore": "views", "load_views": "views", "node_poses": "views",
-    "World": "world", "load_world": "world", "clear_world_memo": "world",
+    "World": "world", "load_world": "world",
     "topdown_map": "topdown",
     "NavArrays": "engine", "Episodes": "engine", "EpisodeResults": "engine", "PolicyStep": "engine",
     "BatchPolicy": "engine", "SingleEpisode": "engine", "run_batched": "engine", "spl": "engine",

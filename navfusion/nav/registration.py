@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gymnasium.envs.registration import register, registry
+
 from navfusion.common import HORIZON
 
 #: Scene suites shipped with navfusion; each gets a registered id.
@@ -60,8 +62,6 @@ def resolve_env(text: str) -> EnvSpec:
     m = _ENV_ID.match(text)
     if m:
         register_envs()
-        from gymnasium.envs.registration import registry
-
         if text not in registry:
             try:
                 load_suite(m["suite"])
@@ -90,10 +90,6 @@ def resolve_env(text: str) -> EnvSpec:
 def register_envs() -> None:
     """Register ``NavFusion/OctoNav-<suite>-v0`` for each shipped suite and the suite-agnostic
     ``NavFusion/OctoNav-v0`` (``suite=`` a name or YAML path) (idempotent)."""
-    try:
-        from gymnasium.envs.registration import register, registry
-    except ImportError:  # gymnasium is a dependency; tolerate its absence for non-env tools
-        return
     for suite in SUITES:
         eid = env_id(suite)
         if eid in registry:

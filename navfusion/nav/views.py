@@ -32,6 +32,7 @@ from navfusion.cache_layout import views_dir as scene_views_dir
 from navfusion.errors import NavFusionError
 from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
 from navfusion.nav.graph import OctoGraph
+from navfusion.render import create_renderer
 from navfusion.render.camera import Camera, Frames, Poses
 from navfusion.scenes.scene import Scene
 
@@ -73,11 +74,6 @@ def graph_hash(graph: OctoGraph) -> str:
 
 
 def default_renderer_factory(scene: Scene, camera: Camera, backend: str):
-    try:
-        from navfusion.render import create_renderer  # the RENDER area's factory
-    except ImportError:  # older layouts export it only from the base module
-        from navfusion.render.base import create_renderer
-
     return create_renderer(scene, camera, backend=backend)
 
 
@@ -108,7 +104,7 @@ class ViewStore:
         return tuple(b for b in VIEW_BUFFERS if getattr(self, b) is not None)
 
     def get(self, name: str) -> np.ndarray:
-        arr = getattr(self, name, None) if name in VIEW_BUFFERS else None
+        arr = getattr(self, name) if name in VIEW_BUFFERS else None
         if arr is None:
             raise NavFusionError(f"view buffer {name!r} was not stored; available: {', '.join(self.buffers)}")
         return arr
@@ -176,7 +172,7 @@ def _check_store(folder: Path, expect: dict, backend: str, buffers: Sequence[str
             try:
                 arr = np.load(f, mmap_mode="r")
                 ok = arr.shape == buffer_shape(b, n, camera) and arr.dtype == _DTYPES[b]
-            except Exception:
+            except Exception:  # a damaged .npy (numpy raises varied types): re-render it below
                 ok = False
         if ok and verify:
             ok = sha256_file(f) == entry["sha256"]
@@ -289,13 +285,4 @@ def render_node_views(renderer, graph: OctoGraph, camera: Camera, node: int, buf
     return {b: frames_buffer(frames, b) for b in buffers}
 
 
-def remove_views(scene: Scene) -> None:
-    """Delete every cached view store of ``scene``."""
-    import shutil
-
-    d = scene_views_dir(scene.scene_id)
-    if d.exists():
-        shutil.rmtree(d)
-
-
-__all__ = ["VIEW_BUFFERS", "ViewStore", "load_views", "node_poses", "remove_views", "render_node_views"]
+__all__ = ["VIEW_BUFFERS", "ViewStore", "load_views", "node_poses", "render_node_views"]

@@ -14,6 +14,7 @@ from navfusion.nav.goals import GoalInfo, goal_infos
 from navfusion.nav.graph import OctoGraph, load_graph
 from navfusion.nav.views import RendererFactory, ViewStore, load_views
 from navfusion.render.camera import Camera
+from navfusion.scenes import load_scene
 from navfusion.scenes.scene import Scene
 
 
@@ -108,7 +109,7 @@ def load_world(scene: str | Scene, resolution: int = 64, buffers: Sequence[str] 
     if hit is not None:
         return hit
     if scene_obj is None:
-        scene_obj = scenes_api("load_scene")(sid)
+        scene_obj = load_scene(sid)
         scene_hash = scene_obj.content_hash()
     graph = load_graph(scene_obj, spacing=spacing, agent_radius=agent_radius, scene_hash=scene_hash)
     goals = goal_infos(graph, scene_obj, TARGETS, goal_radius)
@@ -122,19 +123,3 @@ def load_world(scene: str | Scene, resolution: int = 64, buffers: Sequence[str] 
     return world
 
 
-def scenes_api(name: str):
-    """``load_scene`` / ``load_suite`` from the scenes package (wherever this version exports them)."""
-    import navfusion.scenes as scenes
-
-    fn = getattr(scenes, name, None)
-    if fn is None:
-        from navfusion.scenes import suites
-
-        fn = getattr(suites, name)
-    return fn
-
-
-def clear_world_memo() -> None:
-    """Forget the in-process memo of ``load_world`` (e.g. after deleting caches)."""
-    with _MEMO_LOCK:
-        _MEMO.clear()

@@ -12,7 +12,7 @@ _EXPORTS = {
     "cv_squared": "balancing", "importance": "balancing", "smooth_load": "balancing",
     "CondConv2d": "condconv",
     "condconv2d": "condconv_functional",
-    "loop_conv2d": "condconv_reference", "moe_conv2d": "condconv_reference",
+    "loop_conv2d": "condconv_reference",
     "DenseMoE": "dense_moe",
     "ExpertBank": "expert_bank",
     "MoEOutput": "moe_output",

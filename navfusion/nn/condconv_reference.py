@@ -1,12 +1,9 @@
-"""Reference forms of a conditionally parameterised convolution (for tests and benchmarks).
+"""Reference form of a conditionally parameterised convolution (for tests and benchmarks).
 
-Both compute ``y_b = conv(x_b, Σ_k r_bk W_k) + Σ_k r_bk b_k`` like :func:`condconv2d`:
-
-- :func:`moe_conv2d`, the mixture-of-experts form (:mod:`navfusion.nn.condconv_moe`, which
-  ``condconv2d(impl="auto")`` also takes for small output maps): ONE convolution
-  with the K experts' kernels concatenated along the output channels, then the per-example
-  weighted sum (K times the convolution FLOPs of CondConv);
-- :func:`loop_conv2d`, a per-example loop of plain convolutions.
+:func:`loop_conv2d` computes ``y_b = conv(x_b, Σ_k r_bk W_k) + Σ_k r_bk b_k`` like
+:func:`condconv2d` with a per-example loop of plain convolutions. (The mixture-of-experts form,
+ONE convolution with the K experts' kernels concatenated along the output channels, then the
+per-example weighted sum, is ``condconv2d(impl="moe")``: :mod:`navfusion.nn.condconv_moe`.)
 
 Shapes: x (B, C_in, H, W); weight (K, C_out, C_in/groups, kh, kw); bias (K, C_out) or None;
 routing (B, K) → (B, C_out, H_out, W_out).
@@ -18,14 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from navfusion.nn.condconv_functional import IntPair, check_condconv_inputs
-from navfusion.nn.condconv_moe import moe_conv2d_unchecked
-
-
-def moe_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, routing: torch.Tensor,
-               stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> torch.Tensor:
-    """Mixture-of-experts form: one conv with K·C_out output channels, then Σ_k r_bk y_bk."""
-    check_condconv_inputs(x, weight, bias, routing, groups)
-    return moe_conv2d_unchecked(x, weight, bias, routing, stride, padding, dilation, groups)
 
 
 def loop_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, routing: torch.Tensor,

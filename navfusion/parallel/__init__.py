@@ -15,7 +15,7 @@ _EXPORTS = {
     "World": "world", "init_world": "world", "close_world": "world",
     "on_device": "device_data", "DeviceData": "device_data",
     "Shard": "shards", "run_shards": "shards", "ShardError": "shards",
-    "make_vec_env": "vecenv", "make_sb3_vec_env": "vecenv",
+    "make_vec_env": "vecenv",
     "torchrun_command": "launch", "launch_torchrun": "launch",
 }
 

@@ -119,7 +119,7 @@ def add_launch_args(p: Any) -> None:
 def maybe_launch(args: Any, argv: Sequence[str] | None = None) -> int | None:
     """Re-run the command under torchrun when ``--nproc``/``--nnodes`` ask for more than one process
     and this process is not already a torchrun rank; returns the exit code, or ``None`` to go on."""
-    nproc, nnodes = int(getattr(args, "nproc", 1) or 1), int(getattr(args, "nnodes", 1) or 1)
+    nproc, nnodes = int(args.nproc or 1), int(args.nnodes or 1)
     if (nproc <= 1 and nnodes <= 1) or "WORLD_SIZE" in os.environ:
         return None
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -121,7 +121,7 @@ def _run_processes(fn, shards, workers, max_retries, on_result) -> dict[str, Any
 def _ray():
     try:
         import ray
-    except ImportError:
+    except ImportError:  # Ray is an optional extra (navfusion[distributed])
         raise NavFusionError("the Ray backend needs Ray: pip install 'navfusion[distributed]' (ray==2.60.0)") from None
     return ray
 

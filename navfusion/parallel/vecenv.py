@@ -7,7 +7,6 @@ shared memory.
 
 - :func:`make_vec_env`: Gymnasium ``AsyncVectorEnv`` (``vectorization="async"``) or
   ``SyncVectorEnv`` (``"sync"``, in-process; the reference the async one must equal step for step).
-- :func:`make_sb3_vec_env`: stable-baselines3 ``SubprocVecEnv`` / ``DummyVecEnv`` for PPO.
 
 Seeding: ``reset(seed=s)`` on the vector env seeds copy ``i`` with ``s + i`` (Gymnasium's rule),
 so a given seed gives the same trajectories whatever the vectorisation.
@@ -59,17 +58,3 @@ def make_vec_env(env_id: str, num_envs: int, vectorization: str = "async", conte
         return SyncVectorEnv(fns)
     return AsyncVectorEnv(fns, shared_memory=True, context=context)
 
-
-def make_sb3_vec_env(env_id: str, n_envs: int, subprocess: bool = True, wrapper: Callable[[Any], Any] | None = None,
-                     start_method: str = "spawn", **env_kwargs: Any) -> Any:
-    """A stable-baselines3 VecEnv: ``SubprocVecEnv`` (spawned workers) or ``DummyVecEnv`` (in-process).
-
-    ``wrapper`` is where PPO's observation adapters (e.g. feature-mode flattening) go; it runs in
-    each worker.
-    """
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
-
-    fns = env_fns(env_id, n_envs, wrapper, **env_kwargs)
-    if not subprocess or n_envs == 1:
-        return DummyVecEnv(fns)
-    return SubprocVecEnv(fns, start_method=start_method)

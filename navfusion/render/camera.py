@@ -59,10 +59,6 @@ class Camera:
     def cy(self) -> float:
         return 0.5 * self.height
 
-    def intrinsics(self) -> np.ndarray:
-        """(3, 3) pinhole matrix K (pixel centres at +0.5; image y grows downwards)."""
-        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], dtype=np.float64)
-
     def with_resolution(self, width: int, height: int | None = None) -> Camera:
         from dataclasses import replace
 

@@ -363,7 +363,7 @@ class GLRenderer(Renderer):
 
         try:
             ctx = moderngl.create_standalone_context(backend="egl")
-        except Exception as e:
+        except Exception as e:  # EGL is optional: no device or driver, raised as varied glcontext types
             raise NavFusionError(f"gl backend: cannot create a headless EGL context ({e}); "
                                  "use backend='raycast'") from None
         self._ctx = ctx

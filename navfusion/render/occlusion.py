@@ -31,6 +31,10 @@ class WallOcclusion:
     def __init__(self, verts: np.ndarray, faces: np.ndarray, floor: float, ceiling: float, bins: int = 360) -> None:
         self.floor, self.ceiling, self.bins = float(floor), float(ceiling), int(bins)
         self.segments = np.zeros((0, 2, 2))
+        # lazily computed on first use (see the methods that fill them)
+        self._frame: tuple[np.ndarray, ...] | None = None
+        self._dirs: tuple[np.ndarray, np.ndarray] | None = None
+        self._rects: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if not math.isfinite(self.ceiling) or self.ceiling <= self.floor or not len(faces):
             return
         tri = np.asarray(verts, np.float64)[faces]  # (F, 3, 3)
@@ -76,7 +80,7 @@ class WallOcclusion:
     def _segment_frame(self) -> tuple[np.ndarray, ...]:
         """Per segment, what does not depend on the camera: first point (S, 2), normal (S, 2) and
         the normal's length (S,)."""
-        if getattr(self, "_frame", None) is None:
+        if self._frame is None:
             edge = self.segments[:, 1] - self.segments[:, 0]
             nrm = np.stack([-edge[:, 1], edge[:, 0]], 1)
             self._frame = (np.ascontiguousarray(self.segments[:, 0]), nrm, np.linalg.norm(edge, axis=1))
@@ -116,7 +120,7 @@ class WallOcclusion:
 
     def _boundary_dirs(self) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin of the bins+1 bin boundary headings."""
-        if getattr(self, "_dirs", None) is None:
+        if self._dirs is None:
             th = -math.pi + (2 * math.pi / self.bins) * np.arange(self.bins + 1)
             self._dirs = (np.cos(th), np.sin(th))
         return self._dirs
@@ -124,7 +128,7 @@ class WallOcclusion:
     def _box_rects(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Footprints (C, 4) float64 ``[x0, y0, x1, y1]`` of chunk boxes and which of them lie between
         floor and ceiling (the only candidates), cached for the renderer's (unchanging) box array."""
-        cached = getattr(self, "_rects", None)
+        cached = self._rects
         if cached is None or cached[0] is not boxes:
             b = np.asarray(boxes, np.float64)
             margin = 0.5

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
 
 from navfusion.errors import NavFusionError
 from navfusion.render import shading
@@ -34,11 +36,6 @@ class RaycastRenderer(Renderer):
 
     def __init__(self, scene: Scene, camera: Camera, views_per_call: int = 8) -> None:
         super().__init__(scene, camera)
-        try:
-            from embreex import rtcore_scene
-            from embreex.mesh_construction import TriangleMesh
-        except ImportError as e:
-            raise NavFusionError(f"raycast backend needs embreex ({e}); pip install embreex") from None
         verts, faces, owner = scene.merged()
         self._embree = rtcore_scene.EmbreeScene()
         TriangleMesh(self._embree, np.ascontiguousarray(verts, np.float32), np.ascontiguousarray(faces, np.int32))

@@ -194,7 +194,7 @@ class RealBackend:
             over.update(iterations=1, val_episodes=0, dagger_every=0)
         tc = resolve_train_config(ac, over)
         r = train_imitation(ac, tc, run_dir, progress=False)
-        best = getattr(r, "best_val_success", None)
+        best = r.best_val_success
         val = "" if best is None else f", best val success {best:.3f}"
         log(f"  trained {key} seed {seed}: {r.iterations} iterations{val}")
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from navfusion.errors import NavFusionError
-from navfusion.eval.evaluate import eval_seed, evaluate_agent, load_results, save_results
+from navfusion.eval.evaluate import eval_seed, evaluate_agent, save_results
 from navfusion.eval.heldout import fresh_suite, parse_seed_block
 from navfusion.io import atomic_write_json, atomic_write_text, hash_jsonable
 from navfusion.report.backend import Backend, get_backend
@@ -336,7 +336,7 @@ class Reproduction:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in done:
                         f.result()  # re-raises a task's error here
-            except BaseException:
+            except BaseException:  # a task's error or Ctrl-C: drop the queued tasks, then re-raise
                 for f in pending:
                     f.cancel()
                 raise
@@ -419,9 +419,4 @@ def reproduce(recipe: str | Path, out: str | Path, backend: Backend | None = Non
     return Reproduction(recipe, out, backend=backend, log=log, test_seeds=test_seeds).run()
 
 
-def load_eval(out: Path, key: str, seeds: list[int]):
-    """Per-seed (results, scene) pairs of an agent's saved evaluations."""
-    return [load_results(out / "eval" / f"{key}-s{s}") for s in seeds]
-
-
-__all__ = ["Reproduction", "ReproduceConfig", "StepState", "check_out_dir", "load_eval", "reproduce"]
+__all__ = ["Reproduction", "ReproduceConfig", "StepState", "check_out_dir", "reproduce"]

@@ -46,6 +46,8 @@ class Door:
     pos: float
     a: int
     b: int
+    #: the door's scene instance id, set when the generator builds its frame; -1 before
+    instance: int = -1
 
 
 @dataclass

@@ -349,7 +349,7 @@ def _build_structure(bld: _Builder) -> dict[int, list[tuple[str, float, float]]]
         v, f = transform(mesh, yaw=yaw, translate=pos)
         room = d.a if into_a else d.b
         iid = bld.add(f"door_{k}", "door", door_mats[k % len(door_mats)], (v, f), room)
-        d.instance = iid  # type: ignore[attr-defined]
+        d.instance = iid
         lo, hi = v.min(0), v.max(0)
         # jambs and leaf block walking; the opening itself stays free
         half = ow / 2
@@ -825,7 +825,7 @@ def generate_scene(config: SceneConfig | None = None, seed: int = 0, scene_id: s
         raise NavFusionError(f"generate_scene: could not generate a valid scene for seed {seed} with {cfg}")
     rooms = [Room(i, plan.types[i], np.array([[r.x0, r.y0], [r.x1, r.y0], [r.x1, r.y1], [r.x0, r.y1]]))
              for i, r in enumerate(plan.rects)]
-    doors = [{"instance": int(getattr(d, "instance", -1)), "rooms": [d.a, d.b], "orient": d.orient,
+    doors = [{"instance": int(d.instance), "rooms": [d.a, d.b], "orient": d.orient,
               "center": [d.pos, d.c] if d.orient == "h" else [d.c, d.pos]} for d in plan.doors]
     scene = Scene(
         scene_id=scene_id or f"procedural/{int(seed)}",

@@ -168,7 +168,7 @@ def _color_of(geom) -> tuple[float, float, float]:
         if getattr(vis, "kind", None) in ("face", "vertex"):
             fc = np.asarray(vis.face_colors if vis.kind == "face" else vis.vertex_colors, np.float64)
             return tuple(float(x) for x in fc[:, :3].mean(0) / 255.0)
-    except Exception:
+    except Exception:  # a file's malformed material or colours (varied trimesh types): the default grey
         pass
     return (0.7, 0.7, 0.7)
 

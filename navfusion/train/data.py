@@ -119,19 +119,6 @@ def world_episodes(world, count: int, seed: int) -> Episodes:
                     shortest=np.array([e.distance for e in eps], np.int64))
 
 
-def encoder_input_size(name: str) -> int:
-    from navfusion.vision.features import resolve_encoder
-    from navfusion.vision.registry import create_encoder
-
-    return int(create_encoder(resolve_encoder(_zoo_of(name), name)).input_size)
-
-
-def _zoo_of(name: str) -> str:
-    from navfusion.vision.zoo import DEFAULT_ZOO
-
-    return DEFAULT_ZOO
-
-
 def load_split(suite: str, split: str, encoders: list[str], rgb_resolution: int | None,
                episodes_per_scene: int = 0, episode_seed: int = 0, max_scenes: int | None = None,
                zoo: str | None = None, build: bool = True, view_resolution: int = 64) -> NavData:

@@ -22,8 +22,9 @@ import numpy as np
 from gymnasium import spaces
 
 from navfusion.common import scene_slug
-from navfusion.env import register_obs_mode
+from navfusion.env import OctoNavEnv, register_obs_mode
 from navfusion.errors import NavFusionError
+from navfusion.nav.world import World, load_world
 from navfusion.vision.features import FeatureStore, encoder_fingerprint, resolve_encoder, views_hash, zoo_encoders
 from navfusion.vision.registry import create_encoder
 from navfusion.vision.zoo import DEFAULT_ZOO
@@ -35,14 +36,13 @@ FEATURE_BOUND = 65504.0
 class FeatureProvider:
     """Serves ``features`` observations for one environment (see the module docstring)."""
 
-    def __init__(self, env: Any) -> None:
-        self.zoo = getattr(env, "zoo", None) or DEFAULT_ZOO
-        names = getattr(env, "encoders", None)
-        self.encoders = list(names) if names else zoo_encoders(self.zoo)
+    def __init__(self, env: OctoNavEnv) -> None:
+        self.zoo = env.zoo or DEFAULT_ZOO
+        self.encoders = list(env.encoders) if env.encoders else zoo_encoders(self.zoo)
         if not self.encoders:
             raise NavFusionError("obs_mode='features' needs at least one encoder")
-        self.renderer_factory = getattr(env, "renderer_factory", None)
-        self.backend = getattr(env, "backend", "auto")
+        self.renderer_factory = env.renderer_factory
+        self.backend = env.backend
         shapes, sizes = {}, set()
         for name in self.encoders:
             enc = create_encoder(resolve_encoder(self.zoo, name))
@@ -62,17 +62,14 @@ class FeatureProvider:
     def spaces(self) -> dict[str, spaces.Space]:
         return {"features": spaces.Box(-FEATURE_BOUND, FEATURE_BOUND, self.shape, np.float32)}
 
-    def _world(self, world: Any) -> Any:
+    def _world(self, world: World) -> World:
         """The world with views at the encoders' input size (the env's own when it matches)."""
-        views = getattr(world, "views", None)
-        if views is not None and views.rgb.shape[2] == self.input_size:
+        if world.views is not None and world.views.rgb.shape[2] == self.input_size:
             return world
-        from navfusion.nav import load_world
-
         return load_world(world.scene, resolution=self.input_size, backend=self.backend,
                           renderer_factory=self.renderer_factory)
 
-    def scene_features(self, world: Any) -> np.ndarray:
+    def scene_features(self, world: World) -> np.ndarray:
         """float16 ``(N, K, 8, C, h, w)`` of a world, built if missing or stale."""
         sid = world.scene_id
         feats = self._cache.get(sid)
@@ -92,7 +89,7 @@ class FeatureProvider:
             self._cache[sid] = feats
         return feats
 
-    def observe(self, world: Any, node: int) -> dict[str, Any]:
+    def observe(self, world: World, node: int) -> dict[str, Any]:
         return {"features": self.scene_features(world)[node].astype(np.float32)}
 
 

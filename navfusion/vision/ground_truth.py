@@ -118,7 +118,7 @@ def _chw(img: np.ndarray) -> np.ndarray:
 
 def _need(frames: Frames, task: str) -> None:
     for b in TASK_BUFFERS[task]:
-        if getattr(frames, b, None) is None:
+        if getattr(frames, b) is None:
             raise NavFusionError(f"task {task} needs the {b!r} render buffer; "
                                  f"render with buffers={buffers_for([task])}")
 

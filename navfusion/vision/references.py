@@ -207,7 +207,7 @@ class GroundTruthEncoder(nn.Module):
             raise NavFusionError(f"{self.name}: needs {GT_INPUT_SIZE}x{GT_INPUT_SIZE} views, "
                                  f"got {camera.width}x{camera.height}")
         for b in self.view_buffers:
-            if getattr(frames, b, None) is None:
+            if getattr(frames, b) is None:
                 raise NavFusionError(f"{self.name}: the {b!r} render buffer is missing")
         out = self.spec.fn(frames, camera).astype(np.float32)
         return out.reshape(-1, *self.output_shape)
@@ -246,8 +246,7 @@ def encode_world(world, encoders: Sequence[GroundTruthEncoder], batch_size: int 
     if not encoders:
         return []
     camera = world.camera
-    views = getattr(world, "views", None)
-    backend = views.backend if views is not None else "auto"
+    backend = world.views.backend if world.views is not None else "auto"
     need = tuple(dict.fromkeys(b for e in encoders for b in e.view_buffers))
     poses = node_poses(world.graph, camera, nodes)
     outs = [np.empty((len(poses), *e.output_shape), np.float32) for e in encoders]

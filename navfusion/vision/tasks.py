@@ -112,11 +112,6 @@ class TaskSpec:
         return self.target in ("dense_classification", "global_classification")
 
     @property
-    def view_kind(self) -> str:
-        """``"single"``, ``"pair"`` or ``"triple"``."""
-        return ("single", "pair", "triple")[self.views - 1]
-
-    @property
     def class_names(self) -> tuple[str, ...] | None:
         """Names of the classes / label dimensions when they have names."""
         return CLASS_NAMES.get(self.name)
@@ -244,11 +239,6 @@ def list_tasks(pattern: str = "*", group: str | None = None) -> list[str]:
     if group is not None and group not in GROUPS:
         raise NavFusionError(f"unknown task group {group!r}; groups: {', '.join(GROUPS)}.{suggest(group, GROUPS)}")
     return [t for t in TASKS if fnmatch.fnmatch(t, pattern) and (group is None or TASK_SPECS[t].group == group)]
-
-
-def tasks_in_group(group: str) -> list[str]:
-    """Task names of ``group`` in canonical order."""
-    return list_tasks("*", group)
 
 
 def single_view_tasks() -> list[str]:

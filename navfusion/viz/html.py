@@ -14,8 +14,10 @@ import platform
 import re
 import sys
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
+from navfusion import __version__
 from navfusion.io import atomic_write_text
 
 _MAX_EMBED = 6 * 1024 * 1024
@@ -147,18 +149,11 @@ def missing_references(path: str | os.PathLike) -> list[str]:
 def environment_info() -> dict[str, str]:
     """Versions and hardware for the report."""
     info = {"python": sys.version.split()[0], "platform": platform.platform(),
-            "machine": platform.machine(), "cpu_count": str(os.cpu_count())}
-    try:
-        import navfusion
-
-        info["navfusion"] = navfusion.__version__
-    except Exception:
-        pass
-    from importlib import metadata
-
+            "machine": platform.machine(), "cpu_count": str(os.cpu_count()), "navfusion": __version__}
     for mod in ("numpy", "torch", "gymnasium", "matplotlib", "stable-baselines3"):
         # Package metadata, not imports: importing torch just to print its version costs seconds.
-        with contextlib.suppress(Exception):
+        # A dependency importable without its metadata (e.g. put on the path by hand) goes unlisted.
+        with contextlib.suppress(metadata.PackageNotFoundError):
             info[mod] = metadata.version(mod)
     try:
         cpu = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
@@ -172,6 +167,6 @@ def environment_info() -> dict[str, str]:
             return info
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
         info["torch_threads"] = str(torch.get_num_threads())
-    except Exception:
+    except (RuntimeError, AssertionError):  # CUDA is optional hardware: a broken driver only drops these lines
         pass
     return info

@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from navfusion.io import atomic_path
+from navfusion.scenes.topdown import draw_topdown
+from navfusion.vision.tasks import TASK_SPECS
 
 #: Colours of the representation groups (navfusion.vision.tasks.GROUPS) and a fallback.
 GROUP_COLORS: dict[str, str] = {"3d": "#1f77b4", "2d": "#ff7f0e", "semantic": "#2ca02c",
@@ -34,14 +36,10 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 
 def group_of(name: str) -> str:
-    """Group of a representation name (``other`` when the vision tasks module does not know it)."""
-    try:
-        from navfusion.vision.tasks import task_spec
-
-        # Zoo-qualified names ("nf2/normal") are grouped by their task.
-        return task_spec(name.rsplit("/", 1)[-1]).group
-    except Exception:
-        return "other"
+    """Group of a representation name (``other`` for a name that is not a vision task)."""
+    # Zoo-qualified names ("nf2/normal") are grouped by their task.
+    spec = TASK_SPECS.get(name.rsplit("/", 1)[-1])
+    return "other" if spec is None else spec.group
 
 
 def group_handles(groups: Sequence[str]) -> list:
@@ -201,13 +199,7 @@ def floorplan_underlay(ax, scene) -> None:
     """Draw the scene's floor plan (walls, rooms) under a top-down plot; nothing when ``scene`` is None."""
     if scene is None:
         return
-    try:
-        from navfusion.scenes.topdown import draw_topdown
-
-        draw_topdown(ax, scene)
-    except Exception:
-        # The floor plan is decoration; the node colours carry the information.
-        pass
+    draw_topdown(ax, scene)
 
 
 def openness_scatter(openness: np.ndarray, series: Mapping[str, np.ndarray], stats: Mapping[str, Sequence[float]],

@@ -26,6 +26,7 @@ import torch
 from navfusion.agents import load_agent_config
 from navfusion.device import autocast
 from navfusion.errors import NavFusionError
+from navfusion.nn import ExpertBank
 from navfusion.train.data import synthetic_split
 from navfusion.train.imitation import build_agent
 from navfusion.train.speed import tune_allocator
@@ -101,7 +102,7 @@ def _reference_paths(model: torch.nn.Module) -> None:
     for m in model.modules():
         if hasattr(m, "fused_input"):
             m.fused_input = False
-        if type(m).__name__ == "ExpertBank" and getattr(m, "mode", None) == "stacked":
+        if isinstance(m, ExpertBank) and m.mode == "stacked":
             m.mode = "loop"
 
 

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from navfusion.errors import NavFusionError
 from navfusion.report import findings as F
 
 SCENES, PER_SCENE = 8, 200
@@ -73,7 +74,7 @@ def test_scene_level_resampling_widens_the_interval():
 
 
 def test_paired_difference_needs_the_same_episodes():
-    with pytest.raises(Exception, match="same episodes"):
+    with pytest.raises(NavFusionError, match="same episodes"):
         F.paired_difference(np.zeros((1, 10)), np.zeros((1, 12)), np.zeros(10))
 
 
