@@ -19,6 +19,7 @@ from types import ModuleType
 from navfusion import __version__
 from navfusion.cli import eval as eval_commands  # aliased: `eval` would shadow the builtin
 from navfusion.cli import nav, nn, parallel, render, scenes, train, vision, viz
+from navfusion.cli.groups import command_group
 from navfusion.common import set_cache_root
 from navfusion.errors import NavFusionError
 
@@ -38,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="root of all caches (default: $NAVFUSION_CACHE or the user cache directory)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    bench_p = sub.add_parser("bench", help="speed benchmarks (render, env, nn, train)")
-    bench = bench_p.add_subparsers(dest="bench_command", metavar="WHAT")
-    bench_p.set_defaults(func=lambda a: (bench_p.print_help(), 2)[1])
+    bench = command_group(sub, "bench", "speed benchmarks (render, env, nn, train)", "bench_command", "WHAT")
     for module in COMMAND_MODULES:
         module.register(sub, bench)
     return p

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from navfusion.cli.groups import command_group
 from navfusion.errors import NavFusionError
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Add the ``scenes`` command group to the top-level sub-parsers."""
-    p = sub.add_parser("scenes", help="generate, import, inspect and list scenes")
-    sp = p.add_subparsers(dest="scenes_command", metavar="ACTION")
-    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+    sp = command_group(sub, "scenes", "generate, import, inspect and list scenes", "scenes_command")
 
     g = sp.add_parser("generate", help="write the scenes of a suite split as GLB + JSON")
     g.add_argument("--suite", required=True, help="suite name (envs/<name>.yaml) or a suite YAML path")

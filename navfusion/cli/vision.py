@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 
+from navfusion.cli.groups import command_group
 from navfusion.errors import NavFusionError
 from navfusion.markdown import markdown_table
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
-    enc = sub.add_parser("encoders", help="the vision encoder zoo: list, pretrain, verify, affinity, probe")
-    es = enc.add_subparsers(dest="encoders_command", metavar="ACTION")
-    enc.set_defaults(func=lambda a: (enc.print_help(), 2)[1])
+    es = command_group(sub, "encoders", "the vision encoder zoo: list, pretrain, verify, affinity, probe",
+                       "encoders_command")
 
     p = es.add_parser("list", help="list creatable encoders (zoos, references, built-ins, plug-ins) as a table")
     p.add_argument("pattern", nargs="?", default="*", help="glob pattern (default '*')")
@@ -70,9 +70,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_probe)
 
-    f = sub.add_parser("features", help="frozen-encoder features of every node x view (FeatureStore)")
-    fs = f.add_subparsers(dest="features_command", metavar="ACTION")
-    f.set_defaults(func=lambda a: (f.print_help(), 2)[1])
+    fs = command_group(sub, "features", "frozen-encoder features of every node x view (FeatureStore)",
+                       "features_command")
     p = fs.add_parser("build", help="build missing/stale feature files of an environment's scenes")
     p.add_argument("--env", required=True, help="a registered id, a suite name or a path to a suite YAML")
     p.add_argument("--zoo", default=None, help="zoo name (default nf2)")

@@ -30,7 +30,7 @@ def _visualize(a: argparse.Namespace) -> int:
     import sys
     import time
 
-    from navfusion.common import SceneId
+    from navfusion.common import SceneId, suggest
     from navfusion.report.real_backend import RealBackend, load_run
     from navfusion.report.reproduce import check_out_dir
     from navfusion.train.data import split_scene_ids, suite_of_env
@@ -63,8 +63,6 @@ def _visualize(a: argparse.Namespace) -> int:
     known = agent.data.scene_ids
     for s in ids:
         if s not in known:
-            from navfusion.common import suggest
-
             raise NavFusionError(f"--scene {s}: not a scene of {suite}/{split}.{suggest(s, known)}")
     cfg = SimpleNamespace(resolution=agent.cfg.rgb_resolution, episodes_per_scene=a.episodes_per_scene)
     backend = RealBackend()
