@@ -47,7 +47,7 @@ def export_docs(out: str | Path, docs: str | Path, command: str) -> Path:
               f"navfusion evaluate {run} --split test --json   # one trained agent again",
               f"navfusion visualize {run} --out runs/fusion-weights   # its fusion weights",
               "navfusion quickstart                                     # the 15-minute CPU recipe",
-              "navfusion reproduce configs/standard.yaml --out runs/standard  # the decisive CPU recipe (about 1 h on 2 cores)",
+              "navfusion reproduce configs/standard.yaml --out runs/standard  # decisive CPU recipe (~1 h, 2 cores)",
               "navfusion reproduce configs/paper.yaml --out runs/paper  # paper scale, for a GPU (caches ~39 GB)",
               "```", "", "## Figures", ""]
     for rel, cap in picks:
