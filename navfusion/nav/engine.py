@@ -160,97 +160,132 @@ def run_batched(arrays: NavArrays, episodes: Episodes, policy: BatchPolicy, hori
 
     SPL's shortest length is :func:`spl_length` of each mode.
     """
-    nbr = np.asarray(arrays.neighbors)
-    dist_all = np.asarray(arrays.distance)
-    E = len(episodes)
-    node = np.asarray(episodes.start, np.int64).copy()
-    tgt = np.asarray(episodes.target, np.int64)
-    d0 = np.asarray(episodes.shortest, np.int64)
-
-    def dist_at(idx: np.ndarray) -> np.ndarray:
-        return dist_all[tgt[idx], node[idx]]
-
-    active = np.ones(E, bool)
-    path = np.zeros(E, np.int64)
-    steps = np.zeros(E, np.int64)
-    coll = np.zeros(E, np.int64)
-    succ_stop = np.zeros(E, bool)
-    # Reach-mode outcome, frozen at the first node within the radius.
-    reached = np.zeros(E, bool)
-    r_steps = np.zeros(E, np.int64)
-    r_path = np.zeros(E, np.int64)
-    r_coll = np.zeros(E, np.int64)
-    reach_done = np.zeros(E, bool)                         # reach-mode episode has ended
-    all_idx = np.arange(E)
-    d_start = dist_at(all_idx)
-    hit0 = within_radius(d_start, radius)
-    reached |= hit0
-    reach_done |= hit0
-    nodes_rec = np.full((E, horizon + 1), -1, np.int64) if record else None
-    gates_rec = None
-    if record:
-        nodes_rec[:, 0] = node
+    walk = _BatchWalk(arrays, episodes, radius)
+    rec = _Recording(walk.node, horizon) if record else None
     for t in range(horizon):
-        idx = np.flatnonzero(active)
+        idx = np.flatnonzero(walk.active)
         if idx.size == 0:
             break
-        out = policy(node[idx], tgt[idx], t, idx)
-        if not isinstance(out, PolicyStep):
-            out = PolicyStep(np.asarray(out))
-        a = np.asarray(out.actions, np.int64).reshape(-1)
-        if a.shape[0] != idx.size or (a.size and (a.min() < 0 or a.max() >= NUM_ACTIONS)):
-            raise ValueError(f"policy returned actions of shape {a.shape} / range outside 0..8 for {idx.size} episodes")
-        if record and out.gates is not None:
-            g = np.asarray(out.gates, np.float32)
-            if gates_rec is None:
-                gates_rec = np.full((E, horizon, g.shape[1]), np.nan, np.float32)
-            gates_rec[idx, t] = g
-        steps[idx] += 1
+        a, gates = _policy_actions(policy, walk.node[idx], walk.tgt[idx], t, idx)
+        if rec is not None and gates is not None:
+            rec.add_gates(idx, t, gates)
+        walk.steps[idx] += 1
         is_stop = a == STOP_ACTION
-        s_idx = idx[is_stop]
-        if s_idx.size:
-            ds = dist_at(s_idx)
-            succ_stop[s_idx] = within_radius(ds, radius)
-            active[s_idx] = False
-            # Stopping ends a reach-mode episode too (unsuccessfully, since it had not reached yet).
-            newly = s_idx[~reach_done[s_idx]]
-            r_steps[newly] = steps[newly]
-            r_path[newly] = path[newly]
-            r_coll[newly] = coll[newly]
-            reach_done[newly] = True
-        m_idx = idx[~is_stop]
-        if m_idx.size:
-            nxt = nbr[node[m_idx], a[~is_stop]]
-            blocked = nxt < 0
-            coll[m_idx[blocked]] += 1
-            moved = m_idx[~blocked]
-            node[moved] = nxt[~blocked]
-            path[moved] += 1
-            dm = dist_at(m_idx)
-            hit = within_radius(dm, radius) & ~reach_done[m_idx]
-            h_idx = m_idx[hit]
-            reached[h_idx] = True
-            reach_done[h_idx] = True
-            r_steps[h_idx] = steps[h_idx]
-            r_path[h_idx] = path[h_idx]
-            r_coll[h_idx] = coll[h_idx]
-        if record:
-            nodes_rec[idx, t + 1] = node[idx]
+        walk.stop(idx[is_stop])
+        walk.move(idx[~is_stop], a[~is_stop])
+        if rec is not None:
+            rec.nodes[idx, t + 1] = walk.node[idx]
     # Horizon exhausted: whatever is still open ends now.
-    open_r = ~reach_done
-    r_steps[open_r] = steps[open_r]
-    r_path[open_r] = path[open_r]
-    r_coll[open_r] = coll[open_r]
-    final_d = dist_at(all_idx)
-    return EpisodeResults(
-        target=tgt.copy(), start=np.asarray(episodes.start, np.int64).copy(), shortest=d0.copy(),
-        success_reach=reached.astype(np.float64), success_stop=succ_stop.astype(np.float64),
-        spl_reach=spl(reached, spl_length(d0, radius, "reach"), r_path),
-        spl_stop=spl(succ_stop, spl_length(d0, radius, "stop"), path),
-        steps_reach=r_steps, steps_stop=steps, path_reach=r_path, path_stop=path,
-        collisions_reach=r_coll, collisions_stop=coll, final_distance=final_d,
-        nodes=nodes_rec, gates=gates_rec,
-    )
+    walk.end_reach(~walk.reach_done)
+    return walk.results(episodes, rec)
+
+
+def _policy_actions(policy: BatchPolicy, nodes: np.ndarray, targets: np.ndarray, t: int,
+                    idx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The policy's actions (B,) int64 for the B running episodes ``idx``, checked, and its gates (B, K) or None."""
+    out = policy(nodes, targets, t, idx)
+    if not isinstance(out, PolicyStep):
+        out = PolicyStep(np.asarray(out))
+    a = np.asarray(out.actions, np.int64).reshape(-1)
+    if a.shape[0] != idx.size or (a.size and (a.min() < 0 or a.max() >= NUM_ACTIONS)):
+        raise ValueError(f"policy returned actions of shape {a.shape} / range outside 0..8 for {idx.size} episodes")
+    return a, out.gates
+
+
+class _Recording:
+    """What ``run_batched(record=True)`` keeps: visited nodes (E, H+1), -1 after the end, and gate
+    weights (E, H, K), NaN where an episode took no step (allocated at the first gates seen)."""
+
+    def __init__(self, start: np.ndarray, horizon: int) -> None:
+        self.horizon = horizon
+        self.nodes = np.full((len(start), horizon + 1), -1, np.int64)
+        self.nodes[:, 0] = start
+        self.gates: np.ndarray | None = None
+
+    def add_gates(self, idx: np.ndarray, t: int, gates: np.ndarray) -> None:
+        """Store step ``t``'s gates (B, K) of the running episodes ``idx`` (B,)."""
+        g = np.asarray(gates, np.float32)
+        if self.gates is None:
+            self.gates = np.full((len(self.nodes), self.horizon, g.shape[1]), np.nan, np.float32)
+        self.gates[idx, t] = g
+
+
+class _BatchWalk:
+    """The state of :func:`run_batched`'s E episodes, all (E,) arrays.
+
+    Stop mode: ``node``, ``steps``, ``path`` (moves that changed node), ``coll`` (blocked moves),
+    ``active`` and ``succ_stop``. Reach mode shares the walk up to its end and keeps its own outcome:
+    ``reached``, ``reach_done`` and ``r_steps`` / ``r_path`` / ``r_coll``, frozen when it ends.
+    """
+
+    def __init__(self, arrays: NavArrays, episodes: Episodes, radius: int) -> None:
+        self.nbr = np.asarray(arrays.neighbors)
+        self.dist_all = np.asarray(arrays.distance)
+        self.radius = radius
+        E = len(episodes)
+        self.node = np.asarray(episodes.start, np.int64).copy()
+        self.tgt = np.asarray(episodes.target, np.int64)
+        self.d0 = np.asarray(episodes.shortest, np.int64)
+        self.active = np.ones(E, bool)
+        self.path = np.zeros(E, np.int64)
+        self.steps = np.zeros(E, np.int64)
+        self.coll = np.zeros(E, np.int64)
+        self.succ_stop = np.zeros(E, bool)
+        # An episode that starts within the radius has already succeeded (and ended) in reach mode.
+        self.reached = within_radius(self.dist_at(np.arange(E)), radius)
+        self.reach_done = self.reached.copy()
+        self.r_steps = np.zeros(E, np.int64)
+        self.r_path = np.zeros(E, np.int64)
+        self.r_coll = np.zeros(E, np.int64)
+
+    def dist_at(self, idx: np.ndarray) -> np.ndarray:
+        """Goal distance (moves) of episodes ``idx`` at their current node."""
+        return self.dist_all[self.tgt[idx], self.node[idx]]
+
+    def end_reach(self, idx: np.ndarray) -> None:
+        """End the reach-mode episodes ``idx`` (indices or a mask): their outcome is the walk so far."""
+        self.r_steps[idx] = self.steps[idx]
+        self.r_path[idx] = self.path[idx]
+        self.r_coll[idx] = self.coll[idx]
+        self.reach_done[idx] = True
+
+    def stop(self, s_idx: np.ndarray) -> None:
+        """Episodes ``s_idx`` chose stop: stop mode ends, succeeding within the radius."""
+        if not s_idx.size:
+            return
+        self.succ_stop[s_idx] = within_radius(self.dist_at(s_idx), self.radius)
+        self.active[s_idx] = False
+        # Stopping ends a reach-mode episode too (unsuccessfully, since it had not reached yet).
+        self.end_reach(s_idx[~self.reach_done[s_idx]])
+
+    def move(self, m_idx: np.ndarray, moves: np.ndarray) -> None:
+        """Episodes ``m_idx`` take ``moves`` (0..7); a blocked move stays put and counts as a collision."""
+        if not m_idx.size:
+            return
+        nxt = self.nbr[self.node[m_idx], moves]
+        blocked = nxt < 0
+        self.coll[m_idx[blocked]] += 1
+        moved = m_idx[~blocked]
+        self.node[moved] = nxt[~blocked]
+        self.path[moved] += 1
+        hit = within_radius(self.dist_at(m_idx), self.radius) & ~self.reach_done[m_idx]
+        h_idx = m_idx[hit]
+        self.reached[h_idx] = True
+        self.end_reach(h_idx)
+
+    def results(self, episodes: Episodes, rec: _Recording | None) -> EpisodeResults:
+        """Both modes' outcomes per episode, with SPL against each mode's :func:`spl_length`."""
+        d0 = self.d0
+        final_d = self.dist_at(np.arange(len(episodes)))
+        return EpisodeResults(
+            target=self.tgt.copy(), start=np.asarray(episodes.start, np.int64).copy(), shortest=d0.copy(),
+            success_reach=self.reached.astype(np.float64), success_stop=self.succ_stop.astype(np.float64),
+            spl_reach=spl(self.reached, spl_length(d0, self.radius, "reach"), self.r_path),
+            spl_stop=spl(self.succ_stop, spl_length(d0, self.radius, "stop"), self.path),
+            steps_reach=self.r_steps, steps_stop=self.steps, path_reach=self.r_path, path_stop=self.path,
+            collisions_reach=self.r_coll, collisions_stop=self.coll, final_distance=final_d,
+            nodes=None if rec is None else rec.nodes, gates=None if rec is None else rec.gates,
+        )
 
 
 class StepOutcome(NamedTuple):

@@ -370,108 +370,121 @@ def compute_findings(out: str | Path, cfg, n_boot: int | None = None, seed: int 
     out = Path(out)
     nb = int(n_boot or cfg.bootstrap)
     R = _Results(out, cfg)
-    res: list[Finding] = []
     fkey = R.fusion_key()
-
-    def pair(i: int, claim: str, a_key: str | None, b_key: str, note: str = "") -> Finding:
-        what = f"paired success difference {a_key or '?'} − {b_key}"
-        if a_key is None or a_key not in cfg.agents or b_key not in cfg.agents:
-            return _finding(i, claim, None, what, why_missing=f"the recipe has no {a_key or 'fusion'} or {b_key} agent")
-        a, b = R.agent(a_key), R.agent(b_key)
-        A = _stack(a, f"finding {i}: {a_key}")
-        B = _stack(b, f"finding {i}: {b_key}", ref=a[0])
-        return _finding(i, claim, paired_difference(A, B, a[0]["scene"], nb, seed), what, note=note)
-
-    res.append(pair(1, "fusion beats ResNet", fkey, "resnet"))
-    res.append(pair(2, "action-level fusion beats Concat", "action_fusion", "concat"))
-
-    # ---------------------------------------------------------------- 3 and 4: single experts
-    se = cfg.single_experts
-    names: list[str] = []
-    single = None
-    if se is not None:
-        d0 = out / "eval" / f"single_experts-s{cfg.seeds[0]}"
-        names = json.loads((d0 / "experts.json").read_text())
-        single = {n: [_load(out / "eval" / f"single_experts-s{s}" / n) for s in cfg.seeds] for n in names}
-    what3 = (f"paired success difference {fkey or 'fusion'} − strongest single expert (simultaneous interval over "
-             "all experts)")
-    if single and fkey:
-        a = R.agent(fkey)
-        A = _stack(a, f"finding 3: {fkey}")
-        O = np.stack([_stack(single[n], f"finding 3: single expert {n}", ref=a[0]) for n in names])
-        res.append(_finding(3, "fusion beats every single expert", margin_over_best(A, O, names, a[0]["scene"], nb,
-                                                                                     seed), what3))
-    else:
-        res.append(_finding(3, "fusion beats every single expert", None, what3,
-                            why_missing="the recipe has no single_experts or no fusion agent"))
-    what4 = "Spearman ρ of single-expert success with tiers (3D/semantic 2, vanishing point/pose 0, rest 1)"
-    if single:
-        tiers = np.array([expected_tier(n) for n in names])
-        if len(set(tiers.tolist())) < 2:
-            res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", None, what4,
-                                why_missing="the single experts cover only one tier"))
-        else:
-            ref = single[names[0]][0]
-            S = np.stack([_stack(single[n], f"finding 4: {n}", ref=ref) for n in names])
-            st = rank_agreement(S, tiers, ref["scene"], nb, seed)
-            st.extra["tiers"] = {n: int(t) for n, t in zip(names, tiers)}
-            res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", st, what4))
-    else:
-        res.append(_finding(4, "3D and semantic experts strongest, vanishing point / pose weakest", None, what4,
-                            why_missing="the recipe has no single_experts"))
-
-    # ---------------------------------------------------------------- 5: situational gate
-    what5 = "the weaker half: min(−r(openness, 3D group weight), r(openness, semantic group weight)), per node"
-    claim5 = "gate is situational: 3D heavier in narrow places, semantic heavier in open ones"
-    nodes = out / "situational" / "nodes.npz"
-    if cfg.situational is not None and nodes.is_file():
-        with np.load(nodes) as z:
-            node = {k: z[k] for k in z.files}
-        if "w_3d" in node and "w_semantic" in node:
-            st = both_halves(node["openness"], node["w_3d"], node["w_semantic"], node["scene"], nb, seed)
-            st.extra = {"r_3d": st.extra["r_low"], "r_semantic": st.extra["r_high"], "nodes": st.extra["n"],
-                        "r_semantic_minus_3d": float(_wpearson(np.ones((1, node["openness"].size)), node["openness"],
-                                                               node["w_semantic"] - node["w_3d"])[0]),
-                        "agent": cfg.situational.agent}
-            n_sc = len(set(node["scene"].tolist()))
-            f5 = _finding(5, claim5, st, what5,
-                          note=f"{cfg.situational.agent}, seed {cfg.seeds[0]}; both halves must hold; scenes are "
-                          "resampled whole (neighbouring nodes are not independent)")
-            if n_sc < MIN_WHOLE_SCENES:
-                # G scenes give only C(2G-1, G) distinct resamples (3 for 2 scenes): no interval to trust.
-                f5.verdict = INCONCLUSIVE
-                f5.note += (f"; only {n_sc} scene(s), a whole-scene interval needs >= {MIN_WHOLE_SCENES}, "
-                            "so no verdict")
-            res.append(f5)
-        else:
-            res.append(_finding(5, claim5, None, what5, why_missing="the gated agent has no 3D or no semantic expert"))
-    else:
-        res.append(_finding(5, claim5, None, what5, why_missing="no situational analysis with per-node data"))
-
-    # ---------------------------------------------------------------- 6: robustness
-    what6 = "slope of success vs share corrupted: action − feature fusion (drop and noise averaged)"
-    claim6 = "action-level fusion degrades less than feature-level fusion"
-    rc = cfg.robustness
-    if rc is not None and {"action_fusion", "feature_fusion"} <= set(rc.agents) and len(rc.shares) >= 2:
-        curves = {}
-        ref = None
-        for key in ("action_fusion", "feature_fusion"):
-            per_mode = []
-            for mode in rc.modes:
-                pts = [_load(out / "robustness" / key / f"{mode}-{s:g}") for s in rc.shares]
-                ref = ref or pts[0]
-                per_mode.append(_stack(pts, f"finding 6: {key} {mode}", ref=ref))
-            curves[key] = np.stack(per_mode)  # (M, P, E)
-        st = slope_difference(curves["action_fusion"], curves["feature_fusion"], np.asarray(rc.shares, float),
-                              ref["scene"], nb, seed)
-        st.extra["modes"] = list(rc.modes)
-        res.append(_finding(6, claim6, st, what6, note=f"seed-{cfg.seeds[0]} models"))
-    else:
-        res.append(_finding(6, claim6, None, what6,
-                            why_missing="robustness needs action_fusion and feature_fusion at ≥ 2 shares"))
-
-    res.append(pair(7, "the affinity regulariser helps", "action_fusion_affinity", "action_fusion"))
+    res = [_pair_finding(R, nb, seed, 1, "fusion beats ResNet", fkey, "resnet"),
+           _pair_finding(R, nb, seed, 2, "action-level fusion beats Concat", "action_fusion", "concat")]
+    names, single = _single_expert_results(out, cfg)
+    res.append(_fusion_vs_experts_finding(R, names, single, nb, seed))
+    res.append(_expert_tiers_finding(names, single, nb, seed))
+    res.append(_situational_finding(out, cfg, nb, seed))
+    res.append(_robustness_finding(out, cfg, nb, seed))
+    res.append(_pair_finding(R, nb, seed, 7, "the affinity regulariser helps", "action_fusion_affinity",
+                             "action_fusion"))
     return res
+
+
+def _pair_finding(R: _Results, nb: int, seed: int, i: int, claim: str, a_key: str | None, b_key: str,
+                  note: str = "") -> Finding:
+    """Finding ``i`` (1, 2, 7): agent ``a_key`` beats ``b_key`` (paired success difference)."""
+    what = f"paired success difference {a_key or '?'} − {b_key}"
+    if a_key is None or a_key not in R.cfg.agents or b_key not in R.cfg.agents:
+        return _finding(i, claim, None, what, why_missing=f"the recipe has no {a_key or 'fusion'} or {b_key} agent")
+    a, b = R.agent(a_key), R.agent(b_key)
+    A = _stack(a, f"finding {i}: {a_key}")
+    B = _stack(b, f"finding {i}: {b_key}", ref=a[0])
+    return _finding(i, claim, paired_difference(A, B, a[0]["scene"], nb, seed), what, note=note)
+
+
+def _single_expert_results(out: Path, cfg) -> tuple[list[str], dict[str, list[dict[str, np.ndarray]]] | None]:
+    """(expert names, per expert the per-seed results) of the recipe's single-expert agents, or
+    ([], None) when it has none."""
+    if cfg.single_experts is None:
+        return [], None
+    d0 = out / "eval" / f"single_experts-s{cfg.seeds[0]}"
+    names = json.loads((d0 / "experts.json").read_text())
+    return names, {n: [_load(out / "eval" / f"single_experts-s{s}" / n) for s in cfg.seeds] for n in names}
+
+
+def _fusion_vs_experts_finding(R: _Results, names: list[str], single: dict | None, nb: int, seed: int) -> Finding:
+    """Finding 3: the fusion agent beats every single expert (its margin over the strongest)."""
+    fkey = R.fusion_key()
+    claim = "fusion beats every single expert"
+    what = (f"paired success difference {fkey or 'fusion'} − strongest single expert (simultaneous interval over "
+            "all experts)")
+    if not (single and fkey):
+        return _finding(3, claim, None, what, why_missing="the recipe has no single_experts or no fusion agent")
+    a = R.agent(fkey)
+    A = _stack(a, f"finding 3: {fkey}")
+    O = np.stack([_stack(single[n], f"finding 3: single expert {n}", ref=a[0]) for n in names])
+    return _finding(3, claim, margin_over_best(A, O, names, a[0]["scene"], nb, seed), what)
+
+
+def _expert_tiers_finding(names: list[str], single: dict | None, nb: int, seed: int) -> Finding:
+    """Finding 4: single experts rank by their expected tiers (:func:`expected_tier`)."""
+    claim = "3D and semantic experts strongest, vanishing point / pose weakest"
+    what = "Spearman ρ of single-expert success with tiers (3D/semantic 2, vanishing point/pose 0, rest 1)"
+    if not single:
+        return _finding(4, claim, None, what, why_missing="the recipe has no single_experts")
+    tiers = np.array([expected_tier(n) for n in names])
+    if len(set(tiers.tolist())) < 2:
+        return _finding(4, claim, None, what, why_missing="the single experts cover only one tier")
+    ref = single[names[0]][0]
+    S = np.stack([_stack(single[n], f"finding 4: {n}", ref=ref) for n in names])
+    st = rank_agreement(S, tiers, ref["scene"], nb, seed)
+    st.extra["tiers"] = {n: int(t) for n, t in zip(names, tiers)}
+    return _finding(4, claim, st, what)
+
+
+def _situational_finding(out: Path, cfg, nb: int, seed: int) -> Finding:
+    """Finding 5: the gate is situational, from the per-node gate weights of the situational analysis."""
+    what = "the weaker half: min(−r(openness, 3D group weight), r(openness, semantic group weight)), per node"
+    claim = "gate is situational: 3D heavier in narrow places, semantic heavier in open ones"
+    nodes = out / "situational" / "nodes.npz"
+    if cfg.situational is None or not nodes.is_file():
+        return _finding(5, claim, None, what, why_missing="no situational analysis with per-node data")
+    with np.load(nodes) as z:
+        node = {k: z[k] for k in z.files}
+    if "w_3d" not in node or "w_semantic" not in node:
+        return _finding(5, claim, None, what, why_missing="the gated agent has no 3D or no semantic expert")
+    st = both_halves(node["openness"], node["w_3d"], node["w_semantic"], node["scene"], nb, seed)
+    st.extra = {"r_3d": st.extra["r_low"], "r_semantic": st.extra["r_high"], "nodes": st.extra["n"],
+                "r_semantic_minus_3d": float(_wpearson(np.ones((1, node["openness"].size)), node["openness"],
+                                                       node["w_semantic"] - node["w_3d"])[0]),
+                "agent": cfg.situational.agent}
+    n_sc = len(set(node["scene"].tolist()))
+    f5 = _finding(5, claim, st, what,
+                  note=f"{cfg.situational.agent}, seed {cfg.seeds[0]}; both halves must hold; scenes are "
+                  "resampled whole (neighbouring nodes are not independent)")
+    if n_sc < MIN_WHOLE_SCENES:
+        # G scenes give only C(2G-1, G) distinct resamples (3 for 2 scenes): no interval to trust.
+        f5.verdict = INCONCLUSIVE
+        f5.note += (f"; only {n_sc} scene(s), a whole-scene interval needs >= {MIN_WHOLE_SCENES}, "
+                    "so no verdict")
+    return f5
+
+
+def _robustness_finding(out: Path, cfg, nb: int, seed: int) -> Finding:
+    """Finding 6: action-level fusion's success falls more slowly than feature-level fusion's as
+    representations are corrupted (slopes over the corrupted share, corruption modes averaged)."""
+    what = "slope of success vs share corrupted: action − feature fusion (drop and noise averaged)"
+    claim = "action-level fusion degrades less than feature-level fusion"
+    rc = cfg.robustness
+    if rc is None or not {"action_fusion", "feature_fusion"} <= set(rc.agents) or len(rc.shares) < 2:
+        return _finding(6, claim, None, what,
+                        why_missing="robustness needs action_fusion and feature_fusion at ≥ 2 shares")
+    curves = {}
+    ref = None
+    for key in ("action_fusion", "feature_fusion"):
+        per_mode = []
+        for mode in rc.modes:
+            pts = [_load(out / "robustness" / key / f"{mode}-{s:g}") for s in rc.shares]
+            ref = ref or pts[0]  # every point of both agents on the first point's episodes
+            per_mode.append(_stack(pts, f"finding 6: {key} {mode}", ref=ref))
+        curves[key] = np.stack(per_mode)  # (M, P, E)
+    st = slope_difference(curves["action_fusion"], curves["feature_fusion"], np.asarray(rc.shares, float),
+                          ref["scene"], nb, seed)
+    st.extra["modes"] = list(rc.modes)
+    return _finding(6, claim, st, what, note=f"seed-{cfg.seeds[0]} models")
 
 
 def findings_markdown(findings: list[Finding]) -> str:

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -431,6 +432,30 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
     """
     path = Path(path)
     tm = _load_trimesh_scene(path)
+    up, scale = _import_args(path, up, scale)
+    embedded = tm.metadata.get("navfusion") if isinstance(tm.metadata, dict) else None
+    if labels is None and isinstance(embedded, dict) and embedded.get("format") == FORMAT and \
+            scale in (None, 1, 1.0) and texture is None:
+        return _scene_from_glb(tm, embedded, path)
+    label_map, id_map = _read_label_map(labels)
+    extra_tex = read_texture(texture) if texture is not None else None
+    parts = _import_nodes(tm, path, up, label_map, id_map, extra_tex)
+    _warn_labels(path, parts, label_map, id_map)
+    _check_finite(parts.instances, floor_height, path)
+    applied, _ = _apply_scale(parts.instances, scale, path)
+    scene = Scene(scene_id or path.stem, parts.instances, materials=parts.materials,
+                  metadata={"source": str(path), "imported": True, "up": up, "scale": applied},
+                  textures=parts.textures)
+    v_all, f_all, _ = scene.merged()
+    scene.floor_height = float(floor_height) if floor_height is not None else estimate_floor_height(
+        v_all.astype(np.float64), f_all)
+    scene.validate()
+    return scene
+
+
+def _import_args(path: Path, up: str | None, scale: float | str | None) -> tuple[str, float | str | None]:
+    """``up`` and ``scale`` of :func:`import_mesh` checked: (the up axis, with the format's default,
+    and the scale as a number, ``"auto"`` or None)."""
     up = up or DEFAULT_UP.get(path.suffix.lower(), "z")
     if up not in ("y", "z"):
         raise NavFusionError(f"up={up!r}: must be 'y' or 'z'")
@@ -441,95 +466,135 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
             raise NavFusionError(f"scale={scale!r}: must be a positive number or 'auto'") from None
     if scale is not None and scale != "auto" and not (isinstance(scale, (int, float)) and 0 < scale < 1e6):
         raise NavFusionError(f"scale={scale!r}: must be a positive number or 'auto'")
-    embedded = tm.metadata.get("navfusion") if isinstance(tm.metadata, dict) else None
-    if labels is None and isinstance(embedded, dict) and embedded.get("format") == FORMAT and \
-            scale in (None, 1, 1.0) and texture is None:
-        return _scene_from_glb(tm, embedded, path)
-    label_map, id_map = _read_label_map(labels)
-    extra_tex = read_texture(texture) if texture is not None else None
-    nodes = _nodes(tm)
-    instances: list[Instance] = []
-    materials: dict[str, Material] = {}
-    textures: dict[str, np.ndarray] = {}
-    tex_key: dict[str, str] = {}
-    unlabelled = unknown_ids = 0
+    return up, scale
 
-    def add_texture(img: np.ndarray) -> str:
+
+@dataclass
+class _ImportedParts:
+    """What :func:`import_mesh` builds from a file's mesh nodes, and the counts its warnings report."""
+
+    instances: list[Instance] = field(default_factory=list)
+    materials: dict[str, Material] = field(default_factory=dict)
+    textures: dict[str, np.ndarray] = field(default_factory=dict)
+    tex_key: dict[str, str] = field(default_factory=dict)  # image hash -> texture name
+    unlabelled: int = 0
+    unknown_ids: int = 0
+
+    def add_texture(self, img: np.ndarray) -> str:
+        """The name of image ``img`` (H, W, 3) uint8; meshes sharing an image share one texture."""
         key = sha256_bytes(str(img.shape).encode() + img.tobytes())
-        if key not in tex_key:
-            tex_key[key] = f"tex_{len(tex_key)}"
-            textures[tex_key[key]] = img
-        return tex_key[key]
+        if key not in self.tex_key:
+            self.tex_key[key] = f"tex_{len(self.tex_key)}"
+            self.textures[self.tex_key[key]] = img
+        return self.tex_key[key]
 
+    def add_material(self, color: tuple[float, float, float], image: str) -> str:
+        """A new material (one per mesh node) of base ``color`` and texture name ``image``; returns its name."""
+        mname = f"mat_{len(self.materials)}"
+        self.materials[mname] = Material(mname, "plain", color, color, 0.25, image)
+        return mname
+
+    def add_instance(self, name: str, cat: str, material: str, v: np.ndarray, f: np.ndarray,
+                     uv: np.ndarray | None, colors: np.ndarray | None) -> None:
+        """Append an instance: vertices (V, 3) z-up, faces (F, 3), optional uv (V, 2) and colours (V, 3)."""
+        self.instances.append(Instance(len(self.instances), name, cat, material, v, f.astype(np.int32), -1,
+                                       None if uv is None else uv.astype(np.float32), colors))
+
+
+def _import_nodes(tm, path: Path, up: str, label_map: dict[str, str], id_map: dict[int, str],
+                  extra_tex: np.ndarray | None) -> _ImportedParts:
+    """Instances, materials and textures of every mesh node of ``tm`` (see :func:`import_mesh`)."""
+    parts = _ImportedParts()
+    nodes = _nodes(tm)
     obj_names = _obj_names(path) if path.suffix.lower() == ".obj" else {}
     for node, gname, v, f, geom in nodes:
         also = obj_names.get(gname, [])
         if len(also) == 1:  # one OBJ object per material: name the instance after the object
             node = also[0]
-        color, image, uv, vcol, fcol = _appearance(geom, len(v))
-        if image is None and uv is not None and extra_tex is not None:
-            image, color = extra_tex, (1.0, 1.0, 1.0)
-        img_name = add_texture(image if isinstance(image, np.ndarray) else _rgb_image(image)) \
-            if image is not None else ""
-        if not img_name:
-            uv = None  # coordinates without an image add nothing
-        if uv is not None:
-            uv = np.round(uv * _UV_GRID) / _UV_GRID
+        color, img_name, uv, vcol, fcol = _node_appearance(geom, len(v), extra_tex, parts)
         sem = _face_ids(geom, len(f), f, SEMANTIC_PROPS)
         ins = _face_ids(geom, len(f), f, INSTANCE_PROPS)
         if fcol is not None:
             v, f, uv = _deindex(v, f, uv)
             vcol = np.repeat(fcol, 3, axis=0)
         vz = _from_yup(v) if up == "y" else np.asarray(v, np.float32)
-        extras = getattr(geom, "metadata", None) or {}
-        cat = _lookup(label_map, node, gname, *also)
-        if cat is None and isinstance(extras.get("category"), str):
-            category(extras["category"])
-            cat = extras["category"]
-        mname = f"mat_{len(materials)}"
-        materials[mname] = Material(mname, "plain", color, color, 0.25, img_name)
+        cat = _node_category(label_map, geom, node, gname, *also)
+        mname = parts.add_material(color, img_name)
         key = ins if ins is not None else sem
         if key is None or cat is not None:
             if cat is None:
-                unlabelled += 1
+                parts.unlabelled += 1
                 cat = "misc"
-            instances.append(Instance(len(instances), node, cat, mname, vz, f.astype(np.int32), -1,
-                                      None if uv is None else uv.astype(np.float32), vcol))
-            continue
-        # per-face ids: one instance per instance id (or semantic id), category by majority semantic id
-        for k, pv, pf, puv, pcol in _split_faces(vz, f, key, uv, vcol):
-            if sem is not None:
-                ids, counts = np.unique(sem[key == k], return_counts=True)
-                sid = int(ids[np.argmax(counts)])
-                c = id_map.get(sid) or (CATEGORY_BY_ID[sid].name if not id_map and sid in CATEGORY_BY_ID and sid
-                                        else None)
-                if c is None:
-                    unknown_ids += 1
-                    c = "misc"
-            else:
-                c, unlabelled = "misc", unlabelled + 1
-            instances.append(Instance(len(instances), f"{node}_{k}", c, mname, pv, pf.astype(np.int32), -1,
-                                      None if puv is None else puv.astype(np.float32), pcol))
-    if unlabelled and not label_map:
-        warnings.warn(f"{path}: no labels given; {unlabelled} mesh(es) load as unlabelled ('misc'). "
-                      "Pass a JSON label map (mesh name -> category) to label them.", stacklevel=2)
-    elif unlabelled:
-        warnings.warn(f"{path}: {unlabelled} of {len(instances)} mesh(es) are not in the label map and load "
-                      "as 'misc'", stacklevel=2)
-    if unknown_ids:
-        warnings.warn(f"{path}: {unknown_ids} instance(s) have semantic ids that are not "
+            parts.add_instance(node, cat, mname, vz, f, uv, vcol)
+        else:
+            _add_face_id_instances(parts, node, mname, vz, f, key, sem, uv, vcol, id_map)
+    return parts
+
+
+def _node_appearance(geom, n_vertices: int, extra_tex: np.ndarray | None, parts: _ImportedParts
+                     ) -> tuple[tuple[float, float, float], str, np.ndarray | None, np.ndarray | None,
+                                np.ndarray | None]:
+    """(base colour, texture name or "", uv (V, 2) or None, vertex colours (V, 3) or None, face
+    colours (F, 3) or None) of a mesh node, its texture (or ``extra_tex``) added to ``parts``."""
+    color, image, uv, vcol, fcol = _appearance(geom, n_vertices)
+    if image is None and uv is not None and extra_tex is not None:
+        image, color = extra_tex, (1.0, 1.0, 1.0)
+    img_name = parts.add_texture(image if isinstance(image, np.ndarray) else _rgb_image(image)) \
+        if image is not None else ""
+    if not img_name:
+        uv = None  # coordinates without an image add nothing
+    if uv is not None:
+        uv = np.round(uv * _UV_GRID) / _UV_GRID
+    return color, img_name, uv, vcol, fcol
+
+
+def _node_category(label_map: dict[str, str], geom, *names: str) -> str | None:
+    """A mesh node's category: the label map's entry (name or pattern) for one of its ``names``, else
+    its glTF ``extras`` ``{"category": ...}`` (checked), else None."""
+    extras = getattr(geom, "metadata", None) or {}
+    cat = _lookup(label_map, *names)
+    if cat is None and isinstance(extras.get("category"), str):
+        category(extras["category"])
+        cat = extras["category"]
+    return cat
+
+
+def _add_face_id_instances(parts: _ImportedParts, node: str, material: str, v: np.ndarray, f: np.ndarray,
+                           key: np.ndarray, sem: np.ndarray | None, uv: np.ndarray | None,
+                           colors: np.ndarray | None, id_map: dict[int, str]) -> None:
+    """Split a mesh by per-face ids ``key`` (F,) into one instance per id, named ``<node>_<id>``,
+    with the category of its majority semantic id ``sem`` (F,) (``misc`` without one)."""
+    for k, pv, pf, puv, pcol in _split_faces(v, f, key, uv, colors):
+        if sem is not None:
+            c = _majority_category(sem[key == k], id_map)
+            if c is None:
+                parts.unknown_ids += 1
+                c = "misc"
+        else:
+            c, parts.unlabelled = "misc", parts.unlabelled + 1
+        parts.add_instance(f"{node}_{k}", c, material, pv, pf, puv, pcol)
+
+
+def _majority_category(sem: np.ndarray, id_map: dict[int, str]) -> str | None:
+    """The category of the most frequent semantic id in ``sem``: through ``id_map`` when the label map
+    has one, else as a navfusion id (0, void, counts as unknown); None when it names none."""
+    ids, counts = np.unique(sem, return_counts=True)
+    sid = int(ids[np.argmax(counts)])
+    return id_map.get(sid) or (CATEGORY_BY_ID[sid].name if not id_map and sid in CATEGORY_BY_ID and sid else None)
+
+
+def _warn_labels(path: Path, parts: _ImportedParts, label_map: dict[str, str], id_map: dict[int, str]) -> None:
+    """Warn (for :func:`import_mesh`'s caller) about meshes that load as ``misc`` for want of a label."""
+    if parts.unlabelled and not label_map:
+        warnings.warn(f"{path}: no labels given; {parts.unlabelled} mesh(es) load as unlabelled ('misc'). "
+                      "Pass a JSON label map (mesh name -> category) to label them.", stacklevel=3)
+    elif parts.unlabelled:
+        warnings.warn(f"{path}: {parts.unlabelled} of {len(parts.instances)} mesh(es) are not in the label map and "
+                      "load as 'misc'", stacklevel=3)
+    if parts.unknown_ids:
+        warnings.warn(f"{path}: {parts.unknown_ids} instance(s) have semantic ids that are not "
                       f"{'in the label map' + chr(39) + 's ' + SEMANTIC_IDS_KEY if id_map else 'navfusion ids'}"
-                      " and load as 'misc'", stacklevel=2)
-    _check_finite(instances, floor_height, path)
-    applied, reason = _apply_scale(instances, scale, path)
-    scene = Scene(scene_id or path.stem, instances, materials=materials,
-                  metadata={"source": str(path), "imported": True, "up": up, "scale": applied},
-                  textures=textures)
-    v_all, f_all, _ = scene.merged()
-    scene.floor_height = float(floor_height) if floor_height is not None else estimate_floor_height(
-        v_all.astype(np.float64), f_all)
-    scene.validate()
-    return scene
+                      " and load as 'misc'", stacklevel=3)
 
 
 #: Largest scene extent (metres, after scaling) the navigation grid is built for: an occupancy
