@@ -230,17 +230,24 @@ class TaskNet(nn.Module):
     sees the channel-concatenated features) and returns ``(N, K, H, W)`` (dense) or ``(N, K)``.
     """
 
-    def __init__(self, encoder: ZooEncoder, head: nn.Module, n_inputs: int = 1) -> None:
+    def __init__(self, encoder: ZooEncoder, head: nn.Module, n_inputs: int = 1, cell_dim: int = 0) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
         self.n_inputs = n_inputs
+        # per-cell statistics of the label read linearly from the encoder output (``cell_targets``)
+        self.cells = nn.Conv2d(encoder.output_shape[0], cell_dim, 1) if cell_dim else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_cells(x)[0]
+
+    def forward_cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(head output, per-cell statistics (N, cell_dim, h, w) or None)`` of ``x`` (N, n_inputs, 3, S, S)."""
         n, m = x.shape[:2]
         z = self.encoder(x.flatten(0, 1))
+        cells = self.cells(z) if self.cells is not None and m == 1 else None
         z = z.view(n, m * z.shape[1], *z.shape[2:])
-        return self.head(z)
+        return self.head(z), cells
 
 
 HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global", "pool")

@@ -50,6 +50,11 @@ class PretrainConfig:
         init_from: ``{task: source task}``: start the task's encoder from the source task's trained
             encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
             scratch on few scenes); the source is trained first.
+        cell_targets: ``{task: weight}``: dense tasks that also regress their label's statistics per
+            cell of the encoder's output grid (see :mod:`navfusion.vision.pretrain.cells`) from the
+            encoder output through a 1x1 convolution, with this loss weight. It keeps per-cell
+            quantities a policy reads (the nearest surface in a cell, the share of floor) linearly
+            readable from the frozen features instead of only through the decoder.
         amp: ``none`` (float32) or ``bf16``: forward and backward under bfloat16 autocast (float32
             master weights and loss); about 2x faster convolutions on CPUs with AVX-512 BF16.
         workers: processes rendering the dataset (one scene each); does not change the data.
@@ -79,6 +84,7 @@ class PretrainConfig:
     task_heads: dict[str, str] = field(default_factory=dict)
     init_from: dict[str, str] = field(default_factory=dict)
     balanced_loss: list[str] = field(default_factory=list)
+    cell_targets: dict[str, float] = field(default_factory=dict)
     amp: str = "none"
     workers: int = 1
 
@@ -113,6 +119,9 @@ class PretrainConfig:
         for t in list(self.balanced_loss or []):
             sp = task_spec(t)
             check(sp.classification and not sp.dense, "balanced_loss", t, "image-level classification tasks")
+        for t, w in dict(self.cell_targets or {}).items():
+            check(task_spec(t).dense, "cell_targets", t, "dense tasks (their label is a per-pixel map)")
+            check(isinstance(w, (int, float)) and w > 0, f"cell_targets.{t}", w, "a loss weight > 0")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
             check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
@@ -134,7 +143,7 @@ class PretrainConfig:
         d = to_dict(self)
         # per-task settings enter only their own task's key (changing one leaves the others trained)
         for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss",
-                  "workers"):
+                  "workers", "cell_targets"):
             d.pop(k)
         # fields added later enter the key only when set, so zoos trained before them keep their keys
         if d["amp"] == "none":
@@ -142,6 +151,8 @@ class PretrainConfig:
         d["arch"] = self.arch.to_json()
         if task in self.balanced_loss:
             d["balanced_loss"] = True
+        if task in self.cell_targets:
+            d["cell_targets"] = float(self.cell_targets[task])
         if task in self.init_from:
             d["init_from"] = self.init_from[task]
         d["steps"] = self.steps_for(task)

@@ -162,6 +162,14 @@ class TaskData:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def pooled(self, task: str, size: int) -> TaskData:
+        """The same samples with dense targets pooled to ``size`` (inputs shared, not copied)."""
+        spec = task_spec(task)
+        if not spec.dense or self.target.shape[-1] == size:
+            return self
+        target, mask = _pool_dense(self.target, self.mask, size, spec.classification)
+        return TaskData(self.inputs, target, mask)
+
 
 def load_task_data(d: Path, scene_ids: Sequence[str], task: str, dense_size: int | None = None) -> TaskData:
     """Concatenate one task's cached samples over scenes (dense targets pooled to ``dense_size``)."""

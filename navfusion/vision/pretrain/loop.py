@@ -18,6 +18,7 @@ import torch
 from navfusion.checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, read_metadata, save_tensors
 from navfusion.errors import NavFusionError
 from navfusion.vision.encoders import TaskNet, ZooEncoder
+from navfusion.vision.pretrain.cells import CellTargets, cell_channels, cell_statistics
 from navfusion.vision.pretrain.config import PretrainConfig
 from navfusion.vision.pretrain.data import TaskData
 from navfusion.vision.pretrain.losses import (
@@ -47,6 +48,8 @@ class TrainedTask:
         ``target_std`` and ``baseline`` (the trivial predictor, float32)."""
         t = {f"encoder.{k}": v.detach().half().contiguous() for k, v in self.net.encoder.state_dict().items()}
         t |= {f"head.{k}": v.detach().half().contiguous() for k, v in self.net.head.state_dict().items()}
+        if self.net.cells is not None:
+            t |= {f"cells.{k}": v.detach().half().contiguous() for k, v in self.net.cells.state_dict().items()}
         t["target_mean"] = torch.from_numpy(self.std.mean.astype(np.float32))
         t["target_std"] = torch.from_numpy(self.std.std.astype(np.float32))
         t["baseline"] = torch.from_numpy(np.ascontiguousarray(self.baseline))
@@ -117,15 +120,38 @@ def baseline_value(spec: TaskSpec, base_pred: np.ndarray, held: TaskData, metric
     return metric_value(spec, pred, torch.from_numpy(held.target), mask, metric)
 
 
+@torch.no_grad()
+def cell_mse(net: TaskNet, data: TaskData, spec: TaskSpec, cells: CellTargets, grid: int, batch: int = 128) -> float:
+    """Mean squared error of the net's per-cell statistics on ``data``, in units of the training
+    statistics' standard deviation (1.0: no better than their mean)."""
+    was_training = net.training
+    net.eval()
+    dev = next(net.parameters()).device
+    err, n = 0.0, 0
+    for i in range(0, len(data), batch):
+        _, out = net.forward_cells(to_input(data.inputs[i:i + batch]).to(dev))
+        m = None if data.mask is None else data.mask[i:i + batch]
+        ref = cells.standardise(cell_statistics(spec, data.target[i:i + batch], m, grid))
+        err += float(((out.float().cpu() - torch.from_numpy(ref)) ** 2).sum())
+        n += ref.size
+    net.train(was_training)
+    return err / max(n, 1)
+
+
 def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, ckpt: Path,
                progress: bool = True, on_step: Callable[[int], None] | None = None,
                init_encoder: ZooEncoder | None = None,
-               device: str | torch.device = "cpu") -> tuple[TrainedTask, dict]:
+               device: str | torch.device = "cpu",
+               cell_data: tuple[TaskData, TaskData] | None = None) -> tuple[TrainedTask, dict]:
     """Train one task's encoder + head; returns them (with target statistics) and the result record.
 
     ``device``: where the net trains (batches are drawn on the host and copied there; the returned
     net is on the CPU). A GPU run draws the same batches but its float arithmetic differs, so its
     weights are not bit-identical to a CPU run's.
+
+    ``cell_data``: (train, held-out) samples with dense labels at a finer resolution than
+    ``train``/``held`` (the cached one) for the per-cell statistics of ``cfg.cell_targets``
+    (default: ``train``/``held`` themselves; same samples, same order).
 
     Resumes from ``ckpt`` when it holds a checkpoint of the same configuration. ``on_step(step)``
     is called after every step (tests use it to simulate a kill).
@@ -136,7 +162,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     t_idx = TASKS.index(task)
     with torch.random.fork_rng():  # module init draws from torch's RNG; keep it local and seeded
         torch.manual_seed(cfg.seed * 1000 + t_idx)
-        net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views)
+        cell_w = float(cfg.cell_targets.get(task, 0.0))
+        net = TaskNet(ZooEncoder(cfg.arch), head_for(spec, cfg), n_inputs=spec.views,
+                      cell_dim=cell_channels(spec) if cell_w else 0)
     if init_encoder is not None:
         net.encoder.load_state_dict(init_encoder.state_dict())
     device = torch.device(device)
@@ -146,6 +174,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     start = _resume(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
     class_weight = balanced_class_weights(spec, train).to(device) if task in cfg.balanced_loss else None
+    grid = cfg.arch.output_shape[1]
+    cell_train, cell_held = cell_data or (train, held)
+    cells = CellTargets(spec, cell_train.target, cell_train.mask, grid) if cell_w else None
     t0 = time.perf_counter()
     steps = cfg.steps_for(task)
     bar = tqdm(range(start, steps), desc=f"{task:>17}", unit="step", leave=False, disable=not progress,
@@ -162,8 +193,10 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg, step, steps)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
-            out = net(x)
+            out, cell_out = net.forward_cells(x)
         loss = task_loss(spec, out.float(), tgt, mask, class_weight)
+        if cells is not None:
+            loss = loss + cell_w * torch.nn.functional.mse_loss(cell_out.float(), cells.batch(idx).to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -187,6 +220,9 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
     if name == "balanced_accuracy":  # the plain accuracy too, for the record
         extra = {"accuracy": evaluate(spec, net, held, std, metric="accuracy"),
                  "baseline_accuracy": baseline_value(spec, base_pred, held, metric="accuracy")}
+    if cells is not None:  # how well the shipped features carry the statistics (standardised units)
+        extra["cell_mse"] = cell_mse(net, cell_held, spec, cells, grid)
+        extra["cell_weight"] = cell_w
     result = {"task": task, "group": spec.group, "metric": name, "higher_is_better": higher,
               "heldout": value, "baseline": base, "beats_baseline": bool(beats),
               "baseline_kind": spec.baseline, "train_samples": len(train), "heldout_samples": len(held),

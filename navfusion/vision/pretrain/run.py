@@ -93,8 +93,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     bar = tqdm(todo, desc=f"pretrain {cfg.zoo}", unit="task", disable=not progress or not todo)
     for task in bar:
         bar.set_postfix(task=task)
-        train = load_task_data(d, train_ids, task, cfg.dense_size)
-        held = load_task_data(d, held_ids, task, cfg.dense_size)
+        # dense labels at the cached resolution: per-cell statistics (``cell_targets``) need it
+        train_full, held_full = load_task_data(d, train_ids, task), load_task_data(d, held_ids, task)
+        train, held = train_full.pooled(task, cfg.dense_size), held_full.pooled(task, cfg.dense_size)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
         init = None
         if task in cfg.init_from:
@@ -102,7 +103,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
 
             init = load_zoo_encoder(out, cfg.init_from[task])
         trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init,
-                                  device=dev)
+                                  device=dev, cell_data=(train_full, held_full))
         if init is not None:
             res["init_from"] = cfg.init_from[task]
         if task in cfg.balanced_loss:

@@ -1,0 +1,92 @@
+"""Per-cell statistics of a dense label: the auxiliary target of ``cell_targets`` tasks.
+
+A dense task's decoder reads the encoder's ``(C, g, g)`` output through several layers, so the
+frozen features can carry a depth map in a code only that decoder reads. A policy reads the
+features directly; what it needs per cell is a few plain numbers (how near is the nearest surface
+in that part of the view, how much of it is floor). Regressing those numbers from the encoder
+output through a 1x1 convolution keeps them linearly readable. They are computed from the task's
+own label at the cached resolution (e.g. 32x32 pooled to an 8x8 grid: 4x4 pixels per cell):
+
+* one-channel regression labels (depth, shading, edge maps): the means of the cell's four
+  quadrants, then its min, max, standard deviation and mean (8 values, as the task's ``gt/``
+  reference); depth is capped at ``DEPTH_MAX`` metres and read as ``DEPTH_MAX`` where there is no
+  surface, other masked labels read 0;
+* multi-channel regression labels (normals, curvatures): per channel the cell's mean, min, max and
+  standard deviation;
+* class labels (semantic segmentation): the share of the cell covered by each class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from navfusion.vision.references import DEPTH_MAX
+from navfusion.vision.tasks import TaskSpec
+
+_DEPTH_TASKS = ("depth_zbuffer", "depth_euclidean")
+
+
+def cell_channels(spec: TaskSpec) -> int:
+    """Number of per-cell statistics of a dense task's label."""
+    if spec.classification:
+        return spec.channels
+    return 8 if spec.channels == 1 else 4 * spec.channels
+
+
+def _cells(m: np.ndarray, grid: int) -> np.ndarray:
+    """(N, H, W) -> (N, grid, grid, H/grid * W/grid): the pixels of each cell."""
+    n, h, w = m.shape
+    ch, cw = h // grid, w // grid
+    return m.reshape(n, grid, ch, grid, cw).transpose(0, 1, 3, 2, 4).reshape(n, grid, grid, ch * cw)
+
+
+def cell_statistics(spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None, grid: int) -> np.ndarray:
+    """Dense labels -> per-cell statistics ``(N, cell_channels(spec), grid, grid)`` float32.
+
+    ``target``: (N, C, H, W) values or (N, H, W) class ids, ``mask``: (N, H, W) or None; ``H`` and
+    ``W`` must be multiples of ``2 * grid`` for one-channel labels (quadrants), of ``grid`` otherwise.
+    """
+    if spec.classification:
+        c = _cells(np.asarray(target), grid)  # (N, g, g, P)
+        shares = np.stack([(c == k).mean(-1) for k in range(spec.channels)], axis=1)
+        return shares.astype(np.float32)
+    t = np.asarray(target, np.float32)
+    if spec.name in _DEPTH_TASKS:
+        valid = t > 0 if mask is None else (mask[:, None] & (t > 0))
+        t = np.where(valid, np.minimum(t, DEPTH_MAX), DEPTH_MAX)
+    elif mask is not None:
+        t = np.where(mask[:, None], t, 0.0)
+    out = []
+    for k in range(t.shape[1]):
+        c = _cells(t[:, k], grid)
+        stats = [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
+        if t.shape[1] == 1:
+            q = _cells(t[:, k], 2 * grid).mean(-1)  # (N, 2g, 2g) quadrant means
+            n = len(t)
+            quads = q.reshape(n, grid, 2, grid, 2).transpose(0, 2, 4, 1, 3).reshape(n, 4, grid, grid)
+            stats = list(quads.transpose(1, 0, 2, 3)) + stats[1:] + stats[:1]
+        out += stats
+    return np.stack(out, axis=1).astype(np.float32)
+
+
+class CellTargets:
+    """A task's per-cell statistics over its training set, standardised per channel.
+
+    ``values``: (N, K, g, g) float32 standardised; ``mean``/``std``: (K,) of the raw statistics.
+    """
+
+    def __init__(self, spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None, grid: int,
+                 chunk: int = 2048) -> None:
+        raw = np.concatenate([cell_statistics(spec, target[i:i + chunk], None if mask is None else mask[i:i + chunk],
+                                              grid) for i in range(0, len(target), chunk)])
+        self.mean = raw.mean((0, 2, 3)).astype(np.float32)
+        self.std = np.maximum(raw.std((0, 2, 3)), 1e-3).astype(np.float32)
+        self.values = (raw - self.mean[None, :, None, None]) / self.std[None, :, None, None]
+
+    def batch(self, idx: np.ndarray) -> torch.Tensor:
+        """Standardised statistics of samples ``idx``: (B, K, g, g)."""
+        return torch.from_numpy(self.values[idx])
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        return (raw - self.mean[None, :, None, None]) / self.std[None, :, None, None]
