@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from navfusion.common import CATEGORIES
 from navfusion.errors import ConfigError
 from navfusion.vision.encoders import EncoderArch
 from navfusion.vision.pretrain import PretrainConfig
@@ -30,12 +31,14 @@ def test_depth_statistics_equal_the_reference_features():
 
 def test_class_shares_and_multichannel_statistics():
     spec = task_spec("segment_semantic")
-    ids = np.zeros((2, 32, 32), np.int64)
-    ids[0, :, 16:] = 3  # right half of the first view is class 3
+    ids = np.full((2, 32, 32), CATEGORIES["wall"].id, np.int64)
+    ids[0, :, 16:] = CATEGORIES["floor"].id  # right half of the first view is floor
     shares = cell_statistics(spec, ids, None, grid=8)
-    assert shares.shape == (2, spec.channels, 8, 8)
+    assert shares.shape == (2, 8, 8, 8) == (2, cell_channels(spec), 8, 8)
     np.testing.assert_allclose(shares.sum(1), 1.0)
-    assert shares[0, 3, :, 4:].min() == 1.0 and shares[0, 3, :, :4].max() == 0.0
+    # the reference's groups: targets (4), floor, wall, other objects, ceiling + void
+    assert shares[0, 4, :, 4:].min() == 1.0 and shares[0, 4, :, :4].max() == 0.0
+    assert shares[1, 5].min() == 1.0
 
     normal = np.zeros((1, 3, 32, 32), np.float32)
     normal[0, 1, :16] = 1.0  # top half points up

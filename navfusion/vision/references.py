@@ -92,7 +92,9 @@ def _per_view(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
     return np.stack([fn(*a) for a in zip(*arrays)]) if len(arrays[0]) else np.zeros((0, *arrays[0].shape[1:3]))
 
 
-def _semantic(sem: np.ndarray) -> np.ndarray:
+def semantic_shares(sem: np.ndarray) -> np.ndarray:
+    """Semantic ids (M, H, W) -> (M, 8, 8, 8): per cell the share of chair, table, bed, door, floor,
+    wall, other objects, ceiling + no surface."""
     ids = {name: c.id for name, c in CATEGORIES.items()}
     groups = [sem == ids[t] for t in TARGETS]
     groups.append(sem == ids["floor"])
@@ -144,7 +146,7 @@ GT_TASKS: dict[str, GtSpec] = {
                               "distance along the ray (m, capped at 10): quadrant means, min, max, std, mean"),
     "normal": GtSpec(("depth_z", "normal"), lambda f, c: _normal(f.normal, f.depth_z),
                      "camera-frame normal: mean xyz, std xyz, share up-facing, share camera-facing"),
-    "segment_semantic": GtSpec(("semantic",), lambda f, c: _semantic(f.semantic),
+    "segment_semantic": GtSpec(("semantic",), lambda f, c: semantic_shares(f.semantic),
                                "share of chair, table, bed, door, floor, wall, other objects, ceiling+void"),
     "edge_occlusion": GtSpec(("depth_z", "normal"), lambda f, c: cell_stats(
         _per_view(lambda d, n: geo.occlusion_edges(d, n, c), f.depth_z, f.normal)),

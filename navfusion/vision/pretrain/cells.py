@@ -13,7 +13,10 @@ own label at the cached resolution (e.g. 32x32 pooled to an 8x8 grid: 4x4 pixels
   surface, other masked labels read 0;
 * multi-channel regression labels (normals, curvatures): per channel the cell's mean, min, max and
   standard deviation;
-* class labels (semantic segmentation): the share of the cell covered by each class.
+* semantic segmentation: the share of the cell covered by each of the 8 groups of the
+  ``gt/segment_semantic`` reference (the four targets, floor, wall, other objects, ceiling and no
+  surface): the classes a policy tells apart, instead of all 20-odd categories competing for the
+  output's 8 channels.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from navfusion.vision.references import DEPTH_MAX
+from navfusion.vision.references import DEPTH_MAX, GT_CHANNELS, semantic_shares
 from navfusion.vision.tasks import TaskSpec
 
 _DEPTH_TASKS = ("depth_zbuffer", "depth_euclidean")
@@ -30,7 +33,7 @@ _DEPTH_TASKS = ("depth_zbuffer", "depth_euclidean")
 def cell_channels(spec: TaskSpec) -> int:
     """Number of per-cell statistics of a dense task's label."""
     if spec.classification:
-        return spec.channels
+        return GT_CHANNELS
     return 8 if spec.channels == 1 else 4 * spec.channels
 
 
@@ -48,9 +51,7 @@ def cell_statistics(spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None,
     ``W`` must be multiples of ``2 * grid`` for one-channel labels (quadrants), of ``grid`` otherwise.
     """
     if spec.classification:
-        c = _cells(np.asarray(target), grid)  # (N, g, g, P)
-        shares = np.stack([(c == k).mean(-1) for k in range(spec.channels)], axis=1)
-        return shares.astype(np.float32)
+        return semantic_shares(np.asarray(target)).astype(np.float32)
     t = np.asarray(target, np.float32)
     if spec.name in _DEPTH_TASKS:
         valid = t > 0 if mask is None else (mask[:, None] & (t > 0))

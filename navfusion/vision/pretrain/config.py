@@ -120,7 +120,9 @@ class PretrainConfig:
             sp = task_spec(t)
             check(sp.classification and not sp.dense, "balanced_loss", t, "image-level classification tasks")
         for t, w in dict(self.cell_targets or {}).items():
-            check(task_spec(t).dense, "cell_targets", t, "dense tasks (their label is a per-pixel map)")
+            sp = task_spec(t)
+            check(sp.dense and (not sp.classification or sp.name == "segment_semantic"), "cell_targets", t,
+                  "dense regression tasks or segment_semantic (their label is a per-pixel map)")
             check(isinstance(w, (int, float)) and w > 0, f"cell_targets.{t}", w, "a loss weight > 0")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
