@@ -57,7 +57,7 @@ GT_PREFIX = "gt/"
 
 # ----------------------------------------------------------------------------- pooling
 
-def _cells(m: np.ndarray, grid: int = GT_GRID) -> np.ndarray:
+def cell_pixels(m: np.ndarray, grid: int = GT_GRID) -> np.ndarray:
     """(M, H, W) -> (M, grid, grid, H/grid * W/grid): the pixels of each cell, row-major."""
     n, h, w = m.shape
     if h % grid or w % grid:
@@ -70,19 +70,20 @@ def cell_stats(m: np.ndarray, grid: int = GT_GRID) -> np.ndarray:
     """A scalar map (M, H, W) -> (M, 8, grid, grid): quadrant means (4), min, max, std, mean per cell."""
     n, h, w = m.shape
     m = m.astype(np.float32, copy=False)
-    quads = _cells(m, 2 * grid).reshape(n, grid, 2, grid, 2, -1).mean(-1)  # (M, g, 2, g, 2)
+    quads = cell_pixels(m, 2 * grid).reshape(n, grid, 2, grid, 2, -1).mean(-1)  # (M, g, 2, g, 2)
     quads = quads.transpose(0, 2, 4, 1, 3).reshape(n, 4, grid, grid)
-    c = _cells(m, grid)
+    c = cell_pixels(m, grid)
     stats = np.stack([c.min(-1), c.max(-1), c.std(-1), c.mean(-1)], axis=1)
     return np.concatenate([quads, stats], axis=1)
 
 
 def _fractions(masks: Sequence[np.ndarray], grid: int = GT_GRID) -> np.ndarray:
     """Boolean maps (M, H, W) each -> (M, len(masks), grid, grid) share of each cell."""
-    return np.stack([_cells(k.astype(np.float32), grid).mean(-1) for k in masks], axis=1)
+    return np.stack([cell_pixels(k.astype(np.float32), grid).mean(-1) for k in masks], axis=1)
 
 
-def _depth(d: np.ndarray) -> np.ndarray:
+def capped_depth(d: np.ndarray) -> np.ndarray:
+    """Depth (M, H, W) in metres with no surface (0) or beyond ``DEPTH_MAX`` read as ``DEPTH_MAX``."""
     return np.where(d > 0, np.minimum(d, DEPTH_MAX), DEPTH_MAX).astype(np.float32)
 
 
@@ -107,7 +108,7 @@ def semantic_shares(sem: np.ndarray) -> np.ndarray:
 
 def _normal(n: np.ndarray, depth: np.ndarray) -> np.ndarray:
     n = np.where((depth > 0)[..., None], n, 0.0).astype(np.float32)
-    comps = [_cells(n[..., k]) for k in range(3)]
+    comps = [cell_pixels(n[..., k]) for k in range(3)]
     mean = np.stack([c.mean(-1) for c in comps], axis=1)
     std = np.stack([c.std(-1) for c in comps], axis=1)
     shares = _fractions([n[..., 1] > 0.9, n[..., 2] > 0.9])
@@ -119,7 +120,7 @@ def _curvature(d: np.ndarray, n: np.ndarray, camera: Camera) -> np.ndarray:
         np.zeros((0, 2, *d.shape[1:]), np.float32)
     out = []
     for k in range(2):
-        c = _cells(curv[:, k])
+        c = cell_pixels(curv[:, k])
         out += [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
     return np.stack(out, axis=1)
 
@@ -140,9 +141,9 @@ class GtSpec:
 
 
 GT_TASKS: dict[str, GtSpec] = {
-    "depth_zbuffer": GtSpec(("depth_z",), lambda f, c: cell_stats(_depth(f.depth_z)),
+    "depth_zbuffer": GtSpec(("depth_z",), lambda f, c: cell_stats(capped_depth(f.depth_z)),
                             "z-buffer depth (m, capped at 10): quadrant means, min, max, std, mean per cell"),
-    "depth_euclidean": GtSpec(("depth_euclidean",), lambda f, c: cell_stats(_depth(f.depth_euclidean)),
+    "depth_euclidean": GtSpec(("depth_euclidean",), lambda f, c: cell_stats(capped_depth(f.depth_euclidean)),
                               "distance along the ray (m, capped at 10): quadrant means, min, max, std, mean"),
     "normal": GtSpec(("depth_z", "normal"), lambda f, c: _normal(f.normal, f.depth_z),
                      "camera-frame normal: mean xyz, std xyz, share up-facing, share camera-facing"),

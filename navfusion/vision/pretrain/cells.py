@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from navfusion.vision.references import DEPTH_MAX, GT_CHANNELS, semantic_shares
+from navfusion.vision.references import GT_CHANNELS, capped_depth, cell_pixels, cell_stats, semantic_shares
 from navfusion.vision.tasks import TaskSpec
 
 _DEPTH_TASKS = ("depth_zbuffer", "depth_euclidean")
@@ -37,13 +37,6 @@ def cell_channels(spec: TaskSpec) -> int:
     return 8 if spec.channels == 1 else 4 * spec.channels
 
 
-def _cells(m: np.ndarray, grid: int) -> np.ndarray:
-    """(N, H, W) -> (N, grid, grid, H/grid * W/grid): the pixels of each cell."""
-    n, h, w = m.shape
-    ch, cw = h // grid, w // grid
-    return m.reshape(n, grid, ch, grid, cw).transpose(0, 1, 3, 2, 4).reshape(n, grid, grid, ch * cw)
-
-
 def cell_statistics(spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None, grid: int) -> np.ndarray:
     """Dense labels -> per-cell statistics ``(N, cell_channels(spec), grid, grid)`` float32.
 
@@ -53,21 +46,16 @@ def cell_statistics(spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None,
     if spec.classification:
         return semantic_shares(np.asarray(target)).astype(np.float32)
     t = np.asarray(target, np.float32)
+    if mask is not None:
+        t = np.where(mask[:, None], t, 0.0)  # masked pixels: no surface for depth, 0 otherwise
     if spec.name in _DEPTH_TASKS:
-        valid = t > 0 if mask is None else (mask[:, None] & (t > 0))
-        t = np.where(valid, np.minimum(t, DEPTH_MAX), DEPTH_MAX)
-    elif mask is not None:
-        t = np.where(mask[:, None], t, 0.0)
+        t = capped_depth(t)
+    if t.shape[1] == 1:  # the gt/ references' mapping of a scalar map
+        return cell_stats(t[:, 0], grid)
     out = []
     for k in range(t.shape[1]):
-        c = _cells(t[:, k], grid)
-        stats = [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
-        if t.shape[1] == 1:
-            q = _cells(t[:, k], 2 * grid).mean(-1)  # (N, 2g, 2g) quadrant means
-            n = len(t)
-            quads = q.reshape(n, grid, 2, grid, 2).transpose(0, 2, 4, 1, 3).reshape(n, 4, grid, grid)
-            stats = list(quads.transpose(1, 0, 2, 3)) + stats[1:] + stats[:1]
-        out += stats
+        c = cell_pixels(t[:, k], grid)
+        out += [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
     return np.stack(out, axis=1).astype(np.float32)
 
 
@@ -83,11 +71,12 @@ class CellTargets:
                                               grid) for i in range(0, len(target), chunk)])
         self.mean = raw.mean((0, 2, 3)).astype(np.float32)
         self.std = np.maximum(raw.std((0, 2, 3)), 1e-3).astype(np.float32)
-        self.values = (raw - self.mean[None, :, None, None]) / self.std[None, :, None, None]
+        self.values = self.standardise(raw)
 
     def batch(self, idx: np.ndarray) -> torch.Tensor:
         """Standardised statistics of samples ``idx``: (B, K, g, g)."""
         return torch.from_numpy(self.values[idx])
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
+        """Raw statistics (N, K, g, g) in units of the training statistics' standard deviation."""
         return (raw - self.mean[None, :, None, None]) / self.std[None, :, None, None]
