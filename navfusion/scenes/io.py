@@ -427,9 +427,8 @@ def import_mesh(path: str | os.PathLike, labels: str | os.PathLike | dict | None
     the file's uv coordinates, base colours, and per-vertex (PLY, glTF ``COLOR_0``) or per-face
     colours. Labels: the label map by mesh/node name (so a map can correct a file's labels), then
     a mesh's glTF ``extras`` ``{"category": ...}``, then per-face ids (PLY face or vertex
-    properties ``SEMANTIC_PROPS`` / ``INSTANCE_PROPS``,
-    glTF vertex attributes ``_SEMANTIC`` / ``_INSTANCE``), which split a mesh into one instance per
-    instance id (or per semantic id).
+    properties ``SEMANTIC_PROPS`` / ``INSTANCE_PROPS``, glTF vertex attributes ``_SEMANTIC`` /
+    ``_INSTANCE``), which split a mesh into one instance per instance id (or per semantic id).
     """
     path = Path(path)
     tm = _load_trimesh_scene(path)
