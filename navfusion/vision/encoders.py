@@ -14,6 +14,9 @@ Heads (only used while pretraining; they are not shipped):
 * ``ConvGlobalHead``: ``(N, C, h, w) -> (N, K)`` -- strided convs + small MLP (the relational tasks).
 * ``PoolHead``: ``(N, C, h, w) -> (N, K)`` -- convs, then global mean and max pooling + a linear
   layer: "which things are in view", wherever they are (scene classification).
+* ``CellPoolHead``: ``(N, C, h, w) -> (N, K)`` -- the same small MLP on every cell of the grid
+  (1x1 convs), then a soft maximum over the cells: each cell must say by itself what it shows, so
+  an image-level label teaches the encoder *where* things are (multiple-instance learning).
 * Pair / triple tasks are siamese: one encoder is applied to every image and the features are
   concatenated along channels before the head (``n_inputs * C`` input channels).
 """
@@ -223,6 +226,25 @@ class PoolHead(nn.Module):
         return self.fc(torch.cat([y.mean((2, 3)), y.amax((2, 3))], 1))
 
 
+class CellPoolHead(nn.Module):
+    """``(N, Cin, h, w) -> (N, out_dim)``: per-cell logits from two 1x1 convs, pooled over the
+    ``h * w`` cells by ``logsumexp - log(h * w)`` (between their mean and their maximum).
+
+    No layer mixes cells, so an image-level target ("a chair is in view") can only be met by cells
+    whose own features say "chair": the frozen features then carry where each thing is, which a
+    policy reads, instead of a summary only this head decodes.
+    """
+
+    def __init__(self, in_channels: int, out_dim: int, width: int = 32) -> None:
+        super().__init__()
+        self.cell = nn.Sequential(nn.Conv2d(in_channels, width, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(width, out_dim, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.cell(z).flatten(2)
+        return torch.logsumexp(y, 2) - math.log(y.shape[2])
+
+
 class TaskNet(nn.Module):
     """Encoder + head for pretraining one task.
 
@@ -250,13 +272,14 @@ class TaskNet(nn.Module):
         return self.head(z), cells
 
 
-HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global", "pool")
+HEAD_KINDS: tuple[str, ...] = ("dense", "global", "conv_global", "pool", "cell_pool")
 
 
 def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_inputs: int = 1) -> nn.Module:
     """The decoder head for a task: ``kind`` ``"dense"`` (``out_dim`` channels at ``out_size``),
     ``"global"`` (flatten + MLP, ``out_dim`` outputs), ``"conv_global"`` (strided convs + MLP) or
-    ``"pool"`` (convs + global mean/max pooling + linear)."""
+    ``"pool"`` (convs + global mean/max pooling + linear) or ``"cell_pool"`` (per-cell logits,
+    soft maximum over the cells)."""
     c, h, w = arch.output_shape
     if kind == "dense":
         return DenseHead(c * n_inputs, h, out_dim, out_size)
@@ -266,6 +289,8 @@ def make_head(arch: EncoderArch, kind: str, out_dim: int, out_size: int = 0, n_i
         return ConvGlobalHead(c * n_inputs, h, out_dim)
     if kind == "pool":
         return PoolHead(c * n_inputs, out_dim)
+    if kind == "cell_pool":
+        return CellPoolHead(c * n_inputs, out_dim)
     raise ValueError(f"head kind {kind!r}: must be one of {HEAD_KINDS}")
 
 

@@ -43,7 +43,9 @@ class PretrainConfig:
             weights) or ``global`` (flatten + MLP).
         global_head: head of the single-view global tasks (same choices).
         task_heads: per-task overrides of the head of global tasks (same choices, or ``pool``:
-            convs + global mean/max pooling, for targets about what is in view, not where).
+            convs + global mean/max pooling, for targets about what is in view, not where; or
+            ``cell_pool``: per-cell logits and a soft maximum over the cells, so an image-level
+            label teaches each cell what it shows).
         balanced_loss: image-level classification tasks whose cross-entropy weights each class by
             the inverse of its training frequency (their metric is balanced accuracy: without the
             weights a net learns the majority class of the training scenes and little else).
@@ -55,6 +57,11 @@ class PretrainConfig:
             encoder output through a 1x1 convolution, with this loss weight. It keeps per-cell
             quantities a policy reads (the nearest surface in a cell, the share of floor) linearly
             readable from the frozen features instead of only through the decoder.
+        task_extra_suites: ``{task: [suite, ...]}``: more training scenes for a task: every
+            ``pretrain`` scene of these suites joins its training data (none is held out, so its
+            held-out metric stays comparable with the other tasks'). For the representations a
+            policy leans on most, whose encoders generalise to unseen scenes with a gap that more
+            scenes close (see docs/encoders.md).
         amp: ``none`` (float32) or ``bf16``: forward and backward under bfloat16 autocast (float32
             master weights and loss); about 2x faster convolutions on CPUs with AVX-512 BF16.
         workers: processes rendering the dataset (one scene each); does not change the data.
@@ -85,6 +92,7 @@ class PretrainConfig:
     init_from: dict[str, str] = field(default_factory=dict)
     balanced_loss: list[str] = field(default_factory=list)
     cell_targets: dict[str, float] = field(default_factory=dict)
+    task_extra_suites: dict[str, list[str]] = field(default_factory=dict)
     amp: str = "none"
     workers: int = 1
 
@@ -114,8 +122,8 @@ class PretrainConfig:
             check(TASKS.index(task_spec(src).name) < TASKS.index(task_spec(t).name), f"init_from.{t}", src,
                   "a task that comes earlier in the task order (it is trained first)")
         for t, k in dict(self.task_heads or {}).items():
-            check(not task_spec(t).dense and k in ("conv_global", "global", "pool"), f"task_heads.{t}", k,
-                  "'conv_global', 'global' or 'pool' for a task with a global target")
+            check(not task_spec(t).dense and k in ("conv_global", "global", "pool", "cell_pool"), f"task_heads.{t}", k,
+                  "'conv_global', 'global', 'pool' or 'cell_pool' for a task with a global target")
         for t in list(self.balanced_loss or []):
             sp = task_spec(t)
             check(sp.classification and not sp.dense, "balanced_loss", t, "image-level classification tasks")
@@ -124,6 +132,11 @@ class PretrainConfig:
             check(sp.dense and (not sp.classification or sp.name == "segment_semantic"), "cell_targets", t,
                   "dense regression tasks or segment_semantic (their label is a per-pixel map)")
             check(isinstance(w, (int, float)) and w > 0, f"cell_targets.{t}", w, "a loss weight > 0")
+        for t, extra in dict(self.task_extra_suites or {}).items():
+            task_spec(t)
+            check(isinstance(extra, (list, tuple)) and len(extra) > 0
+                  and all(isinstance(n, str) and n and n not in self.suites for n in extra),
+                  f"task_extra_suites.{t}", extra, "a non-empty list of suite names not already in 'suites'")
         for t, n in dict(self.task_steps or {}).items():
             task_spec(t)
             check(isinstance(n, int) and n >= 1, f"task_steps.{t}", n, "an integer >= 1")
@@ -145,7 +158,7 @@ class PretrainConfig:
         d = to_dict(self)
         # per-task settings enter only their own task's key (changing one leaves the others trained)
         for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss",
-                  "workers", "cell_targets"):
+                  "workers", "cell_targets", "task_extra_suites"):
             d.pop(k)
         # fields added later enter the key only when set, so zoos trained before them keep their keys
         if d["amp"] == "none":
@@ -157,6 +170,8 @@ class PretrainConfig:
             d["cell_targets"] = float(self.cell_targets[task])
         if task in self.init_from:
             d["init_from"] = self.init_from[task]
+        if task in self.task_extra_suites:  # their scene counts too: a bigger split is other data
+            d["extra_suites"] = extra_suite_key(self.task_extra_suites[task])
         d["steps"] = self.steps_for(task)
         spec = task_spec(task)
         if spec.views == 1:
@@ -176,3 +191,16 @@ def suite_fingerprints(suites: Sequence[str]) -> dict[str, str]:
     from navfusion.scenes.suites import load_suite
 
     return {str(n): load_suite(n).fingerprint() for n in suites}
+
+
+def extra_suite_key(suites: Sequence[str]) -> dict[str, Any]:
+    """What defines the extra pretraining scenes of ``suites``: fingerprint and pretrain split."""
+    from navfusion.scenes.suites import load_suite
+
+    out = {}
+    for n in suites:
+        suite = load_suite(n)
+        sp = suite.splits.get("pretrain")
+        out[str(n)] = {"fingerprint": suite.fingerprint(),
+                       "pretrain": None if sp is None else [sp.start, sp.count, list(sp.files)]}
+    return out

@@ -162,6 +162,14 @@ class TaskData:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    @staticmethod
+    def concat(parts: Sequence[TaskData]) -> TaskData:
+        """The samples of ``parts`` one after another."""
+        if len(parts) == 1:
+            return parts[0]
+        mask = None if parts[0].mask is None else np.concatenate([p.mask for p in parts])
+        return TaskData(np.concatenate([p.inputs for p in parts]), np.concatenate([p.target for p in parts]), mask)
+
     def pooled(self, task: str, size: int) -> TaskData:
         """The same samples with dense targets pooled to ``size`` (inputs shared, not copied)."""
         spec = task_spec(task)

@@ -19,10 +19,10 @@ from navfusion.io import atomic_path, atomic_write_json, read_json, sha256_file
 from navfusion.markdown import markdown_table
 from navfusion.vision.encoders import NORMALIZATION, ZooEncoder, count_params
 from navfusion.vision.pretrain.config import FORMAT, PretrainConfig
-from navfusion.vision.pretrain.data import build_dataset, load_task_data
+from navfusion.vision.pretrain.data import TaskData, build_dataset, load_task_data
 from navfusion.vision.pretrain.loop import train_task
 from navfusion.vision.pretrain.losses import head_info
-from navfusion.vision.pretrain.scenes import split_scenes
+from navfusion.vision.pretrain.scenes import extra_scenes, split_scenes
 from navfusion.vision.tasks import TASKS, task_spec
 from navfusion.vision.zoo import MANIFEST
 
@@ -80,6 +80,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     else:
         d, train_ids, held_ids = data
         info = {"train_scenes": list(train_ids), "heldout_scenes": list(held_ids)}
+    if cfg.task_extra_suites:
+        info["extra_train_scenes"] = {t: extra_scenes(cfg, t) for t in cfg.task_extra_suites}
     ckdir = cache_root() / "pretrain" / f"ckpt-{cfg.zoo}"
     ckdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
@@ -95,6 +97,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         bar.set_postfix(task=task)
         # dense labels at the cached resolution: per-cell statistics (``cell_targets``) need it
         train_full, held_full = load_task_data(d, train_ids, task), load_task_data(d, held_ids, task)
+        if task in cfg.task_extra_suites:
+            train_full = TaskData.concat([train_full, _extra_data(cfg, task, progress)])
         train, held = train_full.pooled(task, cfg.dense_size), held_full.pooled(task, cfg.dense_size)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
         init = None
@@ -117,6 +121,14 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         tag = "beats" if res["beats_baseline"] else "DOES NOT beat"
         bar.write(f"{task:>17}: {res['metric']} {res['heldout']:.4f} vs baseline {res['baseline']:.4f} ({tag})")
     return write_manifest(out, cfg, results, info)
+
+
+def _extra_data(cfg: PretrainConfig, task: str, progress: bool) -> TaskData:
+    """``task``'s samples of its ``task_extra_suites`` scenes (rendered and cached like the main data,
+    in the data folder of a recipe whose ``suites`` are those suites)."""
+    ids = extra_scenes(cfg, task)
+    extra_cfg = replace(cfg, suites=list(cfg.task_extra_suites[task]), task_extra_suites={})
+    return load_task_data(build_dataset(extra_cfg, ids, progress=progress), ids, task)
 
 
 def results_table(manifest: dict) -> str:

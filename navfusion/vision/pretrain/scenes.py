@@ -36,6 +36,22 @@ def split_scenes(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
     return train, held
 
 
+def extra_scenes(cfg: PretrainConfig, task: str) -> list[str]:
+    """The extra training scenes of ``task`` (``cfg.task_extra_suites``): every ``pretrain`` scene
+    of those suites, checked like :func:`split_scenes`'s."""
+    from navfusion.scenes.suites import load_suite
+
+    out: list[str] = []
+    for name in cfg.task_extra_suites.get(task, []):
+        suite = load_suite(name)
+        if "pretrain" not in suite.splits:
+            raise NavFusionError(f"task_extra_suites.{task}: suite {name!r} has no 'pretrain' split "
+                                 f"(splits: {', '.join(suite.splits)})")
+        out += [str(s) for s in suite.scene_ids("pretrain")]
+    assert_pretrain_only(out, cfg.task_extra_suites.get(task, []))
+    return out
+
+
 def _identity(suite, sid: SceneId) -> tuple:
     """What makes a scene: generator fingerprint + seed (procedural) or the mesh file (folder suites)."""
     if suite.kind == "procedural":
