@@ -77,6 +77,16 @@ def cell_stats(m: np.ndarray, grid: int = GT_GRID) -> np.ndarray:
     return np.concatenate([quads, stats], axis=1)
 
 
+def channel_stats(t: np.ndarray, grid: int = GT_GRID) -> np.ndarray:
+    """A multi-channel map (M, C, H, W) -> (M, 4C, grid, grid): per channel the cell's mean, min,
+    max and standard deviation."""
+    out = []
+    for k in range(t.shape[1]):
+        c = cell_pixels(t[:, k], grid)
+        out += [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
+    return np.stack(out, axis=1)
+
+
 def _fractions(masks: Sequence[np.ndarray], grid: int = GT_GRID) -> np.ndarray:
     """Boolean maps (M, H, W) each -> (M, len(masks), grid, grid) share of each cell."""
     return np.stack([cell_pixels(k.astype(np.float32), grid).mean(-1) for k in masks], axis=1)
@@ -118,11 +128,7 @@ def _normal(n: np.ndarray, depth: np.ndarray) -> np.ndarray:
 def _curvature(d: np.ndarray, n: np.ndarray, camera: Camera) -> np.ndarray:
     curv = np.stack([geo.curvature(di, ni, camera)[0] for di, ni in zip(d, n)]) if len(d) else \
         np.zeros((0, 2, *d.shape[1:]), np.float32)
-    out = []
-    for k in range(2):
-        c = cell_pixels(curv[:, k])
-        out += [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
-    return np.stack(out, axis=1)
+    return channel_stats(curv)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from navfusion.vision.references import GT_CHANNELS, capped_depth, cell_pixels, cell_stats, semantic_shares
+from navfusion.vision.references import GT_CHANNELS, capped_depth, cell_stats, channel_stats, semantic_shares
 from navfusion.vision.tasks import TaskSpec
 
 _DEPTH_TASKS = ("depth_zbuffer", "depth_euclidean")
@@ -52,11 +52,7 @@ def cell_statistics(spec: TaskSpec, target: np.ndarray, mask: np.ndarray | None,
         t = capped_depth(t)
     if t.shape[1] == 1:  # the gt/ references' mapping of a scalar map
         return cell_stats(t[:, 0], grid)
-    out = []
-    for k in range(t.shape[1]):
-        c = cell_pixels(t[:, k], grid)
-        out += [c.mean(-1), c.min(-1), c.max(-1), c.std(-1)]
-    return np.stack(out, axis=1).astype(np.float32)
+    return channel_stats(t, grid).astype(np.float32)
 
 
 class CellTargets:

@@ -8,7 +8,7 @@ from typing import Any
 
 from navfusion.config import check, to_dict
 from navfusion.io import hash_jsonable
-from navfusion.vision.encoders import EncoderArch
+from navfusion.vision.encoders import HEAD_KINDS, EncoderArch
 from navfusion.vision.tasks import TASKS, task_spec
 
 FORMAT = 1
@@ -122,7 +122,7 @@ class PretrainConfig:
             check(TASKS.index(task_spec(src).name) < TASKS.index(task_spec(t).name), f"init_from.{t}", src,
                   "a task that comes earlier in the task order (it is trained first)")
         for t, k in dict(self.task_heads or {}).items():
-            check(not task_spec(t).dense and k in ("conv_global", "global", "pool", "cell_pool"), f"task_heads.{t}", k,
+            check(not task_spec(t).dense and k in HEAD_KINDS and k != "dense", f"task_heads.{t}", k,
                   "'conv_global', 'global', 'pool' or 'cell_pool' for a task with a global target")
         for t in list(self.balanced_loss or []):
             sp = task_spec(t)

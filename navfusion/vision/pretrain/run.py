@@ -80,8 +80,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     else:
         d, train_ids, held_ids = data
         info = {"train_scenes": list(train_ids), "heldout_scenes": list(held_ids)}
-    if cfg.task_extra_suites:
-        info["extra_train_scenes"] = {t: extra_scenes(cfg, t) for t in cfg.task_extra_suites}
+    extra = {t: extra_scenes(cfg, t) for t in cfg.task_extra_suites}
+    if extra:
+        info["extra_train_scenes"] = extra
     ckdir = cache_root() / "pretrain" / f"ckpt-{cfg.zoo}"
     ckdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
@@ -98,7 +99,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         # dense labels at the cached resolution: per-cell statistics (``cell_targets``) need it
         train_full, held_full = load_task_data(d, train_ids, task), load_task_data(d, held_ids, task)
         if task in cfg.task_extra_suites:
-            train_full = TaskData.concat([train_full, _extra_data(cfg, task, progress)])
+            train_full = TaskData.concat([train_full, _extra_data(cfg, task, extra[task], progress)])
         train, held = train_full.pooled(task, cfg.dense_size), held_full.pooled(task, cfg.dense_size)
         cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
         init = None
@@ -123,10 +124,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
     return write_manifest(out, cfg, results, info)
 
 
-def _extra_data(cfg: PretrainConfig, task: str, progress: bool) -> TaskData:
-    """``task``'s samples of its ``task_extra_suites`` scenes (rendered and cached like the main data,
-    in the data folder of a recipe whose ``suites`` are those suites)."""
-    ids = extra_scenes(cfg, task)
+def _extra_data(cfg: PretrainConfig, task: str, ids: list[str], progress: bool) -> TaskData:
+    """``task``'s samples of its ``task_extra_suites`` scenes ``ids`` (rendered and cached like the
+    main data, in the data folder of a recipe whose ``suites`` are those suites)."""
     extra_cfg = replace(cfg, suites=list(cfg.task_extra_suites[task]), task_extra_suites={})
     return load_task_data(build_dataset(extra_cfg, ids, progress=progress), ids, task)
 
