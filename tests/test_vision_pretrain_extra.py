@@ -62,6 +62,19 @@ def test_extra_suites_are_validated(tmp_path):
         extra_scenes(cfg, "normal")
 
 
+def test_init_from_follows_the_configs_task_order():
+    # curvature comes before normal in the canonical order, but the recipe may train normal first
+    cfg = PretrainConfig(tasks=["normal", "curvature"], init_from={"curvature": "normal"})
+    assert cfg.train_key("curvature") != replace(cfg, init_from={}).train_key("curvature")
+    assert cfg.train_key("normal") == replace(cfg, init_from={}).train_key("normal")
+    with pytest.raises(ConfigError, match="init_from.curvature"):
+        PretrainConfig(tasks=["curvature", "normal"], init_from={"curvature": "normal"})
+    with pytest.raises(ConfigError, match="init_from.normal"):
+        PretrainConfig(init_from={"normal": "normal"})
+    with pytest.raises(NavFusionError, match="nromal"):
+        PretrainConfig(init_from={"curvature": "nromal"})
+
+
 def _toy_scene(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Brightness encodes depth (one value per image)."""
     level = rng.uniform(0.1, 0.9, n)

@@ -51,7 +51,7 @@ class PretrainConfig:
             weights a net learns the majority class of the training scenes and little else).
         init_from: ``{task: source task}``: start the task's encoder from the source task's trained
             encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
-            scratch on few scenes); the source is trained first.
+            scratch on few scenes); the source comes earlier in ``tasks`` (it is trained first).
         cell_targets: ``{task: weight}``: dense tasks that also regress their label's statistics per
             cell of the encoder's output grid (see :mod:`navfusion.vision.pretrain.cells`) from the
             encoder output through a 1x1 convolution, with this loss weight. It keeps per-cell
@@ -118,9 +118,12 @@ class PretrainConfig:
             self.tasks = [task_spec(t).name for t in self.tasks]
         for f in ("relational_head", "global_head"):
             check(getattr(self, f) in ("conv_global", "global"), f, getattr(self, f), "'conv_global' or 'global'")
+        order = self.task_list()
         for t, src in dict(self.init_from or {}).items():
-            check(TASKS.index(task_spec(src).name) < TASKS.index(task_spec(t).name), f"init_from.{t}", src,
-                  "a task that comes earlier in the task order (it is trained first)")
+            t, src = task_spec(t).name, task_spec(src).name
+            # tasks train in list order: the source must be trained (or listed) before its target
+            check(src != t and (src not in order or t not in order or order.index(src) < order.index(t)),
+                  f"init_from.{t}", src, "another task that comes earlier in 'tasks' (it is trained first)")
         for t, k in dict(self.task_heads or {}).items():
             check(not task_spec(t).dense and k in HEAD_KINDS and k != "dense", f"task_heads.{t}", k,
                   "'conv_global', 'global', 'pool' or 'cell_pool' for a task with a global target")
