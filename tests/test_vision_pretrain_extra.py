@@ -107,6 +107,41 @@ def test_extra_scenes_join_only_their_task_training_data(tmp_path, monkeypatch):
                                                                  "extra_data_test/pretrain/1"]}
 
 
+def _encoder_drift(tmp_path, scale: float) -> float:
+    """Relative distance of normal's encoder (started from depth_zbuffer's) from its start."""
+    from navfusion.vision.zoo import load_zoo_encoder
+
+    cfg = PretrainConfig(zoo="toyl", suites=["toy"], tasks=["depth_zbuffer", "normal"], image_size=16,
+                         cache_dense_size=16, dense_size=16, steps=20, batch_size=8, threads=1,
+                         init_from={"normal": "depth_zbuffer"}, init_lr_scale={"normal": scale},
+                         arch=EncoderArch(input_size=16, out_size=8, width=8, max_width=16))
+    rng = np.random.default_rng(0)
+    main = tmp_path / "data"
+    for s in ("toy/pretrain/0", "toy/pretrain/1"):
+        atomic_save_npz(main / f"{SceneId.parse(s).slug}.npz", **_toy_scene(rng, 12))
+    out = tmp_path / f"zoo{scale}"
+    m = pretrain(cfg, out=out, progress=False, data=(main, ["toy/pretrain/0"], ["toy/pretrain/1"]))
+    assert m["tasks"]["normal"]["init_lr_scale"] == scale
+    src, dst = (load_zoo_encoder(out, t).state_dict() for t in ("depth_zbuffer", "normal"))
+    keys = [k for k, v in src.items() if v.is_floating_point()]
+    num = sum(float((dst[k] - src[k]).float().norm() ** 2) for k in keys)
+    return (num / sum(float(src[k].float().norm() ** 2) for k in keys)) ** 0.5
+
+
+def test_init_lr_scale_keeps_the_source_encoder_close(tmp_path, monkeypatch):
+    monkeypatch.setenv("NAVFUSION_CACHE", str(tmp_path / "cache"))
+    full, slow = _encoder_drift(tmp_path, 1.0), _encoder_drift(tmp_path, 0.01)
+    assert full > 0 and slow < 0.1 * full, (full, slow)
+    base = PretrainConfig(init_from={"class_scene": "segment_semantic"})
+    scaled = replace(base, init_lr_scale={"class_scene": 0.1})
+    assert scaled.train_key("class_scene") != base.train_key("class_scene")
+    assert scaled.train_key("segment_semantic") == base.train_key("segment_semantic")
+    with pytest.raises(ConfigError, match="init_lr_scale"):
+        PretrainConfig(init_lr_scale={"class_scene": 0.1})  # not initialised from another task
+    with pytest.raises(ConfigError, match="init_lr_scale.class_scene"):
+        replace(base, init_lr_scale={"class_scene": 0.0})
+
+
 def _square_views(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """16x16 grey views; half hold a bright 4x4 square in one random cell of the 4x4 grid.
     Returns (images (N, 1, 3, 16, 16), labels (N, 1) present/absent, the square's cell or -1)."""

@@ -52,6 +52,10 @@ class PretrainConfig:
         init_from: ``{task: source task}``: start the task's encoder from the source task's trained
             encoder in the same zoo (a Taskonomy-style transfer for tasks too hard to learn from
             scratch on few scenes); the source comes earlier in ``tasks`` (it is trained first).
+        init_lr_scale: ``{task: factor}`` for tasks in ``init_from``: their encoder learns at this
+            fraction of the learning rate while the head learns at the full rate (discriminative
+            fine-tuning), so a weak label (the room type) adapts the source's features instead of
+            overwriting them.
         cell_targets: ``{task: weight}``: dense tasks that also regress their label's statistics per
             cell of the encoder's output grid (see :mod:`navfusion.vision.pretrain.cells`) from the
             encoder output through a 1x1 convolution, with this loss weight. It keeps per-cell
@@ -90,6 +94,7 @@ class PretrainConfig:
     global_head: str = "conv_global"
     task_heads: dict[str, str] = field(default_factory=dict)
     init_from: dict[str, str] = field(default_factory=dict)
+    init_lr_scale: dict[str, float] = field(default_factory=dict)
     balanced_loss: list[str] = field(default_factory=list)
     cell_targets: dict[str, float] = field(default_factory=dict)
     task_extra_suites: dict[str, list[str]] = field(default_factory=dict)
@@ -124,6 +129,9 @@ class PretrainConfig:
             # tasks train in list order: the source must be trained (or listed) before its target
             check(src != t and (src not in order or t not in order or order.index(src) < order.index(t)),
                   f"init_from.{t}", src, "another task that comes earlier in 'tasks' (it is trained first)")
+        for t, f in dict(self.init_lr_scale or {}).items():
+            check(task_spec(t).name in self.init_from, "init_lr_scale", t, "a task listed in init_from")
+            check(isinstance(f, (int, float)) and 0 < f <= 1, f"init_lr_scale.{t}", f, "a factor in (0, 1]")
         for t, k in dict(self.task_heads or {}).items():
             check(not task_spec(t).dense and k in HEAD_KINDS and k != "dense", f"task_heads.{t}", k,
                   "'conv_global', 'global', 'pool' or 'cell_pool' for a task with a global target")
@@ -160,7 +168,8 @@ class PretrainConfig:
         """Fingerprint of everything that determines one task's trained weights."""
         d = to_dict(self)
         # per-task settings enter only their own task's key (changing one leaves the others trained)
-        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "balanced_loss",
+        for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "init_lr_scale",
+                  "balanced_loss",
                   "workers", "cell_targets", "task_extra_suites"):
             d.pop(k)
         # fields added later enter the key only when set, so zoos trained before them keep their keys
@@ -173,6 +182,8 @@ class PretrainConfig:
             d["cell_targets"] = float(self.cell_targets[task])
         if task in self.init_from:
             d["init_from"] = self.init_from[task]
+        if task in self.init_lr_scale:
+            d["init_lr_scale"] = float(self.init_lr_scale[task])
         if task in self.task_extra_suites:  # their scene counts too: a bigger split is other data
             d["extra_suites"] = extra_suite_key(self.task_extra_suites[task])
         d["steps"] = self.steps_for(task)

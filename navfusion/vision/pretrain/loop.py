@@ -91,6 +91,16 @@ def lr_at(cfg: PretrainConfig, step: int, steps: int | None = None) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def _param_groups(net: TaskNet, encoder_scale: float) -> list[dict]:
+    """One Adam group, or the encoder at ``encoder_scale`` of the rate and the rest at the full rate."""
+    if encoder_scale == 1.0:
+        return [{"params": list(net.parameters())}]
+    enc = list(net.encoder.parameters())
+    ids = {id(p) for p in enc}
+    rest = [p for p in net.parameters() if id(p) not in ids]
+    return [{"params": enc, "lr_scale": encoder_scale}, {"params": rest}]
+
+
 @torch.no_grad()
 def evaluate(spec: TaskSpec, net: TaskNet, data: TaskData, std: Standardizer, batch: int = 128,
              metric: str | None = None) -> float:
@@ -169,7 +179,8 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         net.encoder.load_state_dict(init_encoder.state_dict())
     device = torch.device(device)
     net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(_param_groups(net, float(cfg.init_lr_scale.get(task, 1.0))), lr=cfg.lr,
+                           weight_decay=cfg.weight_decay)
     key = cfg.train_key(task)
     start = _resume(ckpt, net, opt, key)
     std = Standardizer.fit(spec, train)
@@ -191,7 +202,7 @@ def train_task(task: str, train: TaskData, held: TaskData, cfg: PretrainConfig, 
         tgt = tgt.to(device)
         mask = None if train.mask is None else torch.from_numpy(train.mask[idx]).to(device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(cfg, step, steps)
+            g["lr"] = lr_at(cfg, step, steps) * g.get("lr_scale", 1.0)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
             out, cell_out = net.forward_cells(x)
         loss = task_loss(spec, out.float(), tgt, mask, class_weight)

@@ -111,6 +111,8 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
                                   device=dev, cell_data=(train_full, held_full))
         if init is not None:
             res["init_from"] = cfg.init_from[task]
+            if task in cfg.init_lr_scale:
+                res["init_lr_scale"] = float(cfg.init_lr_scale[task])
         if task in cfg.balanced_loss:
             res["loss"] = "class-balanced cross-entropy"
         res["head"] = head_info(task_spec(task), cfg)
