@@ -10,7 +10,7 @@ What it shows:
 2. ``register_encoder`` makes it creatable by name next to the zoo's 25 encoders.
 3. The FeatureStore builds and caches its features for every node x view of a scene, exactly as
    for the zoo encoders, and the environment's feature mode serves them:
-   ``gym.make(ID, obs_mode="features", zoo="nf4", encoders=["normal", "color_grid"])``.
+   ``gym.make(ID, obs_mode="features", zoo="nf5", encoders=["normal", "color_grid"])``.
 4. To use it in another process (``navfusion features build``, ``navfusion train``), publish it
    through the entry-point group ``navfusion.encoders`` of your package::
 
@@ -62,7 +62,7 @@ def main() -> None:
     print("output shape:", enc.output_shape)
 
     world = load_world("tiny/train/0", resolution=enc.input_size)
-    store = FeatureStore("nf4")
+    store = FeatureStore("nf5")
     stats = store.build_scene("tiny__train__0", world.views.rgb, ["color_grid"])
     feats = store.load("tiny__train__0", ["color_grid"])
     print(f"features {feats.shape} {feats.dtype} in {store.scene_dir('tiny__train__0')} "

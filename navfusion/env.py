@@ -184,7 +184,7 @@ class OctoNavEnv(gym.Env):
         backend: renderer backend for views.
         renderer_factory: custom renderer (tests).
         render_mode: ``"rgb_array"`` or None.
-        zoo, encoders: for ``obs_mode="features"``: the encoder zoo (default ``nf4``) and the
+        zoo, encoders: for ``obs_mode="features"``: the encoder zoo (default ``nf5``) and the
             encoders to stack (default: all of the zoo's tasks); see ``navfusion.vision.env_features``.
     """
 

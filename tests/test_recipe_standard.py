@@ -18,7 +18,7 @@ def test_standard_recipe_scale():
     from navfusion.agents.registry import resolve_encoders
     from navfusion.vision.zoo import DEFAULT_ZOO
 
-    assert DEFAULT_ZOO == "nf4" and "encoders" not in cfg.agent_overrides  # every recipe's `all`: nf4's 25
+    assert DEFAULT_ZOO == "nf5" and "encoders" not in cfg.agent_overrides  # every recipe's `all`: nf5's 25
     assert len(resolve_encoders(load_agent_config("action_fusion"))) == 25
     assert suite.fingerprint() == load_suite("quickstart").fingerprint()  # quickstart's scene distribution
 

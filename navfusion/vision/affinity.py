@@ -147,7 +147,7 @@ def load_affinity(zoo: str | os.PathLike, tasks: Sequence[str] | None = None) ->
     """(task names, (K, K) float64 affinity) restricted to ``tasks`` (in that order).
 
     ``zoo`` is a zoo name / folder (reads its ``affinity.json``) or a CSV file. Encoder names with
-    a zoo prefix (``nf4/normal``) match their task name.
+    a zoo prefix (``nf5/normal``) match their task name.
     """
     p = Path(zoo)
     if p.suffix == ".csv":

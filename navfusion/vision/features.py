@@ -8,7 +8,7 @@ Layout (under ``cache_root()/features``)::
 ``N`` is the number of graph nodes, 8 the views (view k looks along move k), ``(C, h, w)`` the
 encoder's output shape. ``<encoder key>`` is the encoder name with ``/`` and ``:`` replaced by
 ``__``; encoders are named as in :func:`navfusion.vision.registry.create_encoder`, and a bare
-task name means that task's encoder *of this zoo* (``normal`` in zoo ``nf4`` is ``nf4/normal``).
+task name means that task's encoder *of this zoo* (``normal`` in zoo ``nf5`` is ``nf5/normal``).
 
 ``manifest.json`` holds per encoder: ``file``, ``sha256`` (of the ``.npy``), ``encoder`` (name),
 ``encoder_sha`` (weights fingerprint), ``views_hash`` (hash of the uint8 views it was computed

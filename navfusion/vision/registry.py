@@ -4,7 +4,7 @@ Names resolve, in order, to: encoders registered in this process (``register_enc
 built-ins (``random``, ``taskonomy``, ``rgb_thumbnail`` and the privileged ground-truth references
 ``gt/<task>`` of :mod:`navfusion.vision.references`), third-party encoders advertised through the entry-point
 group ``navfusion.encoders`` (loaded lazily, only when created), and zoo encoders: ``<task>`` for
-the default zoo (``nf4``) and ``<zoo>/<task>`` for any zoo on the search path
+the default zoo (``nf5``) and ``<zoo>/<task>`` for any zoo on the search path
 (see :mod:`navfusion.vision.zoo`).
 
 A factory is any callable returning a ``torch.nn.Module`` that maps normalised images

@@ -28,7 +28,7 @@ from navfusion.io import atomic_path, read_json, sha256_file
 from navfusion.vision.encoders import EncoderArch, ZooEncoder
 
 #: The zoo that bare task names (``create_encoder("normal")``) refer to.
-DEFAULT_ZOO = "nf4"
+DEFAULT_ZOO = "nf5"
 MANIFEST = "manifest.json"
 AFFINITY = "affinity.json"
 

@@ -37,7 +37,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 def group_of(name: str) -> str:
     """Group of a representation name (``other`` for a name that is not a vision task)."""
-    # Zoo-qualified names ("nf4/normal") are grouped by their task.
+    # Zoo-qualified names ("nf5/normal") are grouped by their task.
     spec = TASK_SPECS.get(name.rsplit("/", 1)[-1])
     return "other" if spec is None else spec.group
 

@@ -45,7 +45,8 @@ def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict], dat
          "output_shape": list(cfg.arch.output_shape), "params_per_encoder": count_params(ZooEncoder(cfg.arch)),
          "weights_dtype": "float16", "file_layout": "encoder.* (the encoder), head.* (its pretraining decoder), "
          "target_mean/target_std (regression target standardisation), baseline (the trivial predictor)",
-         "training": to_dict(cfg) | {"tasks": list(tasks)}, "data": data_info or {},
+         # the recipe's order (a task trains after the one it starts from, ``init_from``)
+         "training": to_dict(cfg) | {"tasks": [t for t in cfg.task_list() if t in tasks]}, "data": data_info or {},
          "reproduce": f"navfusion encoders pretrain --config configs/zoo_{cfg.zoo}.yaml --out <dir>",
          "tasks": tasks}
     atomic_write_json(out / MANIFEST, m)
