@@ -67,6 +67,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def folder_lock(path: str | os.PathLike, wait: bool = True, what: str = "folder") -> Iterator[None]:
+    """Hold an advisory lock on ``path/.lock`` (created) for the block.
+
+    ``wait=False``: a lock another process holds is a one-line error instead of a wait (for jobs
+    that must not interleave their writes, e.g. two pretraining runs into one zoo folder).
+    Without ``fcntl`` (Windows) nothing is locked; atomic writes still keep files whole.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise NavFusionError(f"{what} {path} is in use by another process (lock {path / '.lock'}); "
+                                 "wait for it to finish or write elsewhere") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

@@ -132,6 +132,32 @@ def _encoder_drift(tmp_path, scale: float) -> float:
     return (num / sum(float(src[k].float().norm() ** 2) for k in keys)) ** 0.5
 
 
+def test_a_second_pretraining_run_of_one_recipe_stops_with_a_clear_error(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from navfusion.common import cache_root
+
+    monkeypatch.setenv("NAVFUSION_CACHE", str(tmp_path / "cache"))
+    ckdir = cache_root() / "pretrain" / "ckpt-locked"
+    # another process holds the recipe's checkpoint folder while this one starts
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from navfusion.io import folder_lock\n"
+        f"with folder_lock({str(ckdir)!r}):\n    print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cfg = PretrainConfig(zoo="locked", suites=["toy"], tasks=["normal"], image_size=16, cache_dense_size=16,
+                             dense_size=16, steps=2, batch_size=8, threads=1,
+                             arch=EncoderArch(input_size=16, out_size=8, width=8, max_width=16))
+        with pytest.raises(NavFusionError, match="'locked'.*in use by another process"):
+            pretrain(cfg, out=tmp_path / "zoo", progress=False, data=(tmp_path, [], []))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "zoo" / "manifest.json").exists()
+
+
 def test_init_lr_scale_keeps_the_source_encoder_close(tmp_path, monkeypatch):
     monkeypatch.setenv("NAVFUSION_CACHE", str(tmp_path / "cache"))
     full, slow = _encoder_drift(tmp_path, 1.0), _encoder_drift(tmp_path, 0.01)

@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from navfusion.cache_layout import views_dir as scene_views_dir
 from navfusion.errors import NavFusionError
-from navfusion.io import atomic_path, atomic_write_json, hash_arrays, read_json, sha256_file
+from navfusion.io import atomic_path, atomic_write_json, folder_lock, hash_arrays, read_json, sha256_file
 from navfusion.nav.graph import OctoGraph
 from navfusion.render import create_renderer
 from navfusion.render.camera import Camera, Frames, Poses
@@ -132,22 +132,6 @@ def views_dir(scene: Scene, camera: Camera) -> Path:
     return scene_views_dir(scene.scene_id) / f"{camera.width}x{camera.height}"
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory lock, atomic writes still keep files whole
-        yield
-        return
-    with open(path / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _expected(scene_hash: str, ghash: str, camera: Camera) -> dict:
     return {"version": VIEWS_VERSION, "scene_hash": scene_hash, "graph_hash": ghash,
             "camera": dataclasses.asdict(camera)}
@@ -209,7 +193,7 @@ def load_views(scene: Scene, graph: OctoGraph, camera: Camera, buffers: Sequence
     n = graph.num_nodes
     man, todo = _check_store(folder, expect, backend, buffers, n, camera, verify)
     if todo:
-        with _locked(folder):
+        with folder_lock(folder):
             # another process may have rendered it while we waited for the lock
             man, todo = _check_store(folder, expect, backend, buffers, n, camera, verify)
             if todo:

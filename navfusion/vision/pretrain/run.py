@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from navfusion.common import cache_root
 from navfusion.config import to_dict
-from navfusion.io import atomic_path, atomic_write_json, read_json, sha256_file
+from navfusion.io import atomic_path, atomic_write_json, folder_lock, read_json, sha256_file
 from navfusion.markdown import markdown_table
 from navfusion.vision.encoders import NORMALIZATION, ZooEncoder, count_params
 from navfusion.vision.pretrain.config import FORMAT, PretrainConfig
@@ -86,45 +86,48 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress
         info["extra_train_scenes"] = extra
     ckdir = cache_root() / "pretrain" / f"ckpt-{cfg.zoo}"
     ckdir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, dict] = {}
-    old = out / MANIFEST
-    if old.is_file():  # keep tasks trained earlier with the same recipe
-        for t, e in read_json(old, "zoo manifest").get("tasks", {}).items():
-            f = out / e.get("file", "")
-            if t in TASKS and e.get("key") == cfg.train_key(t) and f.is_file() and sha256_file(f) == e.get("sha256"):
-                results[t] = {k: v for k, v in e.items() if k not in ("file", "sha256", "bytes")}
-    todo = [t for t in cfg.task_list() if t not in results]
-    bar = tqdm(todo, desc=f"pretrain {cfg.zoo}", unit="task", disable=not progress or not todo)
-    for task in bar:
-        bar.set_postfix(task=task)
-        # dense labels at the cached resolution: per-cell statistics (``cell_targets``) need it
-        train_full, held_full = load_task_data(d, train_ids, task), load_task_data(d, held_ids, task)
-        if task in cfg.task_extra_suites:
-            train_full = TaskData.concat([train_full, _extra_data(cfg, task, extra[task], progress)])
-        train, held = train_full.pooled(task, cfg.dense_size), held_full.pooled(task, cfg.dense_size)
-        cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
-        init = None
-        if task in cfg.init_from:
-            from navfusion.vision.zoo import load_zoo_encoder
+    # two runs of one recipe would interleave checkpoints and manifest writes: the second stops
+    with folder_lock(ckdir, wait=False, what=f"zoo {cfg.zoo!r}: the checkpoint folder"):
+        results: dict[str, dict] = {}
+        old = out / MANIFEST
+        if old.is_file():  # keep tasks trained earlier with the same recipe
+            for t, e in read_json(old, "zoo manifest").get("tasks", {}).items():
+                f = out / e.get("file", "")
+                same = e.get("key") == cfg.train_key(t)
+                if t in TASKS and same and f.is_file() and sha256_file(f) == e.get("sha256"):
+                    results[t] = {k: v for k, v in e.items() if k not in ("file", "sha256", "bytes")}
+        todo = [t for t in cfg.task_list() if t not in results]
+        bar = tqdm(todo, desc=f"pretrain {cfg.zoo}", unit="task", disable=not progress or not todo)
+        for task in bar:
+            bar.set_postfix(task=task)
+            # dense labels at the cached resolution: per-cell statistics (``cell_targets``) need it
+            train_full, held_full = load_task_data(d, train_ids, task), load_task_data(d, held_ids, task)
+            if task in cfg.task_extra_suites:
+                train_full = TaskData.concat([train_full, _extra_data(cfg, task, extra[task], progress)])
+            train, held = train_full.pooled(task, cfg.dense_size), held_full.pooled(task, cfg.dense_size)
+            cb = (lambda s, _t=task: on_step(_t, s)) if on_step else None
+            init = None
+            if task in cfg.init_from:
+                from navfusion.vision.zoo import load_zoo_encoder
 
-            init = load_zoo_encoder(out, cfg.init_from[task])
-        trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init,
-                                  device=dev, cell_data=(train_full, held_full))
-        if init is not None:
-            res["init_from"] = cfg.init_from[task]
-            if task in cfg.init_lr_scale:
-                res["init_lr_scale"] = float(cfg.init_lr_scale[task])
-        if task in cfg.balanced_loss:
-            res["loss"] = "class-balanced cross-entropy"
-        res["head"] = head_info(task_spec(task), cfg)
-        with atomic_path(out / f"{task}.safetensors") as tmp:
-            save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
-        results[task] = res
-        write_manifest(out, cfg, results, info)
-        (ckdir / f"{task}.ckpt.safetensors").unlink(missing_ok=True)
-        tag = "beats" if res["beats_baseline"] else "DOES NOT beat"
-        bar.write(f"{task:>17}: {res['metric']} {res['heldout']:.4f} vs baseline {res['baseline']:.4f} ({tag})")
-    return write_manifest(out, cfg, results, info)
+                init = load_zoo_encoder(out, cfg.init_from[task])
+            trained, res = train_task(task, train, held, cfg, ckdir / f"{task}.ckpt.safetensors", progress, cb, init,
+                                      device=dev, cell_data=(train_full, held_full))
+            if init is not None:
+                res["init_from"] = cfg.init_from[task]
+                if task in cfg.init_lr_scale:
+                    res["init_lr_scale"] = float(cfg.init_lr_scale[task])
+            if task in cfg.balanced_loss:
+                res["loss"] = "class-balanced cross-entropy"
+            res["head"] = head_info(task_spec(task), cfg)
+            with atomic_path(out / f"{task}.safetensors") as tmp:
+                save_file(trained.tensors(), str(tmp), metadata={"task": task, "zoo": cfg.zoo})
+            results[task] = res
+            write_manifest(out, cfg, results, info)
+            (ckdir / f"{task}.ckpt.safetensors").unlink(missing_ok=True)
+            tag = "beats" if res["beats_baseline"] else "DOES NOT beat"
+            bar.write(f"{task:>17}: {res['metric']} {res['heldout']:.4f} vs baseline {res['baseline']:.4f} ({tag})")
+        return write_manifest(out, cfg, results, info)
 
 
 def _extra_data(cfg: PretrainConfig, task: str, ids: list[str], progress: bool) -> TaskData:
