@@ -169,8 +169,7 @@ class PretrainConfig:
         d = to_dict(self)
         # per-task settings enter only their own task's key (changing one leaves the others trained)
         for k in ("tasks", "threads", "ckpt_every", "zoo", "task_steps", "task_heads", "init_from", "init_lr_scale",
-                  "balanced_loss",
-                  "workers", "cell_targets", "task_extra_suites"):
+                  "balanced_loss", "workers", "cell_targets", "task_extra_suites"):
             d.pop(k)
         # fields added later enter the key only when set, so zoos trained before them keep their keys
         if d["amp"] == "none":
