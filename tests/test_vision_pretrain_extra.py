@@ -142,7 +142,7 @@ def test_a_second_pretraining_run_of_one_recipe_stops_with_a_clear_error(tmp_pat
     ckdir = cache_root() / "pretrain" / "ckpt-locked"
     # another process holds the recipe's checkpoint folder while this one starts
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from navfusion.io import folder_lock\n"
+        "import time; from navfusion.io import folder_lock\n"
         f"with folder_lock({str(ckdir)!r}):\n    print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:
