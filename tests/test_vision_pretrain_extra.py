@@ -126,6 +126,11 @@ def _encoder_drift(tmp_path, scale: float) -> float:
     # the manifest keeps the recipe's order, so the recipe it records is valid (affinity rebuilds it)
     assert m["training"]["tasks"] == ["normal", "depth_zbuffer"]
     PretrainConfig(**m["training"])
+    if scale == 1.0:  # retraining one task keeps the others, and the recorded order stays valid
+        m = pretrain(replace(cfg, tasks=["depth_zbuffer"], task_steps={"depth_zbuffer": 21}), out=out,
+                     progress=False, data=(main, ["toy/pretrain/0"], ["toy/pretrain/1"]))
+        assert m["training"]["tasks"] == ["normal", "depth_zbuffer"] and set(m["tasks"]) == {"normal", "depth_zbuffer"}
+        PretrainConfig(**m["training"])
     src, dst = (load_zoo_encoder(out, t).state_dict() for t in ("normal", "depth_zbuffer"))
     keys = [k for k, v in src.items() if v.is_floating_point()]
     num = sum(float((dst[k] - src[k]).float().norm() ** 2) for k in keys)

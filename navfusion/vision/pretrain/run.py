@@ -5,7 +5,7 @@ kept), written as one safetensors file per task + ``manifest.json``. Checkpoints
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,18 @@ def write_manifest(out: Path, cfg: PretrainConfig, results: dict[str, dict], dat
          "output_shape": list(cfg.arch.output_shape), "params_per_encoder": count_params(ZooEncoder(cfg.arch)),
          "weights_dtype": "float16", "file_layout": "encoder.* (the encoder), head.* (its pretraining decoder), "
          "target_mean/target_std (regression target standardisation), baseline (the trivial predictor)",
-         # the recipe's order (a task trains after the one it starts from, ``init_from``)
-         "training": to_dict(cfg) | {"tasks": [t for t in cfg.task_list() if t in tasks]}, "data": data_info or {},
+         "training": to_dict(cfg) | {"tasks": _trained_order(cfg, tasks)}, "data": data_info or {},
          "reproduce": f"navfusion encoders pretrain --config configs/zoo_{cfg.zoo}.yaml --out <dir>",
          "tasks": tasks}
     atomic_write_json(out / MANIFEST, m)
     return m
+
+
+def _trained_order(cfg: PretrainConfig, trained: Iterable[str]) -> list[str]:
+    """The trained tasks in training order: those from earlier runs that this recipe does not list
+    first, then the recipe's order (a task comes after the one it starts from, ``init_from``)."""
+    trained, listed = list(trained), cfg.task_list()
+    return [t for t in trained if t not in listed] + [t for t in listed if t in trained]
 
 
 def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, progress: bool = True,
