@@ -72,7 +72,7 @@ def folder_lock(path: str | os.PathLike, wait: bool = True, what: str = "folder"
     """Hold an advisory lock on ``path/.lock`` (created) for the block.
 
     ``wait=False``: a lock another process holds is a one-line error instead of a wait (for jobs
-    that must not interleave their writes, e.g. two pretraining runs into one zoo folder).
+    that must not interleave their writes, e.g. two pretraining runs of one recipe).
     Without ``fcntl`` (Windows) nothing is locked; atomic writes still keep files whole.
     """
     path = Path(path)
